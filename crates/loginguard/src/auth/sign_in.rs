@@ -1,0 +1,116 @@
+//! The sign-in step: rate limit -> password -> token -> store.
+//!
+//! `Authenticator::sign_in` is the whole use case, callable without axum.
+//! The store's `sign_in` is the single atomic step that applies the policy;
+//! everything before it only decides whether to ask.
+
+use std::sync::Arc;
+
+use super::{issue_token, AuthError, FailureLimiter, PasswordVerifier, User, Users};
+use crate::domain::{Clock, DeviceName, Lifetimes, OnLimit, Policy, Session, Token, Username};
+use crate::store::{SessionStore, SignInOutcome, SignInRequest};
+
+/// What the client sent.
+pub struct Credentials {
+    pub username: Username,
+    pub password: String,
+    pub device: Option<DeviceName>,
+}
+
+/// Where the request came from.
+#[derive(Clone, Debug)]
+pub struct ClientMeta {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+/// A successful sign-in: the new session, its token (shown once), and the
+/// sessions it pushed out.
+pub struct SignedIn {
+    pub session: Session,
+    pub token: Token,
+    pub user: User,
+    pub revoked: Vec<Session>,
+}
+
+/// Everything sign-in needs; one per instance.
+pub struct Authenticator {
+    pub users: Users,
+    pub verifier: PasswordVerifier,
+    pub limiter: FailureLimiter,
+    pub policy: Policy,
+    pub lifetimes: Lifetimes,
+    pub store: Arc<dyn SessionStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Authenticator {
+    /// The policy for `user`: the global one with the user's overrides.
+    pub fn policy_for(&self, user: &User) -> Policy {
+        Policy {
+            max_sessions: user.max_sessions.unwrap_or(self.policy.max_sessions),
+            on_limit: user.on_limit.unwrap_or(self.policy.on_limit),
+        }
+    }
+
+    #[tracing::instrument(skip(self, creds, meta), fields(username = %creds.username, ip = %meta.ip))]
+    pub async fn sign_in(&self, creds: Credentials, meta: ClientMeta) -> Result<SignedIn, AuthError> {
+        let name = creds.username.as_str();
+        self.limiter
+            .check(&meta.ip, name, self.clock.now())
+            .map_err(|retry_after| AuthError::RateLimited { retry_after })?;
+
+        let user = self.users.get(&creds.username);
+        let ok = self
+            .verifier
+            .verify(user.map(|u| u.password_hash.as_str()), &creds.password)
+            .await?;
+        let user = match (ok, user) {
+            (true, Some(user)) => user.clone(),
+            _ => {
+                self.limiter.record_failure(&meta.ip, name, self.clock.now());
+                tracing::info!("sign-in refused: invalid credentials");
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+
+        let token = issue_token(&user.username)?;
+        let now = self.clock.now();
+        let session = Session {
+            session_id: token.session_id().clone(),
+            username: user.username.clone(),
+            device: DeviceName::given_or_derived(creds.device, meta.user_agent.as_deref()),
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone().unwrap_or_default(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.plus(self.lifetimes.absolute),
+            token_hash: token.hash(),
+        };
+        let policy = self.policy_for(&user);
+        let outcome = self
+            .store
+            .sign_in(SignInRequest {
+                session: session.clone(),
+                policy,
+                now,
+            })
+            .await?;
+        match outcome {
+            SignInOutcome::Created { revoked } => {
+                tracing::info!(session_id = %session.session_id, revoked = revoked.len(), "signed in");
+                Ok(SignedIn {
+                    session,
+                    token,
+                    user,
+                    revoked,
+                })
+            }
+            SignInOutcome::Denied { active } => {
+                debug_assert_eq!(policy.on_limit, OnLimit::DenyNew);
+                tracing::info!("sign-in refused: session limit reached");
+                Err(AuthError::SessionLimitReached { active })
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Issuing new tokens from the operating system's RNG.
+//!
+//! The only place that asks the OS for session randomness: 128 bits for the
+//! public session id and 256 bits of secret. The domain's `Token::issue` lays
+//! the bytes out; this file only fetches them.
+
+use super::AuthError;
+use crate::domain::{Token, Username};
+
+/// A fresh token (and with it a fresh session id) for `username`.
+pub fn issue_token(username: &Username) -> Result<Token, AuthError> {
+    let mut sid = [0u8; 16];
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut sid).map_err(|e| AuthError::Hashing(e.to_string()))?;
+    getrandom::fill(&mut secret).map_err(|e| AuthError::Hashing(e.to_string()))?;
+    Ok(Token::issue(username, sid, secret))
+}

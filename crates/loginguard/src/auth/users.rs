@@ -1,0 +1,155 @@
+//! The accounts: a TOML users file, or the demo accounts.
+//!
+//! Loaded once at start-up by `startup`; read-only afterwards. Each entry has
+//! an argon2id hash (made with `loginguard hash-password`) and may override the
+//! global session policy. Demo mode hashes three well-known passwords at start.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use argon2::password_hash::PasswordHash;
+use serde::Deserialize;
+
+use super::{hash_password, AuthError};
+use crate::domain::{OnLimit, Username};
+
+/// One account.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub username: Username,
+    /// Display name ("User One").
+    pub name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    /// Overrides the global `max_sessions` for this account.
+    pub max_sessions: Option<u32>,
+    /// Overrides the global `on_limit` for this account.
+    pub on_limit: Option<OnLimit>,
+}
+
+/// All accounts by name.
+#[derive(Clone, Debug, Default)]
+pub struct Users {
+    by_name: HashMap<Username, User>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    #[serde(default)]
+    users: Vec<UserEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    username: String,
+    #[serde(default)]
+    name: Option<String>,
+    password_hash: String,
+    #[serde(default)]
+    admin: bool,
+    max_sessions: Option<u32>,
+    on_limit: Option<OnLimit>,
+}
+
+impl Users {
+    /// Parses a users file; every problem names the file and the entry.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("users file {}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: UsersFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut by_name = HashMap::new();
+        for (i, e) in file.users.into_iter().enumerate() {
+            let at = format!("users[{i}] ({:?})", e.username);
+            let username = Username::parse(&e.username).map_err(|err| format!("{at}: {err}"))?;
+            PasswordHash::new(&e.password_hash)
+                .map_err(|err| format!("{at}: password_hash is not a PHC string: {err}"))?;
+            if e.max_sessions == Some(0) {
+                return Err(format!("{at}: max_sessions must be at least 1"));
+            }
+            let user = User {
+                name: e.name.unwrap_or_else(|| e.username.clone()),
+                username: username.clone(),
+                password_hash: e.password_hash,
+                is_admin: e.admin,
+                max_sessions: e.max_sessions,
+                on_limit: e.on_limit,
+            };
+            if by_name.insert(username, user).is_some() {
+                return Err(format!("{at}: duplicate username"));
+            }
+        }
+        Ok(Users { by_name })
+    }
+
+    /// user1/password1, user2/password2 and admin/admin123 (admin).
+    pub fn demo() -> Result<Self, AuthError> {
+        let mut by_name = HashMap::new();
+        for (name, display, password, is_admin) in [
+            ("user1", "User One", "password1", false),
+            ("user2", "User Two", "password2", false),
+            ("admin", "Administrator", "admin123", true),
+        ] {
+            let username = Username::parse(name).expect("demo names are valid");
+            by_name.insert(
+                username.clone(),
+                User {
+                    username,
+                    name: display.to_owned(),
+                    password_hash: hash_password(password)?,
+                    is_admin,
+                    max_sessions: None,
+                    on_limit: None,
+                },
+            );
+        }
+        Ok(Users { by_name })
+    }
+
+    pub fn get(&self, username: &Username) -> Option<&User> {
+        self.by_name.get(username)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQxMjM0NTY$3Ylf0mvu3HXGyXvwVZ6AotmjKGJOfmCdk1OQnZ6lwYU";
+
+    #[test]
+    fn parses_entries_with_overrides() {
+        let text = format!(
+            "[[users]]\nusername = \"alice\"\nname = \"Alice\"\npassword_hash = \"{HASH}\"\nadmin = true\nmax_sessions = 3\non_limit = \"deny_new\"\n"
+        );
+        let users = Users::parse(&text).unwrap();
+        let alice = users.get(&Username::parse("alice").unwrap()).unwrap();
+        assert!(alice.is_admin);
+        assert_eq!(alice.max_sessions, Some(3));
+        assert_eq!(alice.on_limit, Some(OnLimit::DenyNew));
+    }
+
+    #[test]
+    fn refuses_bad_entries_with_a_clear_message() {
+        let bad_hash = "[[users]]\nusername = \"a\"\npassword_hash = \"plain\"\n";
+        assert!(Users::parse(bad_hash).unwrap_err().contains("PHC"));
+        let zero = format!("[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\nmax_sessions = 0\n");
+        assert!(Users::parse(&zero).unwrap_err().contains("at least 1"));
+        let dup = format!("[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\n[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\n");
+        assert!(Users::parse(&dup).unwrap_err().contains("duplicate"));
+        assert!(Users::parse("[[users]]\nusername = \"\"\npassword_hash = \"x\"\n").is_err());
+    }
+}

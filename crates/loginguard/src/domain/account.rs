@@ -1,0 +1,259 @@
+//! One account's sessions and tombstones, and every rule that changes them.
+//!
+//! The memory store keeps one `Account` per account behind a lock and calls
+//! these methods; each call is one atomic step because the caller holds the
+//! lock for it. The Redis scripts implement the same steps in Lua. Methods
+//! return what ended so the store can publish the matching events; nothing
+//! here does I/O.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::clock::Millis;
+use super::policy::{decide, Decision, Policy};
+use super::reason::{Actor, Reason, Tombstone};
+use super::session::{Lifetimes, Session, SessionId};
+use super::token::TokenHash;
+
+/// An account's live sessions and the tombstones of its ended ones.
+#[derive(Clone, Debug, Default)]
+pub struct Account {
+    sessions: Vec<Session>,
+    tombs: HashMap<SessionId, Tombstone>,
+}
+
+/// What a sign-in did.
+#[derive(Debug)]
+pub enum SignInDecision {
+    /// The new session is live; `evicted` lost to it (oldest first).
+    Admitted { evicted: Vec<Session> },
+    /// Refused by `deny_new`; `live` are the sessions holding the places.
+    Denied { live: Vec<Session> },
+}
+
+/// What a token or session id resolves to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Live(Session),
+    Ended(Tombstone),
+    Unknown,
+}
+
+impl Account {
+    /// Ends every session past its idle or absolute lifetime (reason `expired`)
+    /// and forgets tombstones whose tokens would have expired. Returns the ids
+    /// sessions that expired now, so their sockets can be told.
+    pub fn prune(&mut self, now: Millis, idle: Duration) -> Vec<Session> {
+        self.tombs.retain(|_, t| t.until > now);
+        let (expired, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sessions)
+            .into_iter()
+            .partition(|s| s.is_expired(now, idle));
+        self.sessions = live;
+        for s in &expired {
+            self.bury(s.clone(), Reason::Expired, None, now);
+        }
+        expired
+    }
+
+    /// Applies the policy to a new session. Call `prune` first in the same step.
+    pub fn sign_in(&mut self, new: Session, policy: Policy, now: Millis) -> SignInDecision {
+        self.sessions.sort_by(Session::age_order);
+        match decide(self.sessions.len(), policy) {
+            Decision::Deny => SignInDecision::Denied {
+                live: self.sessions.clone(),
+            },
+            Decision::Admit { evict } => {
+                let by = Actor {
+                    device: new.device.clone(),
+                    ip: new.ip.clone(),
+                    at: now,
+                };
+                let losers: Vec<Session> = self.sessions.drain(..evict).collect();
+                for s in &losers {
+                    self.bury(s.clone(), Reason::DuplicateLogin, Some(by.clone()), now);
+                }
+                self.sessions.push(new);
+                SignInDecision::Admitted { evicted: losers }
+            }
+        }
+    }
+
+    /// Resolves a session id and token hash. A hash that does not match is
+    /// `Unknown`, never a hint that the id exists. With `touch`, a live
+    /// session's `last_seen_at` moves to `now` when it is stale enough.
+    pub fn lookup(
+        &mut self,
+        id: &SessionId,
+        hash: Option<&TokenHash>,
+        now: Millis,
+        lifetimes: Lifetimes,
+        touch: bool,
+    ) -> Lookup {
+        let matches = |h: &TokenHash| hash.is_none_or(|want| want == h);
+        if let Some(s) = self.sessions.iter_mut().find(|s| &s.session_id == id) {
+            if !matches(&s.token_hash) {
+                return Lookup::Unknown;
+            }
+            if touch && s.needs_touch(now, lifetimes.touch_after) {
+                s.last_seen_at = now;
+            }
+            return Lookup::Live(s.clone());
+        }
+        match self.tombs.get(id) {
+            Some(t) if matches(&t.token_hash) && t.until > now => Lookup::Ended(t.clone()),
+            _ => Lookup::Unknown,
+        }
+    }
+
+    /// Marks a live session used at `now` (no-op when unknown or fresh).
+    pub fn touch(&mut self, id: &SessionId, now: Millis, touch_after: Duration) {
+        if let Some(s) = self.sessions.iter_mut().find(|s| &s.session_id == id) {
+            if s.needs_touch(now, touch_after) {
+                s.last_seen_at = now;
+            }
+        }
+    }
+
+    /// Ends one live session. `None` when it is not live.
+    pub fn end(
+        &mut self,
+        id: &SessionId,
+        reason: Reason,
+        by: Option<Actor>,
+        now: Millis,
+    ) -> Option<Session> {
+        let pos = self.sessions.iter().position(|s| &s.session_id == id)?;
+        let s = self.sessions.remove(pos);
+        self.bury(s.clone(), reason, by, now);
+        Some(s)
+    }
+
+    /// Ends every live session; returns them oldest first.
+    pub fn end_all(&mut self, reason: Reason, now: Millis) -> Vec<Session> {
+        let mut all = std::mem::take(&mut self.sessions);
+        all.sort_by(Session::age_order);
+        for s in &all {
+            self.bury(s.clone(), reason, None, now);
+        }
+        all
+    }
+
+    /// Live sessions, oldest first.
+    pub fn live(&self) -> Vec<Session> {
+        let mut v = self.sessions.clone();
+        v.sort_by(Session::age_order);
+        v
+    }
+
+    /// True when nothing is left worth keeping.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty() && self.tombs.is_empty()
+    }
+
+    fn bury(&mut self, s: Session, reason: Reason, by: Option<Actor>, now: Millis) {
+        let tomb = Tombstone {
+            token_hash: s.token_hash,
+            reason,
+            revoked_at: now,
+            by,
+            until: s.expires_at,
+        };
+        if tomb.until > now {
+            self.tombs.insert(s.session_id, tomb);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DeviceName, OnLimit, Token, Username};
+    use super::*;
+
+    const LIFE: Lifetimes = Lifetimes {
+        idle: Duration::from_secs(1800),
+        absolute: Duration::from_secs(43_200),
+        touch_after: Duration::from_secs(60),
+    };
+
+    fn session(n: u8, at: u64) -> (Session, Token) {
+        let user = Username::parse("user1").unwrap();
+        let token = Token::issue(&user, [n; 16], [n; 32]);
+        let s = Session {
+            session_id: token.session_id().clone(),
+            username: user,
+            device: DeviceName::parse(&format!("PC{n}")).unwrap(),
+            ip: "127.0.0.1".into(),
+            user_agent: String::new(),
+            created_at: Millis(at),
+            last_seen_at: Millis(at),
+            expires_at: Millis(at).plus(LIFE.absolute),
+            token_hash: token.hash(),
+        };
+        (s, token)
+    }
+
+    fn kick_oldest(max: u32) -> Policy {
+        Policy {
+            max_sessions: max,
+            on_limit: OnLimit::KickOldest,
+        }
+    }
+
+    #[test]
+    fn second_sign_in_evicts_first_and_leaves_a_tombstone() {
+        let mut a = Account::default();
+        let (s1, t1) = session(1, 1000);
+        let (s2, _) = session(2, 2000);
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(1000));
+        let SignInDecision::Admitted { evicted } = a.sign_in(s2, kick_oldest(1), Millis(2000))
+        else {
+            panic!("admitted expected")
+        };
+        assert_eq!(evicted, vec![s1.clone()]);
+        let Lookup::Ended(t) = a.lookup(&s1.session_id, Some(&t1.hash()), Millis(2001), LIFE, false)
+        else {
+            panic!("tombstone expected")
+        };
+        assert_eq!(t.reason, Reason::DuplicateLogin);
+        assert_eq!(t.by.unwrap().device.as_str(), "PC2");
+    }
+
+    #[test]
+    fn wrong_hash_is_unknown() {
+        let mut a = Account::default();
+        let (s1, _) = session(1, 1000);
+        let (_, other) = session(9, 1000);
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(1000));
+        assert_eq!(
+            a.lookup(&s1.session_id, Some(&other.hash()), Millis(1001), LIFE, false),
+            Lookup::Unknown
+        );
+    }
+
+    #[test]
+    fn idle_expiry_and_touch() {
+        let mut a = Account::default();
+        let (s1, _) = session(1, 0);
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(0));
+        a.touch(&s1.session_id, Millis(1_000_000), LIFE.touch_after);
+        assert!(a.prune(Millis(1_000_000 + 1_799_999), LIFE.idle).is_empty());
+        let mut expected = s1.clone();
+        expected.last_seen_at = Millis(1_000_000);
+        assert_eq!(a.prune(Millis(1_000_000 + 1_800_000), LIFE.idle), vec![expected]);
+        assert!(a.live().is_empty());
+    }
+
+    #[test]
+    fn tombstones_are_forgotten_when_the_token_would_have_expired() {
+        let mut a = Account::default();
+        let (s1, t1) = session(1, 0);
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(0));
+        a.end(&s1.session_id, Reason::Logout, None, Millis(5));
+        a.prune(Millis(43_200_000), LIFE.idle);
+        assert_eq!(
+            a.lookup(&s1.session_id, Some(&t1.hash()), Millis(43_200_000), LIFE, false),
+            Lookup::Unknown
+        );
+        assert!(a.is_empty());
+    }
+}

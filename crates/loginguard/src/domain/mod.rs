@@ -1,0 +1,25 @@
+//! The domain: plain types and pure rules, no I/O and no async.
+//!
+//! Everything here is what `auth`, `store`, `events`, `ws` and `http` agree
+//! on: parsed user input (`Username`, `DeviceName`), identities (`SessionId`,
+//! `AccountKey`, `Token`), the session record, the policy decision and the
+//! revocation reasons. The memory store runs `Account` directly; the Redis Lua
+//! scripts mirror it, and the store conformance suite checks that they agree.
+
+mod account;
+mod clock;
+mod device;
+mod policy;
+mod reason;
+mod session;
+mod token;
+mod username;
+
+pub use account::{Account, Lookup, SignInDecision};
+pub use clock::{Clock, ManualClock, Millis, SystemClock};
+pub use device::DeviceName;
+pub use policy::{decide, Decision, OnLimit, Policy};
+pub use reason::{Actor, Reason, Tombstone};
+pub use session::{Lifetimes, Session, SessionId};
+pub use token::{AccountKey, Token, TokenHash};
+pub use username::Username;

@@ -1,0 +1,132 @@
+//! A session: one sign-in of one account on one device.
+//!
+//! `Session` is the stored record (never the token, only its hash) and the
+//! single place that decides whether a session has expired, idle or absolute.
+//! The Redis scripts store the same record as JSON with the same short field
+//! names, which is why the serde names here are terse and must not change.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::Millis;
+use super::token::TokenHash;
+use super::username::Username;
+use super::device::DeviceName;
+
+/// Public session id: `s_` and 32 lowercase hex digits. Safe to show and log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId(String);
+
+/// Not a session id of ours (HTTP 404 on lookups by id).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("malformed session id")]
+pub struct MalformedSessionId;
+
+impl SessionId {
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        SessionId(format!("s_{}", hex::encode(bytes)))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, MalformedSessionId> {
+        let hex_part = raw.strip_prefix("s_").ok_or(MalformedSessionId)?;
+        let ok = hex_part.len() == 32
+            && hex_part
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+        if ok {
+            Ok(SessionId(raw.to_owned()))
+        } else {
+            Err(MalformedSessionId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for SessionId {
+    type Error = MalformedSessionId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        SessionId::parse(&s)
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(s: SessionId) -> String {
+        s.0
+    }
+}
+
+/// How long sessions may live: `idle` since last use, `absolute` since creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub idle: Duration,
+    pub absolute: Duration,
+    /// A use refreshes `last_seen_at` in the store only when the stored value
+    /// is at least this old, so reads do not turn into writes on every request.
+    pub touch_after: Duration,
+}
+
+/// The stored record of a live session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    #[serde(rename = "id")]
+    pub session_id: SessionId,
+    #[serde(rename = "u")]
+    pub username: Username,
+    #[serde(rename = "d")]
+    pub device: DeviceName,
+    pub ip: String,
+    #[serde(rename = "ua")]
+    pub user_agent: String,
+    #[serde(rename = "c")]
+    pub created_at: Millis,
+    #[serde(rename = "l")]
+    pub last_seen_at: Millis,
+    /// The absolute end of life (created_at + absolute lifetime).
+    #[serde(rename = "e")]
+    pub expires_at: Millis,
+    #[serde(rename = "h")]
+    pub token_hash: TokenHash,
+}
+
+impl Session {
+    /// Expired when past its absolute end or unused for longer than `idle`.
+    pub fn is_expired(&self, now: Millis, idle: Duration) -> bool {
+        now >= self.expires_at || now >= self.last_seen_at.plus(idle)
+    }
+
+    /// Whether a use at `now` should be written back to the store.
+    pub fn needs_touch(&self, now: Millis, touch_after: Duration) -> bool {
+        now.since(self.last_seen_at) >= touch_after.as_millis() as u64
+    }
+
+    /// Oldest first; the id breaks ties so every backend orders alike.
+    pub fn age_order(a: &Session, b: &Session) -> std::cmp::Ordering {
+        (a.created_at, &a.session_id).cmp(&(b.created_at, &b.session_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_id_parse() {
+        let id = SessionId::from_bytes([0xab; 16]);
+        assert_eq!(SessionId::parse(id.as_str()), Ok(id));
+        for bad in ["", "s_", "x_abababababababababababababababab", "s_ABABABABABABABABABABABABABABABAB", "s_abab"] {
+            assert!(SessionId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `RedisBus`: hears the events that the Redis scripts `PUBLISH`.
+//!
+//! One task per instance holds a dedicated pub/sub connection, decodes each
+//! message and hands it to the handler. Pub/sub is at-most-once, so whenever
+//! the subscription is (re)established the handler's `on_resync` runs and the
+//! instance revalidates its sockets against the store (invariant 4). A ping
+//! every few seconds notices a connection that died without a reset. State
+//! changes are logged once, not on every retry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{EventHandler, StoreEvent};
+
+/// How often the idle subscription is pinged to prove it is still alive.
+const PING_EVERY: Duration = Duration::from_secs(3);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Subscribes to the store's event channel on one of `nodes` (any node hears
+/// a classic `PUBLISH` on Redis Cluster too).
+pub struct RedisBus {
+    nodes: Vec<redis::Client>,
+    channel: String,
+}
+
+impl RedisBus {
+    pub fn new(nodes: Vec<redis::Client>, channel: String) -> Self {
+        RedisBus { nodes, channel }
+    }
+
+    /// Runs until `shutdown` fires, reconnecting with capped exponential backoff.
+    pub async fn run(self, handler: Arc<dyn EventHandler>, shutdown: CancellationToken) {
+        let mut backoff = BACKOFF_MIN;
+        let mut healthy = true;
+        let mut attempt = 0usize;
+        while !shutdown.is_cancelled() {
+            let client = &self.nodes[attempt % self.nodes.len()];
+            attempt += 1;
+            match self.subscribe(client).await {
+                Ok(pubsub) => {
+                    if !healthy {
+                        tracing::info!(channel = %self.channel, "event subscription restored; revalidating open sockets");
+                    }
+                    healthy = true;
+                    backoff = BACKOFF_MIN;
+                    // Anything published while we were away is lost: check the store.
+                    handler.on_resync();
+                    if self.pump(pubsub, &*handler, &shutdown).await {
+                        return;
+                    }
+                    tracing::warn!(channel = %self.channel, "event subscription lost; reconnecting");
+                }
+                Err(e) => {
+                    if healthy {
+                        tracing::warn!(error = %e, "cannot subscribe to store events; retrying with backoff");
+                    }
+                    healthy = false;
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(jitter(backoff)) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    async fn subscribe(&self, client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
+        let connect = async {
+            let mut ps = client.get_async_pubsub().await?;
+            ps.subscribe(&self.channel).await?;
+            Ok(ps)
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .unwrap_or_else(|_| Err((redis::ErrorKind::Io, "subscribe timed out").into()))
+    }
+
+    /// Delivers messages until the connection fails (returns false) or
+    /// shutdown (returns true).
+    async fn pump(
+        &self,
+        pubsub: redis::aio::PubSub,
+        handler: &dyn EventHandler,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let (mut sink, mut stream) = pubsub.split();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return true,
+                msg = stream.next() => {
+                    let Some(msg) = msg else { return false };
+                    let payload: Vec<u8> = msg.get_payload_bytes().to_vec();
+                    match serde_json::from_slice::<StoreEvent>(&payload) {
+                        Ok(event) => handler.on_event(event),
+                        Err(e) => tracing::error!(error = %e, "undecodable store event ignored"),
+                    }
+                }
+                _ = ping.tick() => {
+                    let alive = tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await;
+                    if !matches!(alive, Ok(Ok(_))) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Between half and all of `d`, so instances do not reconnect in lockstep.
+fn jitter(d: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let frac = 0.5 + (u16::from_le_bytes(b) as f64 / u16::MAX as f64) / 2.0;
+    d.mul_f64(frac)
+}

@@ -1,0 +1,177 @@
+//! Extractors: where raw HTTP becomes parsed, trusted values.
+//!
+//! `LoginBody` (JSON or form, parsed into `Credentials`), `Meta` (client IP
+//! and User-Agent), `Authenticated` (bearer token -> live session, or the
+//! exact 401), and `Admin`. Every failure is an `ApiError`, so handlers never
+//! see malformed input.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::header;
+use axum::Json;
+use serde::Deserialize;
+
+use super::ApiError;
+use crate::auth::{ClientMeta, Credentials, User};
+use crate::domain::{DeviceName, Lookup, Reason, Session, Token, Username};
+use crate::state::AppState;
+
+/// Longest password accepted, in bytes.
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+#[derive(Deserialize)]
+struct LoginFields {
+    username: String,
+    password: String,
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// A sign-in body, from JSON or `application/x-www-form-urlencoded`.
+pub struct LoginBody(pub Credentials);
+
+impl<S: Send + Sync> FromRequest<S> for LoginBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let reject = |r: axum::extract::rejection::JsonRejection| ApiError::from_rejection(r.status(), r.body_text());
+        let fields = if content_type.starts_with("application/json") {
+            Json::<LoginFields>::from_request(req, state).await.map_err(reject)?.0
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            Form::<LoginFields>::from_request(req, state)
+                .await
+                .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))?
+                .0
+        } else {
+            return Err(ApiError::UnsupportedMediaType);
+        };
+        let username = Username::parse(&fields.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let password = fields.password;
+        if password.is_empty() {
+            return Err(ApiError::BadRequest("password must not be empty".into()));
+        }
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(ApiError::BadRequest("password must be at most 1024 bytes".into()));
+        }
+        if password.contains('\0') {
+            return Err(ApiError::BadRequest("password must not contain NUL".into()));
+        }
+        let device = fields
+            .device
+            .map(|d| DeviceName::parse(&d))
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        Ok(LoginBody(Credentials {
+            username,
+            password,
+            device,
+        }))
+    }
+}
+
+/// The caller's IP and User-Agent.
+pub struct Meta(pub ClientMeta);
+
+impl<S> FromRequestParts<S> for Meta
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        // Behind a trusted proxy, the client is the last address it appended.
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| s.parse::<std::net::IpAddr>().is_ok());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Meta(ClientMeta {
+            ip: forwarded.unwrap_or(peer),
+            user_agent,
+        }))
+    }
+}
+
+/// A request with a live session behind its bearer token.
+pub struct Authenticated {
+    pub session: Session,
+}
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let raw = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        let token = Token::parse(raw.trim()).map_err(|_| ApiError::Unauthorized)?;
+        match state.store.validate(&token, state.clock.now()).await? {
+            Lookup::Live(session) => Ok(Authenticated { session }),
+            Lookup::Ended(t) if t.reason == Reason::Expired => Err(ApiError::SessionExpired {
+                revoked_at: t.revoked_at,
+            }),
+            Lookup::Ended(t) => Err(ApiError::SessionRevoked(t)),
+            Lookup::Unknown => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+/// An authenticated administrator.
+pub struct Admin {
+    pub session: Session,
+}
+
+impl<S> FromRequestParts<S> for Admin
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Authenticated { session } = Authenticated::from_request_parts(parts, state).await?;
+        let state = AppState::from_ref(state);
+        let is_admin = state
+            .auth
+            .users
+            .get(&session.username)
+            .is_some_and(|u: &User| u.is_admin);
+        if is_admin {
+            Ok(Admin { session })
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Builds the application from a `Config` and runs it until shutdown.
+//!
+//! `App::build` wires store -> bus -> hub, binds the listener (port 0 allowed)
+//! and exposes `local_addr()`; `App::run` serves until the given token fires,
+//! then closes sockets with 1012, lets in-flight requests finish and waits
+//! (bounded) for background tasks. The binary and the tests use this same path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Authenticator, FailureLimiter, PasswordVerifier, RateLimits, Users};
+use crate::config::{Config, StoreConfig};
+use crate::domain::{Clock, SystemClock};
+use crate::events::{EventHandler, LocalBus, RedisBus};
+use crate::http::{self, AdminCache};
+use crate::state::{AppState, Shared};
+use crate::store::{MemoryStore, RedisStore, SessionStore};
+use crate::ws::{self, close, Hub};
+
+/// How long shutdown waits for sockets and background tasks.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Users(String),
+    #[error("cannot prepare the session store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot prepare password hashing: {0}")]
+    Auth(#[from] crate::auth::AuthError),
+}
+
+/// A built, bound, not yet running instance.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    redis_bus: Option<RedisBus>,
+}
+
+impl App {
+    /// Builds with the wall clock.
+    pub async fn build(config: Config) -> Result<App, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds with the given clock (tests pass a `ManualClock`).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartupError> {
+        let users = match &config.users {
+            Some(path) => Users::load(path).map_err(StartupError::Users)?,
+            None => {
+                tracing::warn!("DEMO MODE: no --users file; demo accounts user1/password1, user2/password2, admin/admin123 are active");
+                Users::demo()?
+            }
+        };
+        let hub = Hub::new();
+        let (store, redis_bus): (Arc<dyn SessionStore>, Option<RedisBus>) = match &config.store {
+            StoreConfig::Memory => {
+                let bus = LocalBus::new();
+                bus.attach(hub.clone() as Arc<dyn EventHandler>);
+                (Arc::new(MemoryStore::new(config.lifetimes, bus)), None)
+            }
+            StoreConfig::Redis { url, prefix } => {
+                let store = RedisStore::connect(url, prefix, config.lifetimes)?;
+                let client = redis::Client::open(url.as_str())
+                    .map_err(|e| crate::store::StoreError::Unavailable(Box::new(e)))?;
+                let bus = RedisBus::new(vec![client], store.keys().events_channel());
+                (Arc::new(store), Some(bus))
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let auth = Authenticator {
+            users,
+            verifier: PasswordVerifier::new(cores)?,
+            limiter: FailureLimiter::new(RateLimits {
+                per_ip: config.rate_limit_ip,
+                per_account: config.rate_limit_account,
+            }),
+            policy: config.policy,
+            lifetimes: config.lifetimes,
+            store: store.clone(),
+            clock: clock.clone(),
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let state = AppState::new(Shared {
+            auth,
+            store,
+            hub,
+            clock,
+            admin_cache: AdminCache::new(config.admin_cache_ttl),
+            config,
+            shutdown: CancellationToken::new(),
+        });
+        Ok(App {
+            listener,
+            state,
+            redis_bus,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` fires, then drains and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let App {
+            listener,
+            state,
+            redis_bus,
+        } = self;
+        let inner = state.shutdown.clone();
+        let tracker = TaskTracker::new();
+        if let Some(bus) = redis_bus {
+            tracker.spawn(bus.run(state.hub.clone(), inner.clone()));
+        }
+        tracker.spawn(ws::run_revalidation(
+            state.hub.clone(),
+            state.store.clone(),
+            state.clock.clone(),
+            state.config.sweep_interval,
+            inner.clone(),
+        ));
+        tracker.close();
+
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, store = ?store_kind(&state.config.store), "loginguard listening");
+        let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let signal = {
+            let inner = inner.clone();
+            async move {
+                shutdown.cancelled().await;
+                tracing::info!("shutting down: closing sockets with 1012");
+                inner.cancel();
+            }
+        };
+        let served = axum::serve(listener, app).with_graceful_shutdown(signal).await;
+        // Sockets watch the token themselves; this catches any that registered late.
+        state.hub.close_all(close::RESTARTING);
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            tracker.wait().await;
+            while state.hub.socket_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(sockets = state.hub.socket_count(), "shutdown grace period ended with work left");
+        }
+        served
+    }
+}
+
+fn store_kind(store: &StoreConfig) -> &'static str {
+    match store {
+        StoreConfig::Memory => "memory",
+        StoreConfig::Redis { .. } => "redis",
+    }
+}

@@ -1,0 +1,87 @@
+//! The session store: one trait, one atomic step per intent.
+//!
+//! Called by `auth` (sign-in), the `http` extractors (validation) and the
+//! revalidation loop. Each method is a single atomic step in the backend (a
+//! lock held for the memory store, one Lua script for Redis), so there is
+//! never a read-then-write race between instances. Every change that ends a
+//! session also emits a `StoreEvent` in that same step. The store never
+//! imports `ws` or `http`.
+
+mod error;
+mod memory;
+pub mod redis;
+
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use redis::RedisStore;
+
+use async_trait::async_trait;
+
+use crate::domain::{AccountKey, Actor, Lookup, Millis, Policy, Reason, Session, SessionId, Token, Username};
+
+/// A new session to admit under `policy`.
+#[derive(Clone, Debug)]
+pub struct SignInRequest {
+    /// Complete record: `created_at == last_seen_at == now`.
+    pub session: Session,
+    pub policy: Policy,
+    pub now: Millis,
+}
+
+/// What a sign-in did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignInOutcome {
+    /// The session is live; `revoked` are the ones it pushed out.
+    Created { revoked: Vec<Session> },
+    /// `deny_new` refused it; `active` hold the places. Nothing was written
+    /// except the `login_blocked` event.
+    Denied { active: Vec<Session> },
+}
+
+/// The contract every backend meets; `tests/store` runs one conformance suite
+/// against each implementation.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Prunes the account's expired sessions, applies the policy, revokes the
+    /// losers with `duplicate_login` (tombstoned), inserts the new session and
+    /// emits `SignedIn` (or `LoginBlocked`), all as one step. Upholds
+    /// invariant 1 under any concurrency, across instances.
+    async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError>;
+
+    /// Resolves a bearer token in one round trip: live (and touched when
+    /// stale), ended (its tombstone, invariants 2 and 5) or unknown. A session
+    /// found expired is ended with reason `expired` here and now.
+    async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError>;
+
+    /// Records a use of a live session (socket traffic); writes only when the
+    /// stored `last_seen_at` is stale.
+    async fn touch(&self, account: &AccountKey, id: &SessionId, now: Millis) -> Result<(), StoreError>;
+
+    /// Ends one live session of `account`. Returns the ended record, `None`
+    /// when it was not live. Emits `Revoked`.
+    async fn revoke(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        reason: Reason,
+        by: Option<Actor>,
+        now: Millis,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Ends every live session of `username`; returns how many. Emits `Revoked`.
+    async fn revoke_account(&self, username: &Username, reason: Reason, now: Millis) -> Result<usize, StoreError>;
+
+    /// The account's live sessions, oldest first.
+    async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError>;
+
+    /// Every live session of every account (admin view; callers cache it).
+    async fn list_all(&self, now: Millis) -> Result<Vec<Session>, StoreError>;
+
+    /// Resolves many sessions by id without a token, ending expired ones.
+    /// Used to revalidate open sockets after a possible event loss and by the
+    /// periodic sweep; answers in the order asked.
+    async fn check(&self, sessions: &[(AccountKey, SessionId)], now: Millis) -> Result<Vec<Lookup>, StoreError>;
+
+    /// Succeeds when the backend answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,262 @@
+//! `RedisStore`: sessions in Redis, shared by every instance that uses it.
+//!
+//! Choose it to run several instances, or to keep sessions across restarts.
+//! Each trait method is one Lua script on one account's keys (see `keys.rs`
+//! for the layout), so the policy is atomic across instances and the same
+//! scripts run unchanged on Redis Cluster. Scripts `PUBLISH` their events in
+//! the same step; `events::RedisBus` hears them. Connection failures become
+//! `StoreError::Unavailable` and nothing is half-written.
+
+mod keys;
+mod scripts;
+
+pub use keys::KeySpace;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
+use crate::domain::{
+    AccountKey, Actor, Lifetimes, Lookup, Millis, Reason, Session, SessionId, Token, Username,
+};
+
+/// How many script calls one batch keeps in flight on the multiplexed connection.
+const BATCH_IN_FLIGHT: usize = 64;
+
+/// Sessions in Redis; cheap to clone (the connection is multiplexed).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: KeySpace,
+    lifetimes: Lifetimes,
+}
+
+impl RedisStore {
+    /// Prepares a connection to `url` without waiting for Redis: a store that
+    /// is down at start-up is not fatal, calls fail with `Unavailable` until it
+    /// answers.
+    pub fn connect(url: &str, prefix: &str, lifetimes: Lifetimes) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(20))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        Ok(RedisStore {
+            conn,
+            keys: KeySpace::new(prefix),
+            lifetimes,
+        })
+    }
+
+    pub fn keys(&self) -> &KeySpace {
+        &self.keys
+    }
+
+    fn idle_ms(&self) -> u64 {
+        self.lifetimes.idle.as_millis() as u64
+    }
+
+    async fn lookup(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        hash: &str,
+        now: Millis,
+        touch: bool,
+    ) -> Result<Lookup, StoreError> {
+        let k = self.keys.account(account);
+        let touch_after = if touch {
+            (self.lifetimes.touch_after.as_millis() as u64).to_string()
+        } else {
+            String::new()
+        };
+        let reply: Vec<String> = scripts::LOOKUP
+            .key(&k.sessions)
+            .key(&k.tombstones)
+            .arg(id.as_str())
+            .arg(hash)
+            .arg(now.0)
+            .arg(self.idle_ms())
+            .arg(touch_after)
+            .arg(self.keys.events_channel())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(classify)?;
+        scripts::lookup(&reply)
+    }
+
+    async fn revoke_where(
+        &self,
+        account: &AccountKey,
+        id: Option<&SessionId>,
+        reason: Reason,
+        by: Option<&Actor>,
+        now: Millis,
+    ) -> Result<Vec<Session>, StoreError> {
+        let k = self.keys.account(account);
+        let by = match by {
+            Some(a) => serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => String::new(),
+        };
+        let reply: Vec<String> = scripts::REVOKE
+            .key(&k.sessions)
+            .key(&k.tombstones)
+            .arg(now.0)
+            .arg(self.idle_ms())
+            .arg(self.keys.events_channel())
+            .arg(reason.as_str())
+            .arg(by)
+            .arg(id.map(SessionId::as_str).unwrap_or(""))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(classify)?;
+        scripts::sessions(&reply)
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// Connection trouble is `Unavailable` (503, retry); an answer we cannot use
+/// (a script error, a wrong reply type) is `Corrupt`.
+fn classify(e: redis::RedisError) -> StoreError {
+    use redis::{ErrorKind, ServerErrorKind};
+    match e.kind() {
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => StoreError::Corrupt(e.to_string()),
+        ErrorKind::Server(ServerErrorKind::ResponseError | ServerErrorKind::CrossSlot) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        _ => unavailable(e),
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
+        let account = AccountKey::of(&req.session.username);
+        let k = self.keys.account(&account);
+        let json = serde_json::to_string(&req.session).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The index only feeds the admin listing; an entry for an account whose
+        // sign-in then fails is harmless, so it need not be atomic with it.
+        let mut conn = self.conn.clone();
+        let _: () = redis::cmd("SADD")
+            .arg(self.keys.accounts_index())
+            .arg(req.session.username.as_str())
+            .query_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        let reply: Vec<String> = scripts::SIGN_IN
+            .key(&k.sessions)
+            .key(&k.tombstones)
+            .arg(req.now.0)
+            .arg(json)
+            .arg(req.policy.max_sessions)
+            .arg(req.policy.on_limit.as_str())
+            .arg(self.idle_ms())
+            .arg(self.keys.events_channel())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        match reply.split_first() {
+            Some((tag, rest)) if tag == "created" => Ok(SignInOutcome::Created {
+                revoked: scripts::sessions(rest)?,
+            }),
+            Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
+                active: scripts::sessions(rest)?,
+            }),
+            _ => Err(StoreError::Corrupt(format!("unexpected sign_in reply {reply:?}"))),
+        }
+    }
+
+    async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
+        self.lookup(token.account(), token.session_id(), token.hash().as_str(), now, true)
+            .await
+    }
+
+    async fn touch(&self, account: &AccountKey, id: &SessionId, now: Millis) -> Result<(), StoreError> {
+        self.lookup(account, id, "", now, true).await.map(|_| ())
+    }
+
+    async fn revoke(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        reason: Reason,
+        by: Option<Actor>,
+        now: Millis,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut ended = self.revoke_where(account, Some(id), reason, by.as_ref(), now).await?;
+        Ok(ended.pop())
+    }
+
+    async fn revoke_account(&self, username: &Username, reason: Reason, now: Millis) -> Result<usize, StoreError> {
+        let ended = self
+            .revoke_where(&AccountKey::of(username), None, reason, None, now)
+            .await?;
+        Ok(ended.len())
+    }
+
+    async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
+        let k = self.keys.account(account);
+        let reply: Vec<String> = scripts::LIST
+            .key(&k.sessions)
+            .key(&k.tombstones)
+            .arg(now.0)
+            .arg(self.idle_ms())
+            .arg(self.keys.events_channel())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(classify)?;
+        scripts::sessions(&reply)
+    }
+
+    async fn list_all(&self, now: Millis) -> Result<Vec<Session>, StoreError> {
+        let names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.accounts_index())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(classify)?;
+        let accounts: Vec<AccountKey> = names
+            .iter()
+            .filter_map(|n| Username::parse(n).ok())
+            .map(|u| AccountKey::of(&u))
+            .collect();
+        // Owned items and a cloned handle per call: borrowed closures here trip
+        // the compiler's `Send` inference inside `async_trait`.
+        let per_account: Vec<Vec<Session>> = stream::iter(accounts)
+            .map(|a| {
+                let this = self.clone();
+                async move { this.list(&a, now).await }
+            })
+            .buffered(BATCH_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(per_account.into_iter().flatten().collect())
+    }
+
+    async fn check(&self, sessions: &[(AccountKey, SessionId)], now: Millis) -> Result<Vec<Lookup>, StoreError> {
+        stream::iter(sessions.to_vec())
+            .map(|(a, id)| {
+                let this = self.clone();
+                async move { this.lookup(&a, &id, "", now, false).await }
+            })
+            .buffered(BATCH_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! The Lua scripts, compiled into the binary, and the decoding of their replies.
+//!
+//! Each script is `common.lua` followed by one verb file; `redis::Script` runs
+//! it by SHA and loads it on `NOSCRIPT`, so a restarted Redis needs nothing
+//! from us. Replies are decoded here, next to the scripts that shape them.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::super::StoreError;
+use crate::domain::{Lookup, Session, Tombstone};
+
+macro_rules! script {
+    ($file:literal) => {
+        LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("scripts/common.lua"),
+                "\n",
+                include_str!($file)
+            ))
+        })
+    };
+}
+
+pub static SIGN_IN: LazyLock<Script> = script!("scripts/sign_in.lua");
+pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
+pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
+pub static LIST: LazyLock<Script> = script!("scripts/list.lua");
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+pub fn session(json: &str) -> Result<Session, StoreError> {
+    serde_json::from_str(json).map_err(corrupt)
+}
+
+pub fn sessions(jsons: &[String]) -> Result<Vec<Session>, StoreError> {
+    jsons.iter().map(|j| session(j)).collect()
+}
+
+/// `lookup.lua`'s reply.
+pub fn lookup(reply: &[String]) -> Result<Lookup, StoreError> {
+    match reply {
+        [tag, json] if tag == "live" => Ok(Lookup::Live(session(json)?)),
+        [tag, json] if tag == "ended" => Ok(Lookup::Ended(
+            serde_json::from_str::<Tombstone>(json).map_err(corrupt)?,
+        )),
+        [tag] if tag == "unknown" => Ok(Lookup::Unknown),
+        other => Err(corrupt(format!("unexpected lookup reply {other:?}"))),
+    }
+}

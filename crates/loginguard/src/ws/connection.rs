@@ -1,0 +1,259 @@
+//! The per-connection WebSocket loop: one task owns one socket.
+//!
+//! Called by `ws::upgrade`, fed by the `Hub`. It authenticates the first
+//! message, registers with the hub and then rechecks the session (so a
+//! revocation landing between the two is not missed), then `select!`s over
+//! the next frame, hub commands, the idle timer and shutdown. It is the only
+//! code that writes frames, so `force_logout` always precedes close 4001.
+//! Generic over `Sink`/`Stream` so unit tests can drive it with channels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::close;
+use super::hub::{Command, Hub};
+use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
+use crate::domain::{AccountKey, Clock, Lookup, Session, Token};
+use crate::store::SessionStore;
+
+/// What a connection needs from the instance; cheap to clone.
+#[derive(Clone)]
+pub struct ConnContext {
+    pub hub: Arc<Hub>,
+    pub store: Arc<dyn SessionStore>,
+    pub clock: Arc<dyn Clock>,
+    /// How long a new socket may take to send `auth`.
+    pub auth_timeout: Duration,
+    /// A socket silent this long is closed (a protocol ping is sent halfway).
+    pub idle_timeout: Duration,
+    /// A socket's traffic touches its session at most this often.
+    pub touch_after: Duration,
+    pub shutdown: CancellationToken,
+}
+
+/// How the pre-auth phase ended.
+enum Auth {
+    Session(Session),
+    Closed,
+}
+
+/// Serves one socket until it closes, is kicked or the instance shuts down.
+pub async fn run<S, E>(mut socket: S, ctx: ConnContext)
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    E: std::fmt::Display,
+{
+    let session = match authenticate(&mut socket, &ctx).await {
+        Auth::Session(s) => s,
+        Auth::Closed => return,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _registration = ctx
+        .hub
+        .register(session.username.clone(), session.session_id.clone(), tx);
+    // Subscribe first, then check: a revocation that landed after `validate`
+    // but before `register` would otherwise never reach this socket.
+    let account = AccountKey::of(&session.username);
+    let recheck = ctx
+        .store
+        .check(&[(account.clone(), session.session_id.clone())], ctx.clock.now())
+        .await;
+    match recheck.as_deref() {
+        Ok([Lookup::Live(_)]) | Err(_) => {}
+        Ok([Lookup::Ended(t)]) => {
+            let msg = force_logout(&session.session_id, t.reason, t.by.as_ref(), t.revoked_at);
+            return kick(&mut socket, msg).await;
+        }
+        Ok(_) => return close_with(&mut socket, close::UNAUTHORIZED).await,
+    }
+    let ok = ServerMessage::AuthOk {
+        session_id: &session.session_id,
+        username: session.username.as_str(),
+        server_time: ctx.clock.now().to_rfc3339(),
+    };
+    if socket.send(Message::Text(ok.to_json().into())).await.is_err() {
+        return;
+    }
+
+    let half = ctx.idle_timeout / 2;
+    let mut heard = Instant::now();
+    let mut pinged = false;
+    let mut last_touch = Instant::now();
+    let timer = tokio::time::sleep_until(heard + half);
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => return close_with(&mut socket, close::RESTARTING).await,
+            cmd = rx.recv() => match cmd {
+                Some(Command::Send(text)) => {
+                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Command::Kick(text)) => return kick(&mut socket, text.to_string()).await,
+                Some(Command::Close(code)) => return close_with(&mut socket, code).await,
+                None => return,
+            },
+            frame = socket.next() => {
+                heard = Instant::now();
+                pinged = false;
+                timer.as_mut().reset(heard + half);
+                let reply = match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        if text.len() > MAX_MESSAGE_BYTES {
+                            return close_with(&mut socket, close::TOO_BIG).await;
+                        }
+                        if last_touch.elapsed() >= ctx.touch_after {
+                            last_touch = Instant::now();
+                            // A failed touch only shortens the session's idle life; the
+                            // socket keeps working, so the error is not the client's.
+                            let _ = ctx.store.touch(&account, &session.session_id, ctx.clock.now()).await;
+                        }
+                        answer(text.as_str(), ctx.clock.as_ref())
+                    }
+                    Some(Ok(Message::Binary(_))) => return close_with(&mut socket, close::UNSUPPORTED_DATA).await,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                    Some(Ok(Message::Close(_))) | None => return,
+                    Some(Err(e)) => return on_read_error(&mut socket, e).await,
+                };
+                if let Some(reply) = reply {
+                    if socket.send(Message::Text(reply.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            _ = &mut timer => {
+                if pinged {
+                    return close_with(&mut socket, close::IDLE).await;
+                }
+                pinged = true;
+                timer.as_mut().reset(heard + ctx.idle_timeout);
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The reply to an authenticated client's text message, if any.
+fn answer(text: &str, clock: &dyn Clock) -> Option<String> {
+    if text == "ping" {
+        return Some("pong".to_owned());
+    }
+    let msg = match serde_json::from_str::<ClientMessage>(text) {
+        Ok(ClientMessage::Ping) => ServerMessage::Pong {
+            server_time: clock.now().to_rfc3339(),
+        },
+        Ok(ClientMessage::Auth { .. }) | Err(_) => ServerMessage::Error { code: "bad_message" },
+    };
+    Some(msg.to_json())
+}
+
+/// Waits for the first message and resolves its token. Closes the socket
+/// itself on every path that does not yield a live session.
+async fn authenticate<S, E>(socket: &mut S, ctx: &ConnContext) -> Auth
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    E: std::fmt::Display,
+{
+    let deadline = Instant::now() + ctx.auth_timeout;
+    let text = loop {
+        let frame = tokio::select! {
+            _ = ctx.shutdown.cancelled() => {
+                close_with(socket, close::RESTARTING).await;
+                return Auth::Closed;
+            }
+            f = tokio::time::timeout_at(deadline, socket.next()) => f,
+        };
+        match frame {
+            Err(_elapsed) => {
+                close_with(socket, close::AUTH_TIMEOUT).await;
+                return Auth::Closed;
+            }
+            Ok(Some(Ok(Message::Text(t)))) => break t,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                close_with(socket, close::UNSUPPORTED_DATA).await;
+                return Auth::Closed;
+            }
+            Ok(Some(Ok(Message::Close(_))) | None) => return Auth::Closed,
+            Ok(Some(Err(e))) => {
+                on_read_error(socket, e).await;
+                return Auth::Closed;
+            }
+        }
+    };
+    if text.len() > MAX_MESSAGE_BYTES {
+        close_with(socket, close::TOO_BIG).await;
+        return Auth::Closed;
+    }
+    let token = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+        Ok(ClientMessage::Auth { token }) => Token::parse(&token).ok(),
+        _ => None,
+    };
+    let Some(token) = token else {
+        close_with(socket, close::UNAUTHORIZED).await;
+        return Auth::Closed;
+    };
+    match ctx.store.validate(&token, ctx.clock.now()).await {
+        Ok(Lookup::Live(session)) => Auth::Session(session),
+        Ok(Lookup::Ended(t)) => {
+            kick(socket, force_logout(token.session_id(), t.reason, t.by.as_ref(), t.revoked_at)).await;
+            Auth::Closed
+        }
+        Ok(Lookup::Unknown) => {
+            close_with(socket, close::UNAUTHORIZED).await;
+            Auth::Closed
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "websocket auth: store unavailable");
+            close_with(socket, close::TRY_AGAIN_LATER).await;
+            Auth::Closed
+        }
+    }
+}
+
+/// `force_logout` then close 4001, in that order, from this one task.
+async fn kick<S>(socket: &mut S, msg: String)
+where
+    S: Sink<Message> + Unpin,
+{
+    if socket.send(Message::Text(msg.into())).await.is_ok() {
+        close_with(socket, close::REVOKED).await;
+    }
+}
+
+async fn close_with<S>(socket: &mut S, code: u16)
+where
+    S: Sink<Message> + Unpin,
+{
+    let frame = CloseFrame {
+        code,
+        reason: close::reason(code).into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// A read error: an oversized frame gets 1009, anything else just ends.
+async fn on_read_error<S, E>(socket: &mut S, e: E)
+where
+    S: Sink<Message> + Unpin,
+    E: std::fmt::Display,
+{
+    // axum hides tungstenite's error type; its capacity error is the only one
+    // whose text says "Space limit exceeded".
+    let text = e.to_string();
+    if text.contains("Space limit exceeded") {
+        close_with(socket, close::TOO_BIG).await;
+    } else {
+        tracing::debug!(error = %text, "websocket read error");
+    }
+}

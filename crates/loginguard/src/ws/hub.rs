@@ -1,0 +1,253 @@
+//! The connection hub: which sockets on this instance belong to which session.
+//!
+//! Fed by the event bus (`EventHandler`) and by `revalidate`; it never writes
+//! to a socket, it hands a `Command` to the socket's own task over an
+//! unbounded channel, so a kick is never dropped because a queue is full.
+//! Sockets sit in shards by account, each behind a short lock; the hub copies
+//! what it needs under the lock and sends after releasing it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify};
+
+use super::message::{force_logout, ActorView, ServerMessage};
+use crate::domain::{Actor, Millis, Reason, SessionId, Username};
+use crate::events::{EventHandler, StoreEvent};
+
+const SHARDS: usize = 64;
+
+/// What the hub asks a connection task to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send this JSON text.
+    Send(Arc<str>),
+    /// Send this `force_logout` JSON, then close with 4001.
+    Kick(Arc<str>),
+    /// Close with this code (shutdown: 1012; vanished session: 4003).
+    Close(u16),
+}
+
+struct Entry {
+    conn: u64,
+    session: SessionId,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+/// Routes events to sockets; one per instance, shared behind an `Arc`.
+pub struct Hub {
+    shards: Vec<Mutex<HashMap<Username, Vec<Entry>>>>,
+    hasher: RandomState,
+    next_conn: AtomicU64,
+    sockets: AtomicUsize,
+    resync: Notify,
+}
+
+/// Keeps a socket registered; unregisters it when dropped.
+pub struct Registration {
+    hub: Arc<Hub>,
+    username: Username,
+    conn: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut shard = self.hub.shard(&self.username).lock();
+        if let Some(list) = shard.get_mut(&self.username) {
+            list.retain(|e| e.conn != self.conn);
+            if list.is_empty() {
+                shard.remove(&self.username);
+            }
+        }
+        self.hub.sockets.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Hub {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Hub {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            next_conn: AtomicU64::new(1),
+            sockets: AtomicUsize::new(0),
+            resync: Notify::new(),
+        })
+    }
+
+    fn shard(&self, username: &Username) -> &Mutex<HashMap<Username, Vec<Entry>>> {
+        &self.shards[self.hasher.hash_one(username) as usize % SHARDS]
+    }
+
+    /// Registers a socket of `session`; commands for it arrive on `tx`.
+    pub fn register(
+        self: &Arc<Self>,
+        username: Username,
+        session: SessionId,
+        tx: mpsc::UnboundedSender<Command>,
+    ) -> Registration {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.shard(&username)
+            .lock()
+            .entry(username.clone())
+            .or_default()
+            .push(Entry { conn, session, tx });
+        self.sockets.fetch_add(1, Ordering::Relaxed);
+        Registration {
+            hub: Arc::clone(self),
+            username,
+            conn,
+        }
+    }
+
+    /// Open sockets on this instance.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.load(Ordering::Relaxed)
+    }
+
+    /// Open sockets of one session on this instance.
+    pub fn connections(&self, username: &Username, session: &SessionId) -> usize {
+        self.shard(username)
+            .lock()
+            .get(username)
+            .map_or(0, |l| l.iter().filter(|e| &e.session == session).count())
+    }
+
+    /// Every (account, session) with a socket here, deduplicated.
+    pub fn local_sessions(&self) -> Vec<(Username, SessionId)> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            for (user, list) in shard.lock().iter() {
+                let mut ids: Vec<&SessionId> = list.iter().map(|e| &e.session).collect();
+                ids.sort();
+                ids.dedup();
+                out.extend(ids.into_iter().map(|id| (user.clone(), id.clone())));
+            }
+        }
+        out
+    }
+
+    /// Sends `force_logout` to every socket of `ids` and tells the account's
+    /// other sockets that its sessions changed.
+    pub fn kick(&self, username: &Username, ids: &[SessionId], reason: Reason, by: Option<&Actor>, at: Millis) {
+        let messages: Vec<(SessionId, Arc<str>)> = ids
+            .iter()
+            .map(|id| (id.clone(), Arc::from(force_logout(id, reason, by, at))))
+            .collect();
+        let changed: Arc<str> = Arc::from(ServerMessage::SessionsChanged.to_json());
+        self.for_account(username, |e| {
+            match messages.iter().find(|(id, _)| id == &e.session) {
+                Some((_, msg)) => Command::Kick(msg.clone()),
+                None => Command::Send(changed.clone()),
+            }
+        });
+    }
+
+    /// Closes every socket of one session with `code` (no `force_logout`).
+    pub fn close_session(&self, username: &Username, id: &SessionId, code: u16) {
+        let targets: Vec<_> = self
+            .shard(username)
+            .lock()
+            .get(username)
+            .map(|l| l.iter().filter(|e| &e.session == id).map(|e| e.tx.clone()).collect())
+            .unwrap_or_default();
+        for tx in targets {
+            let _ = tx.send(Command::Close(code));
+        }
+    }
+
+    /// Sends `code` close to every socket (shutdown).
+    pub fn close_all(&self, code: u16) {
+        for shard in &self.shards {
+            let targets: Vec<_> = shard
+                .lock()
+                .values()
+                .flat_map(|l| l.iter().map(|e| e.tx.clone()))
+                .collect();
+            for tx in targets {
+                let _ = tx.send(Command::Close(code));
+            }
+        }
+    }
+
+    /// Waits until a bus asks for revalidation.
+    pub async fn resync_requested(&self) {
+        self.resync.notified().await
+    }
+
+    /// Builds a command per socket of `username` under the lock, sends after.
+    fn for_account(&self, username: &Username, mut command: impl FnMut(&Entry) -> Command) {
+        let targets: Vec<_> = match self.shard(username).lock().get(username) {
+            Some(list) => list.iter().map(|e| (e.tx.clone(), command(e))).collect(),
+            None => return,
+        };
+        for (tx, cmd) in targets {
+            // A closed channel means the socket is already gone: nothing to tell.
+            let _ = tx.send(cmd);
+        }
+    }
+}
+
+impl EventHandler for Hub {
+    fn on_event(&self, event: StoreEvent) {
+        match event {
+            StoreEvent::SignedIn { username, revoked, by, .. } => {
+                self.kick(&username, &revoked, Reason::DuplicateLogin, Some(&by), by.at)
+            }
+            StoreEvent::Revoked { username, ids, reason, by, at } => {
+                self.kick(&username, &ids, reason, by.as_ref(), at)
+            }
+            StoreEvent::LoginBlocked { username, by } => {
+                let msg: Arc<str> = Arc::from(
+                    ServerMessage::LoginBlocked {
+                        by: ActorView::from(&by),
+                    }
+                    .to_json(),
+                );
+                self.for_account(&username, |_| Command::Send(msg.clone()));
+            }
+        }
+    }
+
+    fn on_resync(&self) {
+        self.resync.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> Username {
+        Username::parse("user1").unwrap()
+    }
+
+    #[test]
+    fn kicks_the_named_session_and_tells_the_others() {
+        let hub = Hub::new();
+        let (a, b) = (SessionId::from_bytes([1; 16]), SessionId::from_bytes([2; 16]));
+        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+        let _ra = hub.register(user(), a.clone(), tx_a);
+        let _rb = hub.register(user(), b.clone(), tx_b);
+        assert_eq!(hub.socket_count(), 2);
+        hub.kick(&user(), std::slice::from_ref(&a), Reason::Logout, None, Millis(0));
+        assert!(matches!(rx_a.try_recv(), Ok(Command::Kick(m)) if m.contains("\"logout\"")));
+        assert!(matches!(rx_b.try_recv(), Ok(Command::Send(m)) if m.contains("sessions_changed")));
+    }
+
+    #[test]
+    fn registration_drop_unregisters() {
+        let hub = Hub::new();
+        let id = SessionId::from_bytes([1; 16]);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let r = hub.register(user(), id.clone(), tx);
+        assert_eq!(hub.connections(&user(), &id), 1);
+        drop(r);
+        assert_eq!(hub.connections(&user(), &id), 0);
+        assert_eq!(hub.socket_count(), 0);
+        assert!(hub.local_sessions().is_empty());
+    }
+}

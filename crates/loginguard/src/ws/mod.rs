@@ -1,0 +1,19 @@
+//! WebSocket side: the upgrade, one task per socket, and the hub that routes
+//! store events to the sockets of the sessions they concern.
+//!
+//! Data flows one way: `events` -> `Hub` -> each connection's command channel
+//! -> `connection::run`, the only code that writes frames. `revalidate` is the
+//! safety net that rechecks open sockets against the store after a possible
+//! event loss and on a timer.
+
+pub mod close;
+mod connection;
+mod hub;
+pub mod message;
+mod revalidate;
+mod upgrade;
+
+pub use connection::{run as run_connection, ConnContext};
+pub use hub::{Command, Hub, Registration};
+pub use revalidate::run as run_revalidation;
+pub use upgrade::handler as upgrade_handler;
