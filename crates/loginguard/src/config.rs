@@ -201,7 +201,11 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = &args.config {
             if !path.exists() {
-                return Err(invalid("config", &path.display().to_string(), "file not found"));
+                return Err(invalid(
+                    "config",
+                    &path.display().to_string(),
+                    "file not found",
+                ));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -233,17 +237,31 @@ impl Config {
         let on_limit = match s.on_limit.as_str() {
             "kick_oldest" => OnLimit::KickOldest,
             "deny_new" => OnLimit::DenyNew,
-            other => return Err(invalid("on_limit", other, "expected kick_oldest or deny_new")),
+            other => {
+                return Err(invalid(
+                    "on_limit",
+                    other,
+                    "expected kick_oldest or deny_new",
+                ))
+            }
         };
         let idle = duration("idle_timeout", &s.idle_timeout)?;
         let touch_after = duration("touch_interval", &s.touch_interval)?.min(idle / 4);
         let ws_idle_timeout = duration("ws_idle_timeout", &s.ws_idle_timeout)?;
         if ws_idle_timeout < Duration::from_secs(1) {
-            return Err(invalid("ws_idle_timeout", &s.ws_idle_timeout, "must be at least 1s"));
+            return Err(invalid(
+                "ws_idle_timeout",
+                &s.ws_idle_timeout,
+                "must be at least 1s",
+            ));
         }
         let admin_cache_ttl = duration("admin_cache_ttl", &s.admin_cache_ttl)?;
         if admin_cache_ttl > Duration::from_secs(5) {
-            return Err(invalid("admin_cache_ttl", &s.admin_cache_ttl, "must be at most 5s"));
+            return Err(invalid(
+                "admin_cache_ttl",
+                &s.admin_cache_ttl,
+                "must be at most 5s",
+            ));
         }
         Ok(Config {
             listen,
@@ -295,7 +313,11 @@ mod tests {
     fn flags_override_the_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("lg.toml");
-        std::fs::write(&file, "max_sessions = 2\non_limit = \"deny_new\"\nidle_timeout = \"10m\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "max_sessions = 2\non_limit = \"deny_new\"\nidle_timeout = \"10m\"\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(file),
             max_sessions: Some(3),
@@ -303,20 +325,45 @@ mod tests {
         };
         let c = Config::load(&args).unwrap();
         assert_eq!(c.policy.max_sessions, 3, "flag wins over file");
-        assert_eq!(c.policy.on_limit, OnLimit::DenyNew, "file wins over default");
+        assert_eq!(
+            c.policy.on_limit,
+            OnLimit::DenyNew,
+            "file wins over default"
+        );
         assert_eq!(c.lifetimes.idle, Duration::from_secs(600));
     }
 
     #[test]
     fn bad_values_name_the_setting() {
         let cases = [
-            ServeArgs { max_sessions: Some(0), ..Default::default() },
-            ServeArgs { on_limit: Some("sometimes".into()), ..Default::default() },
-            ServeArgs { idle_timeout: Some("soon".into()), ..Default::default() },
-            ServeArgs { listen: Some("nowhere".into()), ..Default::default() },
-            ServeArgs { redis: Some("http://x".into()), ..Default::default() },
+            ServeArgs {
+                max_sessions: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                on_limit: Some("sometimes".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                idle_timeout: Some("soon".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                listen: Some("nowhere".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                redis: Some("http://x".into()),
+                ..Default::default()
+            },
         ];
-        for (args, setting) in cases.iter().zip(["max_sessions", "on_limit", "idle_timeout", "listen", "redis"]) {
+        for (args, setting) in cases.iter().zip([
+            "max_sessions",
+            "on_limit",
+            "idle_timeout",
+            "listen",
+            "redis",
+        ]) {
             let err = Config::load(args).unwrap_err().to_string();
             assert!(err.contains(setting), "{err}");
         }
@@ -327,7 +374,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("lg.toml");
         std::fs::write(&file, "max_sesions = 2\n").unwrap();
-        let args = ServeArgs { config: Some(file), ..Default::default() };
-        assert!(Config::load(&args).unwrap_err().to_string().contains("max_sesions"));
+        let args = ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(Config::load(&args)
+            .unwrap_err()
+            .to_string()
+            .contains("max_sesions"));
     }
 }

@@ -14,7 +14,11 @@ use loginguard::config::{Config, ServeArgs};
 use loginguard::startup::App;
 
 #[derive(Parser)]
-#[command(name = "loginguard", version, about = "One account, one active session, enforced in real time.")]
+#[command(
+    name = "loginguard",
+    version,
+    about = "One account, one active session, enforced in real time."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -23,16 +27,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Read a password from stdin and print its argon2id hash for the users file.
     HashPassword,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    match cli.command.unwrap_or_else(|| Command::Serve(Box::default())) {
         Command::HashPassword => hash_password(),
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
     }
 }
 

@@ -55,7 +55,10 @@ impl App {
     }
 
     /// Builds with the given clock (tests pass a `ManualClock`).
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartupError> {
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, StartupError> {
         let users = match &config.users {
             Some(path) => Users::load(path).map_err(StartupError::Users)?,
             None => {
@@ -91,12 +94,13 @@ impl App {
             store: store.clone(),
             clock: clock.clone(),
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let state = AppState::new(Shared {
             auth,
             store,
@@ -114,7 +118,9 @@ impl App {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves until `shutdown` fires, then drains and returns.
@@ -149,7 +155,9 @@ impl App {
                 inner.cancel();
             }
         };
-        let served = axum::serve(listener, app).with_graceful_shutdown(signal).await;
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await;
         // Sockets watch the token themselves; this catches any that registered late.
         state.hub.close_all(close::RESTARTING);
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -160,7 +168,10 @@ impl App {
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(sockets = state.hub.socket_count(), "shutdown grace period ended with work left");
+            tracing::warn!(
+                sockets = state.hub.socket_count(),
+                "shutdown grace period ended with work left"
+            );
         }
         served
     }

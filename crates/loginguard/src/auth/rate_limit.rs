@@ -71,7 +71,10 @@ impl FailureLimiter {
         for key in [format!("ip:{ip}"), format!("user:{account}")] {
             let w = windows.entry(key).or_default();
             if w.start + window_ms <= now.0 {
-                *w = Window { start: now.0, count: 0 };
+                *w = Window {
+                    start: now.0,
+                    count: 0,
+                };
             }
             w.count += 1;
         }
@@ -84,7 +87,10 @@ mod tests {
 
     #[test]
     fn blocks_after_the_limit_until_the_window_ends() {
-        let l = FailureLimiter::new(RateLimits { per_ip: 3, per_account: 0 });
+        let l = FailureLimiter::new(RateLimits {
+            per_ip: 3,
+            per_account: 0,
+        });
         let t = Millis(1_000_000);
         for _ in 0..3 {
             assert!(l.check("1.2.3.4", "u", t).is_ok());
@@ -92,13 +98,19 @@ mod tests {
         }
         let retry = l.check("1.2.3.4", "u", Millis(t.0 + 10_000)).unwrap_err();
         assert_eq!(retry, Duration::from_secs(50));
-        assert!(l.check("5.6.7.8", "u", t).is_ok(), "other IPs are unaffected");
+        assert!(
+            l.check("5.6.7.8", "u", t).is_ok(),
+            "other IPs are unaffected"
+        );
         assert!(l.check("1.2.3.4", "u", Millis(t.0 + 60_000)).is_ok());
     }
 
     #[test]
     fn account_limit_spans_ips() {
-        let l = FailureLimiter::new(RateLimits { per_ip: 0, per_account: 2 });
+        let l = FailureLimiter::new(RateLimits {
+            per_ip: 0,
+            per_account: 2,
+        });
         let t = Millis(0);
         l.record_failure("a", "victim", t);
         l.record_failure("b", "victim", t);

@@ -54,7 +54,11 @@ impl Authenticator {
     }
 
     #[tracing::instrument(skip(self, creds, meta), fields(username = %creds.username, ip = %meta.ip))]
-    pub async fn sign_in(&self, creds: Credentials, meta: ClientMeta) -> Result<SignedIn, AuthError> {
+    pub async fn sign_in(
+        &self,
+        creds: Credentials,
+        meta: ClientMeta,
+    ) -> Result<SignedIn, AuthError> {
         let name = creds.username.as_str();
         self.limiter
             .check(&meta.ip, name, self.clock.now())
@@ -68,7 +72,8 @@ impl Authenticator {
         let user = match (ok, user) {
             (true, Some(user)) => user.clone(),
             _ => {
-                self.limiter.record_failure(&meta.ip, name, self.clock.now());
+                self.limiter
+                    .record_failure(&meta.ip, name, self.clock.now());
                 tracing::info!("sign-in refused: invalid credentials");
                 return Err(AuthError::InvalidCredentials);
             }

@@ -146,7 +146,8 @@ mod tests {
     fn refuses_bad_entries_with_a_clear_message() {
         let bad_hash = "[[users]]\nusername = \"a\"\npassword_hash = \"plain\"\n";
         assert!(Users::parse(bad_hash).unwrap_err().contains("PHC"));
-        let zero = format!("[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\nmax_sessions = 0\n");
+        let zero =
+            format!("[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\nmax_sessions = 0\n");
         assert!(Users::parse(&zero).unwrap_err().contains("at least 1"));
         let dup = format!("[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\n[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\n");
         assert!(Users::parse(&dup).unwrap_err().contains("duplicate"));

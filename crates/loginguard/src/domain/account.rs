@@ -50,13 +50,19 @@ impl Account {
             .partition(|s| s.is_expired(now, idle));
         self.sessions = live;
         for s in &expired {
-            self.bury(s.clone(), Reason::Expired, None, now);
+            self.bury(s.clone(), Reason::Expired, None, now, idle);
         }
         expired
     }
 
     /// Applies the policy to a new session. Call `prune` first in the same step.
-    pub fn sign_in(&mut self, new: Session, policy: Policy, now: Millis) -> SignInDecision {
+    pub fn sign_in(
+        &mut self,
+        new: Session,
+        policy: Policy,
+        now: Millis,
+        idle: Duration,
+    ) -> SignInDecision {
         self.sessions.sort_by(Session::age_order);
         match decide(self.sessions.len(), policy) {
             Decision::Deny => SignInDecision::Denied {
@@ -70,7 +76,13 @@ impl Account {
                 };
                 let losers: Vec<Session> = self.sessions.drain(..evict).collect();
                 for s in &losers {
-                    self.bury(s.clone(), Reason::DuplicateLogin, Some(by.clone()), now);
+                    self.bury(
+                        s.clone(),
+                        Reason::DuplicateLogin,
+                        Some(by.clone()),
+                        now,
+                        idle,
+                    );
                 }
                 self.sessions.push(new);
                 SignInDecision::Admitted { evicted: losers }
@@ -121,19 +133,20 @@ impl Account {
         reason: Reason,
         by: Option<Actor>,
         now: Millis,
+        idle: Duration,
     ) -> Option<Session> {
         let pos = self.sessions.iter().position(|s| &s.session_id == id)?;
         let s = self.sessions.remove(pos);
-        self.bury(s.clone(), reason, by, now);
+        self.bury(s.clone(), reason, by, now, idle);
         Some(s)
     }
 
     /// Ends every live session; returns them oldest first.
-    pub fn end_all(&mut self, reason: Reason, now: Millis) -> Vec<Session> {
+    pub fn end_all(&mut self, reason: Reason, now: Millis, idle: Duration) -> Vec<Session> {
         let mut all = std::mem::take(&mut self.sessions);
         all.sort_by(Session::age_order);
         for s in &all {
-            self.bury(s.clone(), reason, None, now);
+            self.bury(s.clone(), reason, None, now, idle);
         }
         all
     }
@@ -150,17 +163,19 @@ impl Account {
         self.sessions.is_empty() && self.tombs.is_empty()
     }
 
-    fn bury(&mut self, s: Session, reason: Reason, by: Option<Actor>, now: Millis) {
+    /// Replaces an ended session by its tombstone. It is kept until the
+    /// session's absolute end of life, and at least one idle timeout after the
+    /// ending, so a device that comes back soon after is told why even when
+    /// its session ended by reaching that absolute end.
+    fn bury(&mut self, s: Session, reason: Reason, by: Option<Actor>, now: Millis, idle: Duration) {
         let tomb = Tombstone {
             token_hash: s.token_hash,
             reason,
             revoked_at: now,
             by,
-            until: s.expires_at,
+            until: s.expires_at.max(now.plus(idle)),
         };
-        if tomb.until > now {
-            self.tombs.insert(s.session_id, tomb);
-        }
+        self.tombs.insert(s.session_id, tomb);
     }
 }
 
@@ -204,13 +219,15 @@ mod tests {
         let mut a = Account::default();
         let (s1, t1) = session(1, 1000);
         let (s2, _) = session(2, 2000);
-        a.sign_in(s1.clone(), kick_oldest(1), Millis(1000));
-        let SignInDecision::Admitted { evicted } = a.sign_in(s2, kick_oldest(1), Millis(2000))
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(1000), LIFE.idle);
+        let SignInDecision::Admitted { evicted } =
+            a.sign_in(s2, kick_oldest(1), Millis(2000), LIFE.idle)
         else {
             panic!("admitted expected")
         };
         assert_eq!(evicted, vec![s1.clone()]);
-        let Lookup::Ended(t) = a.lookup(&s1.session_id, Some(&t1.hash()), Millis(2001), LIFE, false)
+        let Lookup::Ended(t) =
+            a.lookup(&s1.session_id, Some(&t1.hash()), Millis(2001), LIFE, false)
         else {
             panic!("tombstone expected")
         };
@@ -223,9 +240,15 @@ mod tests {
         let mut a = Account::default();
         let (s1, _) = session(1, 1000);
         let (_, other) = session(9, 1000);
-        a.sign_in(s1.clone(), kick_oldest(1), Millis(1000));
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(1000), LIFE.idle);
         assert_eq!(
-            a.lookup(&s1.session_id, Some(&other.hash()), Millis(1001), LIFE, false),
+            a.lookup(
+                &s1.session_id,
+                Some(&other.hash()),
+                Millis(1001),
+                LIFE,
+                false
+            ),
             Lookup::Unknown
         );
     }
@@ -234,12 +257,15 @@ mod tests {
     fn idle_expiry_and_touch() {
         let mut a = Account::default();
         let (s1, _) = session(1, 0);
-        a.sign_in(s1.clone(), kick_oldest(1), Millis(0));
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(0), LIFE.idle);
         a.touch(&s1.session_id, Millis(1_000_000), LIFE.touch_after);
         assert!(a.prune(Millis(1_000_000 + 1_799_999), LIFE.idle).is_empty());
         let mut expected = s1.clone();
         expected.last_seen_at = Millis(1_000_000);
-        assert_eq!(a.prune(Millis(1_000_000 + 1_800_000), LIFE.idle), vec![expected]);
+        assert_eq!(
+            a.prune(Millis(1_000_000 + 1_800_000), LIFE.idle),
+            vec![expected]
+        );
         assert!(a.live().is_empty());
     }
 
@@ -247,11 +273,17 @@ mod tests {
     fn tombstones_are_forgotten_when_the_token_would_have_expired() {
         let mut a = Account::default();
         let (s1, t1) = session(1, 0);
-        a.sign_in(s1.clone(), kick_oldest(1), Millis(0));
-        a.end(&s1.session_id, Reason::Logout, None, Millis(5));
+        a.sign_in(s1.clone(), kick_oldest(1), Millis(0), LIFE.idle);
+        a.end(&s1.session_id, Reason::Logout, None, Millis(5), LIFE.idle);
         a.prune(Millis(43_200_000), LIFE.idle);
         assert_eq!(
-            a.lookup(&s1.session_id, Some(&t1.hash()), Millis(43_200_000), LIFE, false),
+            a.lookup(
+                &s1.session_id,
+                Some(&t1.hash()),
+                Millis(43_200_000),
+                LIFE,
+                false
+            ),
             Lookup::Unknown
         );
         assert!(a.is_empty());

@@ -111,9 +111,15 @@ mod tests {
     #[test]
     fn derives_from_user_agent() {
         let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
-        assert_eq!(DeviceName::from_user_agent(Some(ua)).as_str(), "Chrome on Linux");
+        assert_eq!(
+            DeviceName::from_user_agent(Some(ua)).as_str(),
+            "Chrome on Linux"
+        );
         assert_eq!(DeviceName::from_user_agent(None).as_str(), "Unknown device");
-        assert_eq!(DeviceName::from_user_agent(Some("curl/8.0")).as_str(), "curl/8.0");
+        assert_eq!(
+            DeviceName::from_user_agent(Some("curl/8.0")).as_str(),
+            "curl/8.0"
+        );
         let long = "z".repeat(300);
         assert_eq!(DeviceName::from_user_agent(Some(&long)).as_str().len(), 64);
     }

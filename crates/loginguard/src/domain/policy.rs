@@ -72,15 +72,27 @@ mod tests {
 
     #[test]
     fn under_the_limit_admits_without_eviction() {
-        assert_eq!(decide(0, p(1, OnLimit::KickOldest)), Decision::Admit { evict: 0 });
-        assert_eq!(decide(2, p(3, OnLimit::DenyNew)), Decision::Admit { evict: 0 });
+        assert_eq!(
+            decide(0, p(1, OnLimit::KickOldest)),
+            Decision::Admit { evict: 0 }
+        );
+        assert_eq!(
+            decide(2, p(3, OnLimit::DenyNew)),
+            Decision::Admit { evict: 0 }
+        );
     }
 
     #[test]
     fn kick_oldest_evicts_down_to_room_for_one() {
-        assert_eq!(decide(1, p(1, OnLimit::KickOldest)), Decision::Admit { evict: 1 });
+        assert_eq!(
+            decide(1, p(1, OnLimit::KickOldest)),
+            Decision::Admit { evict: 1 }
+        );
         // A lowered limit evicts several at once.
-        assert_eq!(decide(5, p(2, OnLimit::KickOldest)), Decision::Admit { evict: 4 });
+        assert_eq!(
+            decide(5, p(2, OnLimit::KickOldest)),
+            Decision::Admit { evict: 4 }
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `Reason` is the closed list of PROTOCOL.md; `Actor` describes the sign-in or
 //! session that caused a revocation (the `by` object); a `Tombstone` is what
 //! the store keeps after a session ends so that a device coming back with its
-//! old token learns why (invariant 5). It lives as long as the token would have.
+//! old token learns why (invariant 5). It lives as long as the token would
+//! have, and at least one idle timeout after the ending.
 
 use serde::{Deserialize, Serialize};
 

@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::clock::Millis;
+use super::device::DeviceName;
 use super::token::TokenHash;
 use super::username::Username;
-use super::device::DeviceName;
 
 /// Public session id: `s_` and 32 lowercase hex digits. Safe to show and log.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -125,7 +125,13 @@ mod tests {
     fn session_id_parse() {
         let id = SessionId::from_bytes([0xab; 16]);
         assert_eq!(SessionId::parse(id.as_str()), Ok(id));
-        for bad in ["", "s_", "x_abababababababababababababababab", "s_ABABABABABABABABABABABABABABABAB", "s_abab"] {
+        for bad in [
+            "",
+            "s_",
+            "x_abababababababababababababababab",
+            "s_ABABABABABABABABABABABABABABABAB",
+            "s_abab",
+        ] {
             assert!(SessionId::parse(bad).is_err(), "{bad}");
         }
     }

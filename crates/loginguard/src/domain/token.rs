@@ -5,7 +5,8 @@
 //! bytes from the OS RNG). Carrying the account key lets the Redis store find
 //! the account's hash slot from the token alone, so validation stays one round
 //! trip on Redis Cluster. Only the SHA-256 of the token is ever stored, and
-//! `Token` has no `Debug` or `Display` so it cannot end up in a log.
+//! `Token` has no `Display` and a `Debug` that shows only the session id, so
+//! the secret cannot end up in a log.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -62,6 +63,14 @@ pub struct Token {
     encoded: String,
     account: AccountKey,
     session: SessionId,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A token that is not one of ours (wrong length or alphabet): 401 `unauthorized`.
@@ -138,6 +147,14 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_the_secret() {
+        let t = Token::issue(&user(), [7; 16], [9; 32]);
+        let shown = format!("{t:?}");
+        assert!(!shown.contains(t.expose()));
+        assert!(shown.contains(t.session_id().as_str()));
+    }
+
+    #[test]
     fn different_secrets_hash_differently() {
         let a = Token::issue(&user(), [7; 16], [1; 32]);
         let b = Token::issue(&user(), [7; 16], [2; 32]);
@@ -146,7 +163,13 @@ mod tests {
 
     #[test]
     fn refuses_malformed() {
-        for bad in ["", "abc", &"!".repeat(86), &"A".repeat(87), &"A".repeat(10_000)] {
+        for bad in [
+            "",
+            "abc",
+            &"!".repeat(86),
+            &"A".repeat(87),
+            &"A".repeat(10_000),
+        ] {
             assert_eq!(Token::parse(bad), Err(MalformedToken), "{bad:?}");
         }
     }

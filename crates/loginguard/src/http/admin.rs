@@ -57,7 +57,7 @@ impl AdminCache {
             }
         }
         let mut all = state.store.list_all(now).await?;
-        all.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        all.sort_by_key(sort_key);
         let fresh = (now, Arc::new(all));
         *slot = Some(fresh.clone());
         Ok(fresh)
@@ -70,7 +70,11 @@ impl AdminCache {
 }
 
 fn sort_key(s: &Session) -> (String, u64, String) {
-    (s.username.to_string(), s.created_at.0, s.session_id.to_string())
+    (
+        s.username.to_string(),
+        s.created_at.0,
+        s.session_id.to_string(),
+    )
 }
 
 fn encode_cursor(s: &Session) -> String {
@@ -86,7 +90,11 @@ fn decode_cursor(raw: &str) -> Result<(String, u64, String), ApiError> {
     let (Some(user), Some(created), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
-    Ok((user.to_owned(), created.parse().map_err(|_| bad())?, id.to_owned()))
+    Ok((
+        user.to_owned(),
+        created.parse().map_err(|_| bad())?,
+        id.to_owned(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -107,9 +115,16 @@ async fn list(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::BadRequest("limit must be a whole number from 1 to 1000".into()))?,
+            .ok_or_else(|| {
+                ApiError::BadRequest("limit must be a whole number from 1 to 1000".into())
+            })?,
     };
-    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+    let after = q
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode_cursor)
+        .transpose()?;
     let (generated_at, all) = state.admin_cache.get(&state).await?;
     let start = match &after {
         Some(key) => all.partition_point(|s| &sort_key(s) <= key),

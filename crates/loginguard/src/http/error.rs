@@ -202,7 +202,11 @@ mod tests {
     fn every_variant_matches_the_protocol_table() {
         let table: Vec<(ApiError, u16, &str)> = vec![
             (ApiError::BadRequest("x".into()), 400, "bad_request"),
-            (ApiError::UnsupportedMediaType, 415, "unsupported_media_type"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
             (ApiError::InvalidCredentials, 401, "invalid_credentials"),
             (ApiError::Unauthorized, 401, "unauthorized"),
             (
@@ -221,13 +225,29 @@ mod tests {
                 401,
                 "session_revoked",
             ),
-            (ApiError::SessionExpired { revoked_at: Millis(0) }, 401, "session_expired"),
+            (
+                ApiError::SessionExpired {
+                    revoked_at: Millis(0),
+                },
+                401,
+                "session_expired",
+            ),
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::NotFound, 404, "not_found"),
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
-            (ApiError::SessionLimitReached { active: vec![] }, 409, "session_limit_reached"),
+            (
+                ApiError::SessionLimitReached { active: vec![] },
+                409,
+                "session_limit_reached",
+            ),
             (ApiError::PayloadTooLarge, 413, "payload_too_large"),
-            (ApiError::RateLimited { retry_after: Duration::from_secs(3) }, 429, "rate_limited"),
+            (
+                ApiError::RateLimited {
+                    retry_after: Duration::from_secs(3),
+                },
+                429,
+                "rate_limited",
+            ),
             (ApiError::StoreUnavailable, 503, "store_unavailable"),
             (ApiError::Internal("x".into()), 500, "internal"),
         ];

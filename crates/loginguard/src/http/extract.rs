@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Form, FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::Json;
 use serde::Deserialize;
 
@@ -42,9 +42,14 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let reject = |r: axum::extract::rejection::JsonRejection| ApiError::from_rejection(r.status(), r.body_text());
+        let reject = |r: axum::extract::rejection::JsonRejection| {
+            ApiError::from_rejection(r.status(), r.body_text())
+        };
         let fields = if content_type.starts_with("application/json") {
-            Json::<LoginFields>::from_request(req, state).await.map_err(reject)?.0
+            Json::<LoginFields>::from_request(req, state)
+                .await
+                .map_err(reject)?
+                .0
         } else if content_type.starts_with("application/x-www-form-urlencoded") {
             Form::<LoginFields>::from_request(req, state)
                 .await
@@ -53,13 +58,16 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
         } else {
             return Err(ApiError::UnsupportedMediaType);
         };
-        let username = Username::parse(&fields.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let username =
+            Username::parse(&fields.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let password = fields.password;
         if password.is_empty() {
             return Err(ApiError::BadRequest("password must not be empty".into()));
         }
         if password.len() > MAX_PASSWORD_BYTES {
-            return Err(ApiError::BadRequest("password must be at most 1024 bytes".into()));
+            return Err(ApiError::BadRequest(
+                "password must be at most 1024 bytes".into(),
+            ));
         }
         if password.contains('\0') {
             return Err(ApiError::BadRequest("password must not contain NUL".into()));

@@ -43,11 +43,20 @@ async fn login(
     })))
 }
 
-async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
     let s = auth.session;
     state
         .store
-        .revoke(&AccountKey::of(&s.username), &s.session_id, Reason::Logout, None, state.clock.now())
+        .revoke(
+            &AccountKey::of(&s.username),
+            &s.session_id,
+            Reason::Logout,
+            None,
+            state.clock.now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

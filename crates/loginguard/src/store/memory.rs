@@ -77,7 +77,12 @@ impl MemoryStore {
 }
 
 /// The `Revoked` event for `ended`, or `None` when nothing ended.
-fn revoked_event(ended: &[Session], reason: Reason, by: Option<Actor>, at: Millis) -> Option<StoreEvent> {
+fn revoked_event(
+    ended: &[Session],
+    reason: Reason,
+    by: Option<Actor>,
+    at: Millis,
+) -> Option<StoreEvent> {
     let first = ended.first()?;
     Some(StoreEvent::Revoked {
         username: first.username.clone(),
@@ -92,6 +97,7 @@ fn revoked_event(ended: &[Session], reason: Reason, by: Option<Actor>, at: Milli
 impl SessionStore for MemoryStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let key = AccountKey::of(&req.session.username);
+        let idle = self.inner.lifetimes.idle;
         let new = req.session;
         Ok(self.with_account(&key, req.now, |account| {
             let by = Actor {
@@ -101,7 +107,7 @@ impl SessionStore for MemoryStore {
             };
             let username = new.username.clone();
             let id = new.session_id.clone();
-            match account.sign_in(new, req.policy, req.now) {
+            match account.sign_in(new, req.policy, req.now, idle) {
                 SignInDecision::Admitted { evicted } => {
                     let event = StoreEvent::SignedIn {
                         username,
@@ -123,11 +129,19 @@ impl SessionStore for MemoryStore {
         let hash = token.hash();
         let life = self.inner.lifetimes;
         Ok(self.with_account(token.account(), now, |a| {
-            (a.lookup(token.session_id(), Some(&hash), now, life, true), None)
+            (
+                a.lookup(token.session_id(), Some(&hash), now, life, true),
+                None,
+            )
         }))
     }
 
-    async fn touch(&self, account: &AccountKey, id: &SessionId, now: Millis) -> Result<(), StoreError> {
+    async fn touch(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<(), StoreError> {
         let after = self.inner.lifetimes.touch_after;
         self.with_account(account, now, |a| (a.touch(id, now, after), None));
         Ok(())
@@ -141,8 +155,9 @@ impl SessionStore for MemoryStore {
         by: Option<Actor>,
         now: Millis,
     ) -> Result<Option<Session>, StoreError> {
+        let idle = self.inner.lifetimes.idle;
         Ok(self.with_account(account, now, |a| {
-            let ended = a.end(id, reason, by.clone(), now);
+            let ended = a.end(id, reason, by.clone(), now, idle);
             let event = ended
                 .as_ref()
                 .and_then(|s| revoked_event(std::slice::from_ref(s), reason, by, now));
@@ -150,9 +165,15 @@ impl SessionStore for MemoryStore {
         }))
     }
 
-    async fn revoke_account(&self, username: &Username, reason: Reason, now: Millis) -> Result<usize, StoreError> {
+    async fn revoke_account(
+        &self,
+        username: &Username,
+        reason: Reason,
+        now: Millis,
+    ) -> Result<usize, StoreError> {
+        let idle = self.inner.lifetimes.idle;
         Ok(self.with_account(&AccountKey::of(username), now, |a| {
-            let ended = a.end_all(reason, now);
+            let ended = a.end_all(reason, now, idle);
             (ended.len(), revoked_event(&ended, reason, None, now))
         }))
     }
@@ -175,11 +196,17 @@ impl SessionStore for MemoryStore {
         Ok(all)
     }
 
-    async fn check(&self, sessions: &[(AccountKey, SessionId)], now: Millis) -> Result<Vec<Lookup>, StoreError> {
+    async fn check(
+        &self,
+        sessions: &[(AccountKey, SessionId)],
+        now: Millis,
+    ) -> Result<Vec<Lookup>, StoreError> {
         let life = self.inner.lifetimes;
         Ok(sessions
             .iter()
-            .map(|(key, id)| self.with_account(key, now, |a| (a.lookup(id, None, now, life, false), None)))
+            .map(|(key, id)| {
+                self.with_account(key, now, |a| (a.lookup(id, None, now, life, false), None))
+            })
             .collect())
     }
 

@@ -17,7 +17,9 @@ pub use redis::RedisStore;
 
 use async_trait::async_trait;
 
-use crate::domain::{AccountKey, Actor, Lookup, Millis, Policy, Reason, Session, SessionId, Token, Username};
+use crate::domain::{
+    AccountKey, Actor, Lookup, Millis, Policy, Reason, Session, SessionId, Token, Username,
+};
 
 /// A new session to admit under `policy`.
 #[derive(Clone, Debug)]
@@ -55,7 +57,12 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Records a use of a live session (socket traffic); writes only when the
     /// stored `last_seen_at` is stale.
-    async fn touch(&self, account: &AccountKey, id: &SessionId, now: Millis) -> Result<(), StoreError>;
+    async fn touch(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<(), StoreError>;
 
     /// Ends one live session of `account`. Returns the ended record, `None`
     /// when it was not live. Emits `Revoked`.
@@ -69,7 +76,12 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<Option<Session>, StoreError>;
 
     /// Ends every live session of `username`; returns how many. Emits `Revoked`.
-    async fn revoke_account(&self, username: &Username, reason: Reason, now: Millis) -> Result<usize, StoreError>;
+    async fn revoke_account(
+        &self,
+        username: &Username,
+        reason: Reason,
+        now: Millis,
+    ) -> Result<usize, StoreError>;
 
     /// The account's live sessions, oldest first.
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError>;
@@ -80,7 +92,11 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Resolves many sessions by id without a token, ending expired ones.
     /// Used to revalidate open sockets after a possible event loss and by the
     /// periodic sweep; answers in the order asked.
-    async fn check(&self, sessions: &[(AccountKey, SessionId)], now: Millis) -> Result<Vec<Lookup>, StoreError>;
+    async fn check(
+        &self,
+        sessions: &[(AccountKey, SessionId)],
+        now: Millis,
+    ) -> Result<Vec<Lookup>, StoreError>;
 
     /// Succeeds when the backend answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;

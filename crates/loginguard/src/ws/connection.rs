@@ -62,7 +62,10 @@ where
     let account = AccountKey::of(&session.username);
     let recheck = ctx
         .store
-        .check(&[(account.clone(), session.session_id.clone())], ctx.clock.now())
+        .check(
+            &[(account.clone(), session.session_id.clone())],
+            ctx.clock.now(),
+        )
         .await;
     match recheck.as_deref() {
         Ok([Lookup::Live(_)]) | Err(_) => {}
@@ -77,7 +80,11 @@ where
         username: session.username.as_str(),
         server_time: ctx.clock.now().to_rfc3339(),
     };
-    if socket.send(Message::Text(ok.to_json().into())).await.is_err() {
+    if socket
+        .send(Message::Text(ok.to_json().into()))
+        .await
+        .is_err()
+    {
         return;
     }
 
@@ -152,7 +159,9 @@ fn answer(text: &str, clock: &dyn Clock) -> Option<String> {
         Ok(ClientMessage::Ping) => ServerMessage::Pong {
             server_time: clock.now().to_rfc3339(),
         },
-        Ok(ClientMessage::Auth { .. }) | Err(_) => ServerMessage::Error { code: "bad_message" },
+        Ok(ClientMessage::Auth { .. }) | Err(_) => ServerMessage::Error {
+            code: "bad_message",
+        },
     };
     Some(msg.to_json())
 }
@@ -206,7 +215,11 @@ where
     match ctx.store.validate(&token, ctx.clock.now()).await {
         Ok(Lookup::Live(session)) => Auth::Session(session),
         Ok(Lookup::Ended(t)) => {
-            kick(socket, force_logout(token.session_id(), t.reason, t.by.as_ref(), t.revoked_at)).await;
+            kick(
+                socket,
+                force_logout(token.session_id(), t.reason, t.by.as_ref(), t.revoked_at),
+            )
+            .await;
             Auth::Closed
         }
         Ok(Lookup::Unknown) => {

@@ -131,7 +131,14 @@ impl Hub {
 
     /// Sends `force_logout` to every socket of `ids` and tells the account's
     /// other sockets that its sessions changed.
-    pub fn kick(&self, username: &Username, ids: &[SessionId], reason: Reason, by: Option<&Actor>, at: Millis) {
+    pub fn kick(
+        &self,
+        username: &Username,
+        ids: &[SessionId],
+        reason: Reason,
+        by: Option<&Actor>,
+        at: Millis,
+    ) {
         let messages: Vec<(SessionId, Arc<str>)> = ids
             .iter()
             .map(|id| (id.clone(), Arc::from(force_logout(id, reason, by, at))))
@@ -151,7 +158,12 @@ impl Hub {
             .shard(username)
             .lock()
             .get(username)
-            .map(|l| l.iter().filter(|e| &e.session == id).map(|e| e.tx.clone()).collect())
+            .map(|l| {
+                l.iter()
+                    .filter(|e| &e.session == id)
+                    .map(|e| e.tx.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for tx in targets {
             let _ = tx.send(Command::Close(code));
@@ -193,12 +205,25 @@ impl Hub {
 impl EventHandler for Hub {
     fn on_event(&self, event: StoreEvent) {
         match event {
-            StoreEvent::SignedIn { username, revoked, by, .. } => {
-                self.kick(&username, &revoked, Reason::DuplicateLogin, Some(&by), by.at)
-            }
-            StoreEvent::Revoked { username, ids, reason, by, at } => {
-                self.kick(&username, &ids, reason, by.as_ref(), at)
-            }
+            StoreEvent::SignedIn {
+                username,
+                revoked,
+                by,
+                ..
+            } => self.kick(
+                &username,
+                &revoked,
+                Reason::DuplicateLogin,
+                Some(&by),
+                by.at,
+            ),
+            StoreEvent::Revoked {
+                username,
+                ids,
+                reason,
+                by,
+                at,
+            } => self.kick(&username, &ids, reason, by.as_ref(), at),
             StoreEvent::LoginBlocked { username, by } => {
                 let msg: Arc<str> = Arc::from(
                     ServerMessage::LoginBlocked {
@@ -227,13 +252,22 @@ mod tests {
     #[test]
     fn kicks_the_named_session_and_tells_the_others() {
         let hub = Hub::new();
-        let (a, b) = (SessionId::from_bytes([1; 16]), SessionId::from_bytes([2; 16]));
+        let (a, b) = (
+            SessionId::from_bytes([1; 16]),
+            SessionId::from_bytes([2; 16]),
+        );
         let (tx_a, mut rx_a) = mpsc::unbounded_channel();
         let (tx_b, mut rx_b) = mpsc::unbounded_channel();
         let _ra = hub.register(user(), a.clone(), tx_a);
         let _rb = hub.register(user(), b.clone(), tx_b);
         assert_eq!(hub.socket_count(), 2);
-        hub.kick(&user(), std::slice::from_ref(&a), Reason::Logout, None, Millis(0));
+        hub.kick(
+            &user(),
+            std::slice::from_ref(&a),
+            Reason::Logout,
+            None,
+            Millis(0),
+        );
         assert!(matches!(rx_a.try_recv(), Ok(Command::Kick(m)) if m.contains("\"logout\"")));
         assert!(matches!(rx_b.try_recv(), Ok(Command::Send(m)) if m.contains("sessions_changed")));
     }

@@ -98,8 +98,13 @@ mod tests {
             ip: "203.0.113.7".into(),
             at: Millis(0),
         };
-        let v: serde_json::Value =
-            serde_json::from_str(&force_logout(&id, Reason::DuplicateLogin, Some(&by), Millis(2))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&force_logout(
+            &id,
+            Reason::DuplicateLogin,
+            Some(&by),
+            Millis(2),
+        ))
+        .unwrap();
         assert_eq!(v["type"], "force_logout");
         assert_eq!(v["reason"], "duplicate_login");
         assert_eq!(v["session_id"], id.as_str());

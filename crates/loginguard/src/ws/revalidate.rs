@@ -39,14 +39,24 @@ pub async fn run(
         };
         match check_all(&hub, store.as_ref(), clock.as_ref()).await {
             Ok(0) => {}
-            Ok(kicked) => tracing::info!(kicked, reason, "revalidation closed sockets of ended sessions"),
-            Err(e) => tracing::warn!(error = %e, reason, "revalidation could not reach the store; will retry"),
+            Ok(kicked) => tracing::info!(
+                kicked,
+                reason,
+                "revalidation closed sockets of ended sessions"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, reason, "revalidation could not reach the store; will retry")
+            }
         }
     }
 }
 
 /// One pass over every local session; returns how many were closed.
-async fn check_all(hub: &Hub, store: &dyn SessionStore, clock: &dyn Clock) -> Result<usize, crate::store::StoreError> {
+async fn check_all(
+    hub: &Hub,
+    store: &dyn SessionStore,
+    clock: &dyn Clock,
+) -> Result<usize, crate::store::StoreError> {
     let sessions = hub.local_sessions();
     let mut closed = 0;
     for chunk in sessions.chunks(BATCH) {
@@ -59,7 +69,13 @@ async fn check_all(hub: &Hub, store: &dyn SessionStore, clock: &dyn Clock) -> Re
             match lookup {
                 Lookup::Live(_) => {}
                 Lookup::Ended(t) => {
-                    hub.kick(user, std::slice::from_ref(id), t.reason, t.by.as_ref(), t.revoked_at);
+                    hub.kick(
+                        user,
+                        std::slice::from_ref(id),
+                        t.reason,
+                        t.by.as_ref(),
+                        t.revoked_at,
+                    );
                     closed += 1;
                 }
                 Lookup::Unknown => {

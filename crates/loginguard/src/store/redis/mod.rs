@@ -142,7 +142,8 @@ impl SessionStore for RedisStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let account = AccountKey::of(&req.session.username);
         let k = self.keys.account(&account);
-        let json = serde_json::to_string(&req.session).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json =
+            serde_json::to_string(&req.session).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // The index only feeds the admin listing; an entry for an account whose
         // sign-in then fails is harmless, so it need not be atomic with it.
         let mut conn = self.conn.clone();
@@ -171,16 +172,29 @@ impl SessionStore for RedisStore {
             Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
                 active: scripts::sessions(rest)?,
             }),
-            _ => Err(StoreError::Corrupt(format!("unexpected sign_in reply {reply:?}"))),
+            _ => Err(StoreError::Corrupt(format!(
+                "unexpected sign_in reply {reply:?}"
+            ))),
         }
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
-        self.lookup(token.account(), token.session_id(), token.hash().as_str(), now, true)
-            .await
+        self.lookup(
+            token.account(),
+            token.session_id(),
+            token.hash().as_str(),
+            now,
+            true,
+        )
+        .await
     }
 
-    async fn touch(&self, account: &AccountKey, id: &SessionId, now: Millis) -> Result<(), StoreError> {
+    async fn touch(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<(), StoreError> {
         self.lookup(account, id, "", now, true).await.map(|_| ())
     }
 
@@ -192,11 +206,18 @@ impl SessionStore for RedisStore {
         by: Option<Actor>,
         now: Millis,
     ) -> Result<Option<Session>, StoreError> {
-        let mut ended = self.revoke_where(account, Some(id), reason, by.as_ref(), now).await?;
+        let mut ended = self
+            .revoke_where(account, Some(id), reason, by.as_ref(), now)
+            .await?;
         Ok(ended.pop())
     }
 
-    async fn revoke_account(&self, username: &Username, reason: Reason, now: Millis) -> Result<usize, StoreError> {
+    async fn revoke_account(
+        &self,
+        username: &Username,
+        reason: Reason,
+        now: Millis,
+    ) -> Result<usize, StoreError> {
         let ended = self
             .revoke_where(&AccountKey::of(username), None, reason, None, now)
             .await?;
@@ -241,7 +262,11 @@ impl SessionStore for RedisStore {
         Ok(per_account.into_iter().flatten().collect())
     }
 
-    async fn check(&self, sessions: &[(AccountKey, SessionId)], now: Millis) -> Result<Vec<Lookup>, StoreError> {
+    async fn check(
+        &self,
+        sessions: &[(AccountKey, SessionId)],
+        now: Millis,
+    ) -> Result<Vec<Lookup>, StoreError> {
         stream::iter(sessions.to_vec())
             .map(|(a, id)| {
                 let this = self.clone();

@@ -16,13 +16,13 @@ local function extend(key, at)
   end
 end
 
--- Replaces a session by its tombstone, kept until the token would have expired.
-local function bury(skey, xkey, s, reason, by, now)
+-- Replaces a session by its tombstone, kept until the session's absolute end
+-- and at least one idle timeout after now (domain::Account::bury).
+local function bury(skey, xkey, s, reason, by, now, idle)
+  local keep_until = math.max(s.e, now + idle)
   redis.call('HDEL', skey, s.id)
-  if s.e > now then
-    redis.call('HSET', xkey, s.id, cjson.encode({h = s.h, r = reason, t = now, by = by or cjson.null, e = s.e}))
-    extend(xkey, s.e)
-  end
+  redis.call('HSET', xkey, s.id, cjson.encode({h = s.h, r = reason, t = now, by = by or cjson.null, e = keep_until}))
+  extend(xkey, keep_until)
 end
 
 local function by_age(a, b)
@@ -45,7 +45,7 @@ local function load_live(skey, xkey, now, idle, channel)
   for i = 1, #flat, 2 do
     local s = cjson.decode(flat[i + 1])
     if is_expired(s, now, idle) then
-      bury(skey, xkey, s, 'expired', nil, now)
+      bury(skey, xkey, s, 'expired', nil, now, idle)
       table.insert(expired, s)
     else
       table.insert(live, s)

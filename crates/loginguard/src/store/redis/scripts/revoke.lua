@@ -14,7 +14,7 @@ local live = load_live(skey, xkey, now, idle, channel)
 local ended = {}
 for _, s in ipairs(live) do
   if id == '' or s.id == id then
-    bury(skey, xkey, s, reason, by, now)
+    bury(skey, xkey, s, reason, by, now, idle)
     table.insert(ended, s)
   end
 end

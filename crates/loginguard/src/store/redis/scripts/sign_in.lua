@@ -29,7 +29,7 @@ end
 local evicted = {}
 local evict = math.max(0, #live + 1 - max)
 for i = 1, evict do
-  bury(skey, xkey, live[i], 'duplicate_login', by, now)
+  bury(skey, xkey, live[i], 'duplicate_login', by, now, idle)
   evicted[i] = live[i]
 end
 

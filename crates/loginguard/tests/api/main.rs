@@ -1,0 +1,9 @@
+//! Black-box tests against real processes: the app on a random port, real
+//! `redis-server`s, real HTTP and WebSocket clients. One binary, many modules.
+
+mod helpers;
+mod redis_server;
+mod store;
+
+mod login;
+mod websocket;

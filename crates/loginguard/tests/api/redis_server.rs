@@ -1,0 +1,136 @@
+//! Real `redis-server` processes for tests: each on a free port in its own
+//! temp dir, persistence off unless asked, killed on drop. Tests can stop and
+//! restart one to simulate an outage.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One `redis-server` owned by a test.
+pub struct RedisServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    persist: bool,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn require(binary: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(binary))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("`{binary}` is not on PATH: the tests need a real Redis 7. Install it with `apt-get install -y redis-server` (scripts/test does this).")
+    })
+}
+
+impl RedisServer {
+    /// Starts a fresh server with no persistence.
+    pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts a server that keeps its data across `restart` (append-only file).
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persist: bool) -> Self {
+        for _ in 0..5 {
+            let mut server = RedisServer {
+                port: free_port(),
+                dir: tempfile::tempdir().expect("temp dir for redis"),
+                child: None,
+                persist,
+            };
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("could not start redis-server on a free port after 5 tries");
+    }
+
+    /// Launches the process and waits until it answers; false if it died
+    /// (for example, the port was taken in the meantime).
+    fn spawn(&mut self) -> bool {
+        let bin = require("redis-server");
+        let appendonly = if self.persist { "yes" } else { "no" };
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", appendonly, "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return false;
+            }
+            if self.cli(&["PING"]).is_some_and(|out| out.trim() == "PONG") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Runs `redis-cli` against this server; `None` if it failed.
+    pub fn cli(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new(require("redis-cli"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Kills the process (SIGKILL): an outage.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(
+            self.spawn(),
+            "redis-server did not come back on port {}",
+            self.port
+        );
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,602 @@
+//! The store conformance suite: one set of tests, run against every backend.
+//!
+//! `conformance!` turns each async fn below into a `#[tokio::test]` per
+//! backend (memory, redis), so the memory store and the Lua scripts are held
+//! to the same answers. Names cite the PROTOCOL.md invariant they check.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use loginguard::domain::{
+    AccountKey, Actor, Clock, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Policy, Reason,
+    Session, SystemClock, Token, Username,
+};
+use loginguard::events::{EventHandler, LocalBus, RedisBus, StoreEvent};
+use loginguard::store::{MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest};
+use parking_lot::Mutex;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::helpers::eventually;
+use crate::redis_server::RedisServer;
+
+const LIFE: Lifetimes = Lifetimes {
+    idle: Duration::from_secs(1800),
+    absolute: Duration::from_secs(43_200),
+    touch_after: Duration::from_secs(60),
+};
+
+/// Records every event and resync a bus delivers.
+#[derive(Default)]
+pub struct Collector {
+    events: Mutex<Vec<StoreEvent>>,
+    resyncs: AtomicUsize,
+}
+
+impl EventHandler for Collector {
+    fn on_event(&self, event: StoreEvent) {
+        self.events.lock().push(event);
+    }
+    fn on_resync(&self) {
+        self.resyncs.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Collector {
+    /// Waits for an event matching `pred` and returns it.
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&StoreEvent) -> bool) -> StoreEvent {
+        let mut found = None;
+        eventually(what, || {
+            found = self.events.lock().iter().find(|e| pred(e)).cloned();
+            let ok = found.is_some();
+            async move { ok }
+        })
+        .await;
+        found.expect("found")
+    }
+}
+
+/// A store under test with whatever keeps it alive.
+pub struct Subject {
+    pub store: Arc<dyn SessionStore>,
+    pub events: Arc<Collector>,
+    _redis: Option<RedisServer>,
+    _bus: Option<DropGuard>,
+}
+
+pub async fn memory() -> Subject {
+    let events = Arc::new(Collector::default());
+    let bus = LocalBus::new();
+    bus.attach(events.clone());
+    Subject {
+        store: Arc::new(MemoryStore::new(LIFE, bus)),
+        events,
+        _redis: None,
+        _bus: None,
+    }
+}
+
+pub async fn redis() -> Subject {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url(), "lg", LIFE).expect("redis store");
+    let events = Arc::new(Collector::default());
+    let cancel = CancellationToken::new();
+    let bus = RedisBus::new(
+        vec![redis::Client::open(server.url()).unwrap()],
+        store.keys().events_channel(),
+    );
+    tokio::spawn(bus.run(events.clone(), cancel.clone()));
+    // The bus reports a resync once subscribed; only then are events heard.
+    let ev = events.clone();
+    eventually("event bus subscribed", || {
+        let n = ev.resyncs.load(Ordering::SeqCst);
+        async move { n > 0 }
+    })
+    .await;
+    Subject {
+        store: Arc::new(store),
+        events,
+        _redis: Some(server),
+        _bus: Some(cancel.drop_guard()),
+    }
+}
+
+fn user(name: &str) -> Username {
+    Username::parse(name).unwrap()
+}
+
+/// A new session of `name` created at `now`, with its token.
+fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
+    let u = user(name);
+    let mut sid = [0u8; 16];
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut sid).unwrap();
+    getrandom::fill(&mut secret).unwrap();
+    let token = Token::issue(&u, sid, secret);
+    let s = Session {
+        session_id: token.session_id().clone(),
+        username: u,
+        device: DeviceName::parse(device).unwrap(),
+        ip: "198.51.100.1".into(),
+        user_agent: "test".into(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus(LIFE.absolute),
+        token_hash: token.hash(),
+    };
+    (s, token)
+}
+
+fn policy(max: u32, on_limit: OnLimit) -> Policy {
+    Policy {
+        max_sessions: max,
+        on_limit,
+    }
+}
+
+async fn sign_in(
+    s: &Subject,
+    name: &str,
+    device: &str,
+    now: Millis,
+    p: Policy,
+) -> (Token, SignInOutcome) {
+    let (session, token) = new_session(name, device, now);
+    let outcome = s
+        .store
+        .sign_in(SignInRequest {
+            session,
+            policy: p,
+            now,
+        })
+        .await
+        .expect("sign_in");
+    (token, outcome)
+}
+
+fn now() -> Millis {
+    SystemClock.now()
+}
+
+async fn storm(s: Subject, max: u32) {
+    let t0 = now();
+    let mut tasks = Vec::new();
+    for i in 0..100u64 {
+        let store = s.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let (session, token) = new_session("storm", &format!("dev{i}"), Millis(t0.0 + i % 7));
+            store
+                .sign_in(SignInRequest {
+                    session,
+                    policy: policy(max, OnLimit::KickOldest),
+                    now: Millis(t0.0 + i % 7),
+                })
+                .await
+                .expect("sign_in");
+            token
+        }));
+    }
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap());
+    }
+    let later = Millis(t0.0 + 10);
+    let live = s
+        .store
+        .list(&AccountKey::of(&user("storm")), later)
+        .await
+        .unwrap();
+    assert_eq!(live.len(), max as usize, "exactly max_sessions survive");
+    let mut alive = 0;
+    for t in &tokens {
+        match s.store.validate(t, later).await.unwrap() {
+            Lookup::Live(_) => alive += 1,
+            Lookup::Ended(tomb) => assert_eq!(tomb.reason, Reason::DuplicateLogin),
+            Lookup::Unknown => panic!("every loser keeps a tombstone"),
+        }
+    }
+    assert_eq!(alive, max as usize);
+}
+
+pub async fn inv1_storm_of_100_leaves_exactly_one(s: Subject) {
+    storm(s, 1).await
+}
+
+pub async fn inv1_storm_of_100_leaves_exactly_max_sessions_of_3(s: Subject) {
+    storm(s, 3).await
+}
+
+pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject) {
+    let t = now();
+    let (pc1, _) = sign_in(&s, "user1", "PC1", t, policy(2, OnLimit::KickOldest)).await;
+    let (pc2, _) = sign_in(
+        &s,
+        "user1",
+        "PC2",
+        Millis(t.0 + 1),
+        policy(2, OnLimit::KickOldest),
+    )
+    .await;
+    let (pc3, outcome) = sign_in(
+        &s,
+        "user1",
+        "PC3",
+        Millis(t.0 + 2),
+        policy(2, OnLimit::KickOldest),
+    )
+    .await;
+    let SignInOutcome::Created { revoked } = outcome else {
+        panic!("created")
+    };
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(&revoked[0].session_id, pc1.session_id(), "the oldest loses");
+    let later = Millis(t.0 + 3);
+    let Lookup::Ended(tomb) = s.store.validate(&pc1, later).await.unwrap() else {
+        panic!("tombstone")
+    };
+    assert_eq!(tomb.reason, Reason::DuplicateLogin);
+    assert_eq!(tomb.revoked_at, Millis(t.0 + 2));
+    let by = tomb.by.expect("by");
+    assert_eq!(by.device.as_str(), "PC3");
+    assert_eq!(by.ip, "198.51.100.1");
+    assert!(matches!(
+        s.store.validate(&pc2, later).await.unwrap(),
+        Lookup::Live(_)
+    ));
+    assert!(matches!(
+        s.store.validate(&pc3, later).await.unwrap(),
+        Lookup::Live(_)
+    ));
+    let event = s
+        .events
+        .wait_for(
+            "signed_in with a revoked session",
+            |e| matches!(e, StoreEvent::SignedIn { revoked, .. } if !revoked.is_empty()),
+        )
+        .await;
+    let StoreEvent::SignedIn {
+        id,
+        revoked,
+        by,
+        username,
+    } = event
+    else {
+        unreachable!()
+    };
+    assert_eq!(&id, pc3.session_id());
+    assert_eq!(revoked, vec![pc1.session_id().clone()]);
+    assert_eq!(by.device.as_str(), "PC3");
+    assert_eq!(username.as_str(), "user1");
+}
+
+pub async fn deny_new_refuses_and_changes_nothing(s: Subject) {
+    let t = now();
+    let (pc1, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::DenyNew)).await;
+    let (pc2, outcome) = sign_in(
+        &s,
+        "user1",
+        "PC2",
+        Millis(t.0 + 1),
+        policy(1, OnLimit::DenyNew),
+    )
+    .await;
+    let SignInOutcome::Denied { active } = outcome else {
+        panic!("denied")
+    };
+    assert_eq!(active.len(), 1);
+    assert_eq!(&active[0].session_id, pc1.session_id());
+    let later = Millis(t.0 + 2);
+    assert!(matches!(
+        s.store.validate(&pc1, later).await.unwrap(),
+        Lookup::Live(_)
+    ));
+    assert_eq!(
+        s.store.validate(&pc2, later).await.unwrap(),
+        Lookup::Unknown
+    );
+    let blocked = s
+        .events
+        .wait_for("login_blocked", |e| {
+            matches!(e, StoreEvent::LoginBlocked { .. })
+        })
+        .await;
+    let StoreEvent::LoginBlocked { by, .. } = blocked else {
+        unreachable!()
+    };
+    assert_eq!(by.device.as_str(), "PC2");
+}
+
+pub async fn per_account_policies_are_independent(s: Subject) {
+    let t = now();
+    sign_in(&s, "alice", "A1", t, policy(2, OnLimit::KickOldest)).await;
+    sign_in(
+        &s,
+        "alice",
+        "A2",
+        Millis(t.0 + 1),
+        policy(2, OnLimit::KickOldest),
+    )
+    .await;
+    sign_in(&s, "bob", "B1", t, policy(1, OnLimit::KickOldest)).await;
+    sign_in(
+        &s,
+        "bob",
+        "B2",
+        Millis(t.0 + 1),
+        policy(1, OnLimit::KickOldest),
+    )
+    .await;
+    let later = Millis(t.0 + 2);
+    assert_eq!(
+        s.store
+            .list(&AccountKey::of(&user("alice")), later)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let bob = s
+        .store
+        .list(&AccountKey::of(&user("bob")), later)
+        .await
+        .unwrap();
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0].device.as_str(), "B2");
+}
+
+pub async fn inv5_tombstone_lives_as_long_as_the_token_would(s: Subject) {
+    let t = now();
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let key = AccountKey::of(&user("user1"));
+    let ended = s
+        .store
+        .revoke(
+            &key,
+            tok.session_id(),
+            Reason::RevokedByAdmin,
+            None,
+            Millis(t.0 + 5),
+        )
+        .await
+        .unwrap();
+    assert!(ended.is_some());
+    let end_of_life = t.plus(LIFE.absolute);
+    let Lookup::Ended(tomb) = s
+        .store
+        .validate(&tok, Millis(end_of_life.0 - 1))
+        .await
+        .unwrap()
+    else {
+        panic!("tombstone until the token's end of life")
+    };
+    assert_eq!(tomb.reason, Reason::RevokedByAdmin);
+    assert_eq!(tomb.by, None);
+    assert_eq!(
+        s.store.validate(&tok, end_of_life).await.unwrap(),
+        Lookup::Unknown
+    );
+}
+
+pub async fn idle_expiry_ends_the_session_with_reason_expired(s: Subject) {
+    let t = now();
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let key = AccountKey::of(&user("user1"));
+    let just_before = Millis(t.0 + LIFE.idle.as_millis() as u64 - 1);
+    assert_eq!(s.store.list(&key, just_before).await.unwrap().len(), 1);
+    let idle_end = t.plus(LIFE.idle);
+    assert!(
+        s.store.list(&key, idle_end).await.unwrap().is_empty(),
+        "expired sessions vanish from lists"
+    );
+    let Lookup::Ended(tomb) = s.store.validate(&tok, idle_end).await.unwrap() else {
+        panic!("expired tombstone")
+    };
+    assert_eq!(tomb.reason, Reason::Expired);
+    let event = s
+        .events
+        .wait_for("expired event", |e| {
+            matches!(
+                e,
+                StoreEvent::Revoked {
+                    reason: Reason::Expired,
+                    ..
+                }
+            )
+        })
+        .await;
+    let StoreEvent::Revoked { ids, by, .. } = event else {
+        unreachable!()
+    };
+    assert_eq!(ids, vec![tok.session_id().clone()]);
+    assert_eq!(by, None);
+}
+
+pub async fn use_slides_the_idle_timeout_but_writes_only_when_stale(s: Subject) {
+    let t = now();
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    // Within touch_after: no write.
+    let Lookup::Live(a) = s.store.validate(&tok, Millis(t.0 + 30_000)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(a.last_seen_at, t);
+    // Past touch_after: written.
+    let used = Millis(t.0 + 120_000);
+    s.store
+        .touch(&AccountKey::of(&user("user1")), tok.session_id(), used)
+        .await
+        .unwrap();
+    let Lookup::Live(b) = s.store.validate(&tok, Millis(used.0 + 1)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(b.last_seen_at, used);
+    // Alive past the original idle end because it was used.
+    let after_original_idle = Millis(t.0 + LIFE.idle.as_millis() as u64 + 1);
+    assert!(matches!(
+        s.store.validate(&tok, after_original_idle).await.unwrap(),
+        Lookup::Live(_)
+    ));
+}
+
+pub async fn absolute_lifetime_ends_even_a_busy_session(s: Subject) {
+    let t = now();
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let key = AccountKey::of(&user("user1"));
+    let mut at = t;
+    while at.0 + 1_000_000 < t.plus(LIFE.absolute).0 {
+        at = Millis(at.0 + 1_000_000);
+        s.store.touch(&key, tok.session_id(), at).await.unwrap();
+    }
+    let Lookup::Ended(tomb) = s.store.validate(&tok, t.plus(LIFE.absolute)).await.unwrap() else {
+        panic!("absolute expiry")
+    };
+    assert_eq!(tomb.reason, Reason::Expired);
+}
+
+pub async fn a_forged_token_for_a_live_session_id_is_unknown(s: Subject) {
+    let t = now();
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let mut sid = [0u8; 16];
+    hex::decode_to_slice(&tok.session_id().as_str()[2..], &mut sid).unwrap();
+    let forged = Token::issue(&user("user1"), sid, [7; 32]);
+    assert_eq!(forged.session_id(), tok.session_id());
+    assert_eq!(
+        s.store.validate(&forged, Millis(t.0 + 1)).await.unwrap(),
+        Lookup::Unknown
+    );
+}
+
+pub async fn revoke_one_and_revoke_account(s: Subject) {
+    let t = now();
+    let p = policy(3, OnLimit::KickOldest);
+    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
+    let (b, _) = sign_in(&s, "user1", "B", Millis(t.0 + 1), p).await;
+    let (c, _) = sign_in(&s, "user1", "C", Millis(t.0 + 2), p).await;
+    let key = AccountKey::of(&user("user1"));
+    let by = Actor {
+        device: DeviceName::parse("B").unwrap(),
+        ip: "198.51.100.1".into(),
+        at: Millis(t.0 + 3),
+    };
+    let ended = s
+        .store
+        .revoke(
+            &key,
+            a.session_id(),
+            Reason::RevokedByUser,
+            Some(by.clone()),
+            Millis(t.0 + 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.map(|s| s.session_id), Some(a.session_id().clone()));
+    assert_eq!(
+        s.store
+            .revoke(
+                &key,
+                a.session_id(),
+                Reason::RevokedByUser,
+                None,
+                Millis(t.0 + 4)
+            )
+            .await
+            .unwrap(),
+        None,
+        "already revoked"
+    );
+    let Lookup::Ended(tomb) = s.store.validate(&a, Millis(t.0 + 5)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(tomb.by, Some(by));
+    // Another account's key cannot reach this session.
+    let other = AccountKey::of(&user("user2"));
+    assert_eq!(
+        s.store
+            .revoke(
+                &other,
+                b.session_id(),
+                Reason::RevokedByUser,
+                None,
+                Millis(t.0 + 5)
+            )
+            .await
+            .unwrap(),
+        None
+    );
+
+    assert_eq!(
+        s.store
+            .revoke_account(&user("user1"), Reason::RevokedByAdmin, Millis(t.0 + 6))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.store
+            .revoke_account(&user("nobody"), Reason::RevokedByAdmin, Millis(t.0 + 6))
+            .await
+            .unwrap(),
+        0
+    );
+    for tok in [&b, &c] {
+        let Lookup::Ended(t) = s.store.validate(tok, Millis(t.0 + 7)).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.reason, Reason::RevokedByAdmin);
+    }
+    s.events
+        .wait_for("admin revocation event", |e| {
+            matches!(e, StoreEvent::Revoked { reason: Reason::RevokedByAdmin, ids, .. } if ids.len() == 2)
+        })
+        .await;
+}
+
+pub async fn list_all_and_check_see_every_account(s: Subject) {
+    let t = now();
+    let p = policy(1, OnLimit::KickOldest);
+    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
+    let (b, _) = sign_in(&s, "user2", "B", t, p).await;
+    let (old, _) = sign_in(&s, "user3", "C", t, p).await;
+    let (_c, _) = sign_in(&s, "user3", "D", Millis(t.0 + 1), p).await;
+    let all = s.store.list_all(Millis(t.0 + 2)).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let refs = vec![
+        (AccountKey::of(&user("user1")), a.session_id().clone()),
+        (AccountKey::of(&user("user2")), b.session_id().clone()),
+        (AccountKey::of(&user("user3")), old.session_id().clone()),
+        (AccountKey::of(&user("user9")), a.session_id().clone()),
+    ];
+    let got = s.store.check(&refs, Millis(t.0 + 2)).await.unwrap();
+    assert!(matches!(got[0], Lookup::Live(_)));
+    assert!(matches!(got[1], Lookup::Live(_)));
+    assert!(matches!(&got[2], Lookup::Ended(t) if t.reason == Reason::DuplicateLogin));
+    assert_eq!(got[3], Lookup::Unknown);
+    assert!(s.store.ping().await.is_ok());
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::memory().await).await } )*
+        }
+        mod on_redis {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::redis().await).await } )*
+        }
+    };
+}
+
+conformance!(
+    inv1_storm_of_100_leaves_exactly_one,
+    inv1_storm_of_100_leaves_exactly_max_sessions_of_3,
+    kick_oldest_tombstones_the_oldest_with_the_winner_as_by,
+    deny_new_refuses_and_changes_nothing,
+    per_account_policies_are_independent,
+    inv5_tombstone_lives_as_long_as_the_token_would,
+    idle_expiry_ends_the_session_with_reason_expired,
+    use_slides_the_idle_timeout_but_writes_only_when_stale,
+    absolute_lifetime_ends_even_a_busy_session,
+    a_forged_token_for_a_live_session_id_is_unknown,
+    revoke_one_and_revoke_account,
+    list_all_and_check_see_every_account,
+);
