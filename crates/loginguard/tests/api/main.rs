@@ -5,5 +5,6 @@ mod helpers;
 mod redis_server;
 mod store;
 
+mod bad_input;
 mod login;
 mod websocket;
