@@ -1,0 +1,219 @@
+// Types of loginguard-client (index.js). Describes the public API only; keep
+// it in step with index.js and with PROTOCOL.md's message shapes. Must not
+// declare anything index.js does not export.
+
+export type ConnectionState = "connecting" | "online" | "reconnecting" | "offline";
+
+export interface CloseCodeInfo {
+  readonly name: string;
+  /** The short reason the server sends with this code. */
+  readonly reason: string;
+  /** Whether the client reconnects after it (false: terminal for this token). */
+  readonly reconnect: boolean;
+}
+
+export declare const CLOSE_CODES: Readonly<Record<4001 | 4003 | 4008 | 1003 | 1009 | 1012 | 1013 | 1001, CloseCodeInfo>>;
+export declare const CloseCode: Readonly<{
+  REVOKED: 4001;
+  UNAUTHORIZED: 4003;
+  AUTH_TIMEOUT: 4008;
+  UNSUPPORTED_DATA: 1003;
+  TOO_BIG: 1009;
+  RESTARTING: 1012;
+  TRY_AGAIN_LATER: 1013;
+  IDLE: 1001;
+}>;
+export declare const STATES: readonly ConnectionState[];
+
+export interface BackoffOptions {
+  /** First wait in ms (default 500). */
+  initial?: number;
+  /** Longest wait in ms (default 30000). */
+  max?: number;
+  /** Growth per attempt (default 2). */
+  factor?: number;
+  /** Up to this share of each wait is taken off at random, 0..1 (default 0.5). */
+  jitter?: number;
+}
+
+export declare function shouldReconnect(code: number): boolean;
+export declare function backoffDelay(attempt: number, backoff?: BackoffOptions, random?: () => number): number;
+export declare function defaultSocketUrl(loc?: { protocol: string; host: string }): string;
+
+/** `by`: the device that caused an event. */
+export interface Actor {
+  device: string;
+  ip: string;
+  /** RFC 3339, UTC. */
+  at: string;
+}
+
+export type RevocationReason =
+  | "duplicate_login"
+  | "logout"
+  | "revoked_by_user"
+  | "revoked_by_admin"
+  | "expired"
+  | "password_changed";
+
+export interface AuthOkMessage {
+  type: "auth_ok";
+  session_id: string;
+  username: string;
+  server_time: string;
+}
+
+export interface ForceLogoutMessage {
+  type: "force_logout";
+  reason: RevocationReason;
+  session_id: string;
+  message: string;
+  by: Actor | null;
+  at: string;
+}
+
+export interface LoginBlockedMessage {
+  type: "login_blocked";
+  by: Actor;
+}
+
+export interface SessionsChangedMessage {
+  type: "sessions_changed";
+}
+
+export interface PongMessage {
+  type: "pong";
+  server_time: string;
+}
+
+export interface ServerErrorMessage {
+  type: "error";
+  code: string;
+}
+
+export interface DisconnectInfo {
+  code: number;
+  reason: string;
+  /** Whether a reconnect is scheduled. */
+  reconnect: boolean;
+  /** The wait before it in ms, or null. */
+  delay: number | null;
+}
+
+export interface LoginGuardEvents {
+  stateChange: { state: ConnectionState; previous: ConnectionState };
+  authenticated: AuthOkMessage;
+  forceLogout: ForceLogoutMessage;
+  loginBlocked: LoginBlockedMessage;
+  sessionsChanged: SessionsChangedMessage;
+  pong: PongMessage;
+  serverError: ServerErrorMessage;
+  disconnect: DisconnectInfo;
+}
+
+export interface LoginGuardClientOptions {
+  token: string;
+  /** e.g. "wss://example.org/ws"; defaults to the page's origin + /ws. */
+  url?: string;
+  /** A WebSocket constructor; defaults to globalThis.WebSocket. */
+  WebSocket?: new (url: string) => WebSocket | any;
+  /** ms between JSON pings while online (default 25000). */
+  pingInterval?: number;
+  /** ms allowed from opening to `auth_ok` (default 10000). */
+  connectTimeout?: number;
+  backoff?: BackoffOptions;
+  /** A [0, 1) random source (tests). */
+  random?: () => number;
+}
+
+export declare class LoginGuardClient {
+  constructor(options: LoginGuardClientOptions);
+  readonly state: ConnectionState;
+  /** The `auth_ok` of the current connection, or null. */
+  readonly session: AuthOkMessage | null;
+  on<K extends keyof LoginGuardEvents>(event: K, listener: (payload: LoginGuardEvents[K]) => void): () => void;
+  off<K extends keyof LoginGuardEvents>(event: K, listener: (payload: LoginGuardEvents[K]) => void): void;
+  connect(): this;
+  close(): void;
+}
+
+export interface User {
+  username: string;
+  name: string;
+  is_admin: boolean;
+}
+
+export interface SessionInfo {
+  session_id: string;
+  user: User;
+  device: string;
+  ip: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
+export interface ListedSession extends SessionInfo {
+  current: boolean;
+  connections: number;
+}
+
+export interface AdminSession extends SessionInfo {
+  username: string;
+  connections: number;
+}
+
+export interface SignInResult {
+  session_id: string;
+  token: string;
+  token_type: "Bearer";
+  user: User;
+  created_at: string;
+  expires_at: string;
+  revoked_sessions: { session_id: string; device: string }[];
+}
+
+export interface AdminPage {
+  sessions: AdminSession[];
+  count: number;
+  next_cursor: string | null;
+  generated_at: string;
+}
+
+export declare class LoginGuardError extends Error {
+  constructor(status: number, body: unknown);
+  /** HTTP status, or 0 when the server could not be reached. */
+  readonly status: number;
+  /** Stable code: "invalid_credentials", "session_limit_reached", "network_error", ... */
+  readonly code: string;
+  /** The whole `error` object, with optional fields such as `active_sessions`. */
+  readonly details: Record<string, any>;
+}
+
+export interface LoginGuardApiOptions {
+  /** e.g. "https://example.org"; defaults to the page's origin. */
+  baseUrl?: string;
+  token?: string | null;
+  fetch?: typeof fetch;
+}
+
+export declare class LoginGuardApi {
+  constructor(options?: LoginGuardApiOptions);
+  baseUrl: string;
+  token: string | null;
+  socketUrl(): string;
+  signIn(credentials: { username: string; password: string; device?: string }): Promise<SignInResult>;
+  signOut(): Promise<void>;
+  session(): Promise<SessionInfo>;
+  sessions(): Promise<ListedSession[]>;
+  revokeSession(sessionId: string): Promise<void>;
+  adminSessions(page?: { cursor?: string | null; limit?: number }): Promise<AdminPage>;
+  adminSignOutUser(username: string): Promise<{ revoked: number }>;
+}
+
+export declare function describeForceLogout(
+  msg: Pick<ForceLogoutMessage, "reason" | "by" | "at"> & { message?: string },
+  options?: { username?: string; locale?: string; timeZone?: string },
+): string;
+
+export declare function guessDeviceName(userAgent?: string): string;

@@ -1,0 +1,325 @@
+// Unit tests of LoginGuardClient and LoginGuardApi against a REAL loginguard
+// (the cargo-built binary on a free port; Redis where a restart must keep
+// sessions). No fake server: every message here came from loginguard.
+// Waits poll a condition with a deadline; the only fixed waits check that
+// something does NOT happen (no reconnect after a terminal close).
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { WebSocket } from "ws";
+
+import {
+  LoginGuardApi,
+  LoginGuardClient,
+  LoginGuardError,
+  backoffDelay,
+  describeForceLogout,
+  guessDeviceName,
+} from "../index.js";
+import { eventually, login, startLoginguard, startRedis } from "./server.js";
+
+/** A WebSocket constructor that remembers every URL it was asked to open. */
+function recordingWebSocket() {
+  const urls = [];
+  class Recording extends WebSocket {
+    constructor(url, ...rest) {
+      super(url, ...rest);
+      urls.push(String(url));
+    }
+  }
+  return { Recording, urls };
+}
+
+/** A client with a log of everything it emitted. */
+function track(client) {
+  const log = { states: [], events: [] };
+  client.on("stateChange", ({ state }) => log.states.push(state));
+  for (const name of ["authenticated", "forceLogout", "loginBlocked", "sessionsChanged", "pong", "disconnect", "serverError"]) {
+    client.on(name, (payload) => log.events.push({ name, payload }));
+  }
+  log.named = (name) => log.events.filter((e) => e.name === name);
+  return log;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe("against a server with the default policy (1 session, kick_oldest)", () => {
+  let server;
+  const clients = [];
+  before(async () => {
+    server = await startLoginguard();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await server?.stop();
+  });
+  const open = (token, extra = {}) => {
+    const { Recording, urls } = recordingWebSocket();
+    const client = new LoginGuardClient({ url: server.wsUrl, token, WebSocket: Recording, ...extra });
+    clients.push(client);
+    const log = track(client);
+    return { client, log, urls };
+  };
+
+  test("authenticates with the first message and goes connecting -> online", async () => {
+    const { body } = await login(server.url, "user1", "password1", "Node PC1");
+    const { client, log, urls } = open(body.token);
+    client.connect();
+    assert.equal(client.state, "connecting");
+    await eventually(() => client.state === "online", { what: "online" });
+    assert.deepEqual(log.states, ["connecting", "online"]);
+    const ok = log.named("authenticated")[0].payload;
+    assert.equal(ok.session_id, body.session_id);
+    assert.equal(ok.username, "user1");
+    assert.equal(client.session.session_id, body.session_id);
+    assert.equal(urls.length, 1);
+    assert.ok(!urls[0].includes(body.token), "the token never travels in the URL");
+    client.close();
+    assert.equal(client.state, "offline");
+  });
+
+  test("sends JSON pings at the configured interval and hears pongs", async () => {
+    const { body } = await login(server.url, "user2", "password2", "Node pinger");
+    const { client, log } = open(body.token, { pingInterval: 100 });
+    client.connect();
+    await eventually(() => log.named("pong").length >= 3, { what: "three pongs", timeoutMs: 3000 });
+    assert.match(log.named("pong")[0].payload.server_time, /^\d{4}-\d\d-\d\dT.*Z$/);
+    client.close();
+  });
+
+  test("a second sign-in kicks: forceLogout names the new device, then offline, no reconnect", async () => {
+    const first = await login(server.url, "user1", "password1", "Node PC1");
+    const { client, log, urls } = open(first.body.token, { backoff: { initial: 10, max: 50 } });
+    client.connect();
+    await eventually(() => client.state === "online", { what: "online" });
+    const t0 = Date.now();
+    const second = await login(server.url, "user1", "password1", "Chrome on PC2");
+    assert.equal(second.status, 200);
+    assert.deepEqual(second.body.revoked_sessions.map((s) => s.session_id), [first.body.session_id]);
+    await eventually(() => client.state === "offline", { what: "offline after kick", timeoutMs: 2000 });
+    assert.ok(Date.now() - t0 < 1000, "the kick arrives within a second");
+    const kick = log.named("forceLogout")[0].payload;
+    assert.equal(kick.reason, "duplicate_login");
+    assert.equal(kick.session_id, first.body.session_id);
+    assert.equal(kick.by.device, "Chrome on PC2");
+    assert.equal(kick.by.ip, "127.0.0.1");
+    const bye = log.named("disconnect")[0].payload;
+    assert.equal(bye.code, 4001);
+    assert.equal(bye.reconnect, false);
+    assert.deepEqual(log.states, ["connecting", "online", "offline"]);
+    await sleep(300); // far beyond the 10-50 ms backoff: a reconnect would have happened
+    assert.equal(urls.length, 1, "no reconnect after 4001");
+    assert.equal(client.state, "offline");
+  });
+
+  test("a token revoked while the device was away is kicked on connect, with who replaced it", async () => {
+    const away = await login(server.url, "user2", "password2", "Laptop");
+    await login(server.url, "user2", "password2", "Phone");
+    const { client, log, urls } = open(away.body.token, { backoff: { initial: 10, max: 50 } });
+    client.connect();
+    await eventually(() => client.state === "offline" && log.named("disconnect").length, { what: "kicked on connect" });
+    const kick = log.named("forceLogout")[0].payload;
+    assert.equal(kick.reason, "duplicate_login");
+    assert.equal(kick.by.device, "Phone");
+    assert.equal(log.named("disconnect")[0].payload.code, 4001);
+    assert.ok(!log.states.includes("online"));
+    await sleep(300);
+    assert.equal(urls.length, 1);
+  });
+
+  test("an unknown token is refused with 4003 and never retried", async () => {
+    const { client, log, urls } = open("not-a-real-token", { backoff: { initial: 10, max: 50 } });
+    client.connect();
+    await eventually(() => client.state === "offline" && log.named("disconnect").length, { what: "4003" });
+    assert.equal(log.named("disconnect")[0].payload.code, 4003);
+    assert.equal(log.named("disconnect")[0].payload.reconnect, false);
+    assert.equal(log.named("forceLogout").length, 0);
+    await sleep(300);
+    assert.equal(urls.length, 1, "no reconnect after 4003");
+  });
+
+  test("admin force sign-out reaches the socket with reason revoked_by_admin", async () => {
+    const user = await login(server.url, "user2", "password2", "Desk");
+    const { client, log } = open(user.body.token);
+    client.connect();
+    await eventually(() => client.state === "online", { what: "online" });
+    const admin = new LoginGuardApi({ baseUrl: server.url });
+    const signedIn = await admin.signIn({ username: "admin", password: "admin123", device: "Admin console" });
+    assert.equal(signedIn.user.is_admin, true);
+    const page = await admin.adminSessions({ limit: 1 });
+    assert.equal(page.sessions.length, 1);
+    assert.ok(page.count >= 2);
+    assert.equal(typeof page.next_cursor, "string");
+    const page2 = await admin.adminSessions({ cursor: page.next_cursor, limit: 1 });
+    assert.notEqual(page2.sessions[0].session_id, page.sessions[0].session_id);
+    assert.deepEqual(await admin.adminSignOutUser("user2"), { revoked: 1 });
+    await eventually(() => client.state === "offline", { what: "kicked by admin" });
+    const kick = log.named("forceLogout")[0].payload;
+    assert.equal(kick.reason, "revoked_by_admin");
+    assert.equal(kick.by, null);
+    assert.match(describeForceLogout(kick, { username: "user2" }), /^An administrator signed user2 out at \d\d:\d\d:\d\d\.$/);
+  });
+
+  test("LoginGuardApi: errors carry the stable code; a revoked token says why", async () => {
+    const api = new LoginGuardApi({ baseUrl: server.url });
+    await assert.rejects(api.signIn({ username: "user1", password: "wrong" }), (err) => {
+      assert.ok(err instanceof LoginGuardError);
+      assert.equal(err.status, 401);
+      assert.equal(err.code, "invalid_credentials");
+      return true;
+    });
+    const me = await api.signIn({ username: "user1", password: "password1", device: "API test" });
+    const sessions = await api.sessions();
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0].session_id, me.session_id);
+    assert.equal(sessions[0].current, true);
+    await login(server.url, "user1", "password1", "Usurper");
+    await assert.rejects(api.sessions(), (err) => {
+      assert.equal(err.status, 401);
+      assert.equal(err.code, "session_revoked");
+      assert.equal(err.details.reason, "duplicate_login");
+      assert.equal(err.details.by.device, "Usurper");
+      return true;
+    });
+    const unreachable = new LoginGuardApi({ baseUrl: "http://127.0.0.1:9" });
+    await assert.rejects(unreachable.session(), (err) => err.status === 0 && err.code === "network_error");
+  });
+});
+
+describe("against a server with two sessions per account", () => {
+  let server;
+  before(async () => {
+    server = await startLoginguard({ args: ["--max-sessions", "2"] });
+  });
+  after(() => server?.stop());
+
+  test("sessionsChanged reaches the other sessions when one is added or ended", async () => {
+    const a = await login(server.url, "user1", "password1", "Tablet");
+    const client = new LoginGuardClient({ url: server.wsUrl, token: a.body.token, WebSocket });
+    const log = track(client);
+    client.connect();
+    await eventually(() => client.state === "online", { what: "online" });
+    const b = await login(server.url, "user1", "password1", "Phone");
+    assert.deepEqual(b.body.revoked_sessions, []);
+    await eventually(() => log.named("sessionsChanged").length === 1, { what: "sessions_changed on add" });
+    const api = new LoginGuardApi({ baseUrl: server.url, token: a.body.token });
+    const listed = await api.sessions();
+    assert.equal(listed.length, 2);
+    assert.equal(listed.find((s) => s.current).connections, 1);
+    await api.revokeSession(b.body.session_id);
+    await eventually(() => log.named("sessionsChanged").length === 2, { what: "sessions_changed on end" });
+    assert.equal(client.state, "online");
+    assert.equal(log.named("forceLogout").length, 0);
+    client.close();
+  });
+});
+
+describe("against a deny_new server", () => {
+  let server;
+  before(async () => {
+    server = await startLoginguard({ args: ["--on-limit", "deny_new"] });
+  });
+  after(() => server?.stop());
+
+  test("a refused sign-in with the right password raises loginBlocked; the 409 lists the live session", async () => {
+    const a = await login(server.url, "user1", "password1", "Home PC");
+    const client = new LoginGuardClient({ url: server.wsUrl, token: a.body.token, WebSocket });
+    const log = track(client);
+    client.connect();
+    await eventually(() => client.state === "online", { what: "online" });
+    const api = new LoginGuardApi({ baseUrl: server.url });
+    await assert.rejects(api.signIn({ username: "user1", password: "password1", device: "Intruder PC" }), (err) => {
+      assert.equal(err.status, 409);
+      assert.equal(err.code, "session_limit_reached");
+      assert.equal(err.details.active_sessions.length, 1);
+      assert.equal(err.details.active_sessions[0].device, "Home PC");
+      assert.equal(err.details.active_sessions[0].token, undefined);
+      return true;
+    });
+    await eventually(() => log.named("loginBlocked").length === 1, { what: "login_blocked" });
+    assert.equal(log.named("loginBlocked")[0].payload.by.device, "Intruder PC");
+    assert.equal(client.state, "online");
+    client.close();
+  });
+});
+
+describe("server restart (Redis keeps the sessions)", () => {
+  let redis;
+  let server;
+  before(async () => {
+    redis = await startRedis();
+    server = await startLoginguard({ args: ["--redis", redis.url] });
+  });
+  after(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  test("goes online -> reconnecting -> online with backoff, and keeps its session", async () => {
+    const a = await login(server.url, "user1", "password1", "Survivor");
+    const { Recording, urls } = recordingWebSocket();
+    const client = new LoginGuardClient({
+      url: server.wsUrl,
+      token: a.body.token,
+      WebSocket: Recording,
+      backoff: { initial: 50, max: 400, factor: 2, jitter: 0.5 },
+    });
+    const log = track(client);
+    client.connect();
+    await eventually(() => client.state === "online", { what: "online" });
+    await server.stop();
+    await eventually(() => client.state === "reconnecting", { what: "reconnecting" });
+    const first = log.named("disconnect")[0].payload;
+    assert.equal(first.code, 1012, "a clean shutdown says server_restarting");
+    assert.equal(first.reconnect, true);
+    await eventually(() => log.named("disconnect").length >= 3, { what: "failed attempts while down", timeoutMs: 5000 });
+    await server.restart();
+    await eventually(() => client.state === "online", { what: "online again", timeoutMs: 5000 });
+    assert.equal(client.session.session_id, a.body.session_id);
+    assert.deepEqual(log.states.slice(0, 3), ["connecting", "online", "reconnecting"]);
+    assert.equal(log.states.at(-1), "online");
+    const delays = log.named("disconnect").map((e) => e.payload.delay);
+    assert.ok(delays.every((d) => d <= 400), `capped: ${delays}`);
+    assert.ok(urls.length >= 3);
+    client.close();
+  });
+});
+
+describe("pure helpers", () => {
+  test("backoffDelay grows exponentially, is capped, and jitters downwards", () => {
+    const b = { initial: 100, max: 1000, factor: 2, jitter: 0.5 };
+    assert.deepEqual([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, b, () => 0)), [100, 200, 400, 800, 1000, 1000]);
+    assert.equal(backoffDelay(2, b, () => 0.999999), 200);
+    for (let i = 0; i < 100; i++) {
+      const d = backoffDelay(3, b);
+      assert.ok(d >= 400 && d <= 800, `${d}`);
+    }
+  });
+
+  test("describeForceLogout says why in plain words, in the viewer's time zone", () => {
+    const msg = {
+      reason: "duplicate_login",
+      by: { device: "Chrome on PC2", ip: "203.0.113.7", at: "2026-11-26T10:00:00.123Z" },
+      at: "2026-11-26T10:00:00.125Z",
+    };
+    assert.equal(
+      describeForceLogout(msg, { username: "user1", timeZone: "UTC", locale: "en-GB" }),
+      "You were signed out because user1 signed in on Chrome on PC2 (203.0.113.7) at 10:00:00.",
+    );
+    assert.match(describeForceLogout({ ...msg, reason: "revoked_by_user" }, { username: "user1", timeZone: "UTC" }), /ended this session from Chrome on PC2/);
+    assert.equal(describeForceLogout({ reason: "expired", by: null }), "You were signed out because your session expired.");
+    assert.equal(describeForceLogout({ reason: "something_new", message: "Server words." }), "Server words.");
+  });
+
+  test("guessDeviceName reads common User-Agents", () => {
+    const chromeLinux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+    assert.equal(guessDeviceName(chromeLinux), "Chrome on Linux");
+    assert.equal(guessDeviceName("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"), "Firefox on Windows");
+    assert.equal(
+      guessDeviceName("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"),
+      "Safari on iPhone",
+    );
+    assert.equal(guessDeviceName("Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/126.0 Safari/537.36 Edg/126.0"), "Edge on Windows");
+    assert.equal(guessDeviceName(""), "This browser");
+  });
+});
