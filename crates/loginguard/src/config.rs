@@ -32,6 +32,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LOGINGUARD_REDIS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<String>,
+    /// Use Redis Cluster seeded by these nodes, comma-separated (redis://h1:p1,redis://h2:p2).
+    #[arg(long, env = "LOGINGUARD_REDIS_CLUSTER", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_cluster: Option<Vec<String>>,
     /// Prefix of every Redis key and channel [default: lg].
     #[arg(long, env = "LOGINGUARD_REDIS_PREFIX")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,6 +104,7 @@ pub struct ServeArgs {
 struct Settings {
     listen: String,
     redis: Option<String>,
+    redis_cluster: Option<Vec<String>>,
     redis_prefix: String,
     users: Option<PathBuf>,
     max_sessions: u32,
@@ -122,6 +127,7 @@ impl Default for Settings {
         Settings {
             listen: "127.0.0.1:8080".into(),
             redis: None,
+            redis_cluster: None,
             redis_prefix: "lg".into(),
             users: None,
             max_sessions: 1,
@@ -146,6 +152,7 @@ impl Default for Settings {
 pub enum StoreConfig {
     Memory,
     Redis { url: String, prefix: String },
+    RedisCluster { nodes: Vec<String>, prefix: String },
 }
 
 /// The validated configuration `startup` builds the app from.
@@ -221,15 +228,39 @@ impl Config {
             .listen
             .parse()
             .map_err(|e| invalid("listen", &s.listen, e))?;
-        let store = match s.redis {
-            Some(url) => {
+        let store = match (s.redis, s.redis_cluster) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "redis_cluster",
+                    "",
+                    "give either redis or redis_cluster, not both",
+                ))
+            }
+            (Some(url), None) => {
                 redis::Client::open(url.as_str()).map_err(|e| invalid("redis", &url, e))?;
                 StoreConfig::Redis {
                     url,
                     prefix: s.redis_prefix,
                 }
             }
-            None => StoreConfig::Memory,
+            (None, Some(nodes)) => {
+                let nodes: Vec<String> = nodes
+                    .into_iter()
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                if nodes.is_empty() {
+                    return Err(invalid("redis_cluster", "", "needs at least one node URL"));
+                }
+                for n in &nodes {
+                    redis::Client::open(n.as_str()).map_err(|e| invalid("redis_cluster", n, e))?;
+                }
+                StoreConfig::RedisCluster {
+                    nodes,
+                    prefix: s.redis_prefix,
+                }
+            }
+            (None, None) => StoreConfig::Memory,
         };
         if s.max_sessions == 0 {
             return Err(invalid("max_sessions", "0", "must be at least 1"));

@@ -34,7 +34,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or_else(|| Command::Serve(Box::default())) {
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Box::default()))
+    {
         Command::HashPassword => hash_password(),
         Command::Serve(args) => serve(*args),
     }

@@ -19,7 +19,8 @@ use crate::domain::{Clock, SystemClock};
 use crate::events::{EventHandler, LocalBus, RedisBus};
 use crate::http::{self, AdminCache};
 use crate::state::{AppState, Shared};
-use crate::store::{MemoryStore, RedisStore, SessionStore};
+use crate::store::redis::RedisConn;
+use crate::store::{MemoryStore, RedisStore, SessionStore, StoreError};
 use crate::ws::{self, close, Hub};
 
 /// How long shutdown waits for sockets and background tasks.
@@ -74,11 +75,12 @@ impl App {
                 (Arc::new(MemoryStore::new(config.lifetimes, bus)), None)
             }
             StoreConfig::Redis { url, prefix } => {
-                let store = RedisStore::connect(url, prefix, config.lifetimes)?;
-                let client = redis::Client::open(url.as_str())
-                    .map_err(|e| crate::store::StoreError::Unavailable(Box::new(e)))?;
-                let bus = RedisBus::new(vec![client], store.keys().events_channel());
-                (Arc::new(store), Some(bus))
+                let conn = RedisConn::single(url).map_err(unavailable)?;
+                redis_parts(conn, std::slice::from_ref(url), prefix, &config)?
+            }
+            StoreConfig::RedisCluster { nodes, prefix } => {
+                let conn = RedisConn::cluster(nodes).map_err(unavailable)?;
+                redis_parts(conn, nodes, prefix, &config)?
             }
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -181,5 +183,28 @@ fn store_kind(store: &StoreConfig) -> &'static str {
     match store {
         StoreConfig::Memory => "memory",
         StoreConfig::Redis { .. } => "redis",
+        StoreConfig::RedisCluster { .. } => "redis-cluster",
     }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// The Redis store and its event bus. The bus subscribes on any of `nodes`:
+/// a classic `PUBLISH` reaches every node of a cluster.
+fn redis_parts(
+    conn: RedisConn,
+    nodes: &[String],
+    prefix: &str,
+    config: &Config,
+) -> Result<(Arc<dyn SessionStore>, Option<RedisBus>), StoreError> {
+    let store = RedisStore::new(conn, prefix, config.lifetimes);
+    let clients = nodes
+        .iter()
+        .map(|n| redis::Client::open(n.as_str()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unavailable)?;
+    let bus = RedisBus::new(clients, store.keys().events_channel());
+    Ok((Arc::new(store), Some(bus)))
 }

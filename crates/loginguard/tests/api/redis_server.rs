@@ -13,6 +13,7 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     child: Option<Child>,
     persist: bool,
+    cluster: bool,
 }
 
 fn free_port() -> u16 {
@@ -44,13 +45,23 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// Starts a server with cluster mode on, not yet part of a cluster.
+    fn start_cluster_node() -> Self {
+        Self::start_with_mode(false, true)
+    }
+
     fn start_with(persist: bool) -> Self {
+        Self::start_with_mode(persist, false)
+    }
+
+    fn start_with_mode(persist: bool, cluster: bool) -> Self {
         for _ in 0..5 {
             let mut server = RedisServer {
                 port: free_port(),
                 dir: tempfile::tempdir().expect("temp dir for redis"),
                 child: None,
                 persist,
+                cluster,
             };
             if server.spawn() {
                 return server;
@@ -64,16 +75,22 @@ impl RedisServer {
     fn spawn(&mut self) -> bool {
         let bin = require("redis-server");
         let appendonly = if self.persist { "yes" } else { "no" };
-        let child = Command::new(bin)
+        let mut cmd = Command::new(bin);
+        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
                 "--save",
                 "",
-            ])
-            .args(["--appendonly", appendonly, "--appendfsync", "always"])
+                "--appendonly",
+                appendonly,
+                "--appendfsync",
+                "always",
+            ]);
+        if self.cluster {
+            // The cluster bus listens on port + 10000; if that is taken the
+            // node fails to start and the caller retries on another port.
+            cmd.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+        }
+        let child = cmd
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -132,5 +149,62 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A 3-master Redis Cluster built from real `redis-server` processes.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three cluster-enabled servers and joins them with
+    /// `redis-cli --cluster create`, then waits until the cluster is ok.
+    pub fn start() -> Self {
+        for _ in 0..3 {
+            let nodes: Vec<RedisServer> =
+                (0..3).map(|_| RedisServer::start_cluster_node()).collect();
+            let addrs: Vec<String> = nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.port))
+                .collect();
+            let created = Command::new(require("redis-cli"))
+                .args(["--cluster", "create"])
+                .args(&addrs)
+                .args(["--cluster-replicas", "0", "--cluster-yes"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            let cluster = RedisCluster { nodes };
+            if created && cluster.wait_ok() {
+                return cluster;
+            }
+        }
+        panic!("could not build a 3-master Redis Cluster");
+    }
+
+    fn wait_ok(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let all_ok = self.nodes.iter().all(|n| {
+                n.cli(&["CLUSTER", "INFO"]).is_some_and(|info| {
+                    info.contains("cluster_state:ok")
+                        && info.contains("cluster_slots_assigned:16384")
+                })
+            });
+            if all_ok {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect()
     }
 }

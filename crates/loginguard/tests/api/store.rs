@@ -1,7 +1,7 @@
 //! The store conformance suite: one set of tests, run against every backend.
 //!
 //! `conformance!` turns each async fn below into a `#[tokio::test]` per
-//! backend (memory, redis), so the memory store and the Lua scripts are held
+//! backend (memory, redis, a 3-master redis cluster), so the memory store and the Lua scripts are held
 //! to the same answers. Names cite the PROTOCOL.md invariant they check.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,12 +13,13 @@ use loginguard::domain::{
     Session, SystemClock, Token, Username,
 };
 use loginguard::events::{EventHandler, LocalBus, RedisBus, StoreEvent};
+use loginguard::store::redis::RedisConn;
 use loginguard::store::{MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest};
 use parking_lot::Mutex;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::helpers::eventually;
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
 
 const LIFE: Lifetimes = Lifetimes {
     idle: Duration::from_secs(1800),
@@ -60,7 +61,7 @@ impl Collector {
 pub struct Subject {
     pub store: Arc<dyn SessionStore>,
     pub events: Arc<Collector>,
-    _redis: Option<RedisServer>,
+    _redis: Option<Backing>,
     _bus: Option<DropGuard>,
 }
 
@@ -79,12 +80,30 @@ pub async fn memory() -> Subject {
 pub async fn redis() -> Subject {
     let server = RedisServer::start();
     let store = RedisStore::connect(&server.url(), "lg", LIFE).expect("redis store");
+    with_bus(store, &[server.url()], Backing::Single(server)).await
+}
+
+pub async fn redis_cluster() -> Subject {
+    let cluster = RedisCluster::start();
+    let urls = cluster.urls();
+    let store = RedisStore::new(RedisConn::cluster(&urls).expect("cluster conn"), "lg", LIFE);
+    with_bus(store, &urls, Backing::Cluster(cluster)).await
+}
+
+/// Keeps the Redis processes behind a subject alive.
+pub enum Backing {
+    Single(RedisServer),
+    Cluster(RedisCluster),
+}
+
+async fn with_bus(store: RedisStore, urls: &[String], backing: Backing) -> Subject {
     let events = Arc::new(Collector::default());
     let cancel = CancellationToken::new();
-    let bus = RedisBus::new(
-        vec![redis::Client::open(server.url()).unwrap()],
-        store.keys().events_channel(),
-    );
+    let clients = urls
+        .iter()
+        .map(|u| redis::Client::open(u.as_str()).unwrap())
+        .collect();
+    let bus = RedisBus::new(clients, store.keys().events_channel());
     tokio::spawn(bus.run(events.clone(), cancel.clone()));
     // The bus reports a resync once subscribed; only then are events heard.
     let ev = events.clone();
@@ -96,7 +115,7 @@ pub async fn redis() -> Subject {
     Subject {
         store: Arc::new(store),
         events,
-        _redis: Some(server),
+        _redis: Some(backing),
         _bus: Some(cancel.drop_guard()),
     }
 }
@@ -582,6 +601,12 @@ macro_rules! conformance {
         mod on_redis {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() { super::$name(super::redis().await).await } )*
+        }
+        /// The cluster run is what proves every script touches one slot only:
+        /// a stray key would fail with CROSSSLOT.
+        mod on_redis_cluster {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::redis_cluster().await).await } )*
         }
     };
 }

@@ -5,18 +5,21 @@
 //! for the layout), so the policy is atomic across instances and the same
 //! scripts run unchanged on Redis Cluster. Scripts `PUBLISH` their events in
 //! the same step; `events::RedisBus` hears them. Connection failures become
-//! `StoreError::Unavailable` and nothing is half-written.
+//! `StoreError::Unavailable` and nothing is half-written; the change between
+//! reachable and unreachable is logged once each way.
 
+mod conn;
 mod keys;
 mod scripts;
 
+pub use conn::RedisConn;
 pub use keys::KeySpace;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::{stream, StreamExt, TryStreamExt};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
@@ -29,29 +32,55 @@ const BATCH_IN_FLIGHT: usize = 64;
 /// Sessions in Redis; cheap to clone (the connection is multiplexed).
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: KeySpace,
     lifetimes: Lifetimes,
+    /// Whether the last call reached Redis; flips are logged once.
+    reachable: Arc<AtomicBool>,
 }
 
 impl RedisStore {
-    /// Prepares a connection to `url` without waiting for Redis: a store that
-    /// is down at start-up is not fatal, calls fail with `Unavailable` until it
-    /// answers.
-    pub fn connect(url: &str, prefix: &str, lifetimes: Lifetimes) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
-        Ok(RedisStore {
+    /// Uses `conn` without waiting for Redis: a store that is down at start-up
+    /// is not fatal, calls fail with `Unavailable` until it answers.
+    pub fn new(conn: RedisConn, prefix: &str, lifetimes: Lifetimes) -> Self {
+        RedisStore {
             conn,
             keys: KeySpace::new(prefix),
             lifetimes,
-        })
+            reachable: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// A store on one standalone Redis at `url`.
+    pub fn connect(url: &str, prefix: &str, lifetimes: Lifetimes) -> Result<Self, StoreError> {
+        Ok(Self::new(
+            RedisConn::single(url).map_err(unavailable)?,
+            prefix,
+            lifetimes,
+        ))
+    }
+
+    /// Runs a script; its reply is a list of strings by convention.
+    async fn eval(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.observe(invocation.invoke_async(&mut self.conn.clone()).await)
+    }
+
+    /// Classifies a Redis result and logs when reachability changes.
+    fn observe<T>(&self, result: redis::RedisResult<T>) -> Result<T, StoreError> {
+        let result = result.map_err(classify);
+        let up = !matches!(result, Err(StoreError::Unavailable(_)));
+        if self.reachable.swap(up, Ordering::Relaxed) != up {
+            match &result {
+                Err(e) => {
+                    tracing::warn!(error = ?e, "redis unreachable; sign-ins answer 503 until it is back")
+                }
+                Ok(_) => tracing::info!("redis reachable again"),
+            }
+        }
+        result
     }
 
     pub fn keys(&self) -> &KeySpace {
@@ -76,18 +105,19 @@ impl RedisStore {
         } else {
             String::new()
         };
-        let reply: Vec<String> = scripts::LOOKUP
-            .key(&k.sessions)
-            .key(&k.tombstones)
-            .arg(id.as_str())
-            .arg(hash)
-            .arg(now.0)
-            .arg(self.idle_ms())
-            .arg(touch_after)
-            .arg(self.keys.events_channel())
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(classify)?;
+        let reply = self
+            .eval(
+                scripts::LOOKUP
+                    .key(&k.sessions)
+                    .key(&k.tombstones)
+                    .arg(id.as_str())
+                    .arg(hash)
+                    .arg(now.0)
+                    .arg(self.idle_ms())
+                    .arg(touch_after)
+                    .arg(self.keys.events_channel()),
+            )
+            .await?;
         scripts::lookup(&reply)
     }
 
@@ -104,18 +134,19 @@ impl RedisStore {
             Some(a) => serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             None => String::new(),
         };
-        let reply: Vec<String> = scripts::REVOKE
-            .key(&k.sessions)
-            .key(&k.tombstones)
-            .arg(now.0)
-            .arg(self.idle_ms())
-            .arg(self.keys.events_channel())
-            .arg(reason.as_str())
-            .arg(by)
-            .arg(id.map(SessionId::as_str).unwrap_or(""))
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(classify)?;
+        let reply = self
+            .eval(
+                scripts::REVOKE
+                    .key(&k.sessions)
+                    .key(&k.tombstones)
+                    .arg(now.0)
+                    .arg(self.idle_ms())
+                    .arg(self.keys.events_channel())
+                    .arg(reason.as_str())
+                    .arg(by)
+                    .arg(id.map(SessionId::as_str).unwrap_or("")),
+            )
+            .await?;
         scripts::sessions(&reply)
     }
 }
@@ -146,25 +177,26 @@ impl SessionStore for RedisStore {
             serde_json::to_string(&req.session).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // The index only feeds the admin listing; an entry for an account whose
         // sign-in then fails is harmless, so it need not be atomic with it.
-        let mut conn = self.conn.clone();
-        let _: () = redis::cmd("SADD")
-            .arg(self.keys.accounts_index())
-            .arg(req.session.username.as_str())
-            .query_async(&mut conn)
-            .await
-            .map_err(classify)?;
-        let reply: Vec<String> = scripts::SIGN_IN
-            .key(&k.sessions)
-            .key(&k.tombstones)
-            .arg(req.now.0)
-            .arg(json)
-            .arg(req.policy.max_sessions)
-            .arg(req.policy.on_limit.as_str())
-            .arg(self.idle_ms())
-            .arg(self.keys.events_channel())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(classify)?;
+        let _: () = self.observe(
+            redis::cmd("SADD")
+                .arg(self.keys.accounts_index())
+                .arg(req.session.username.as_str())
+                .query_async(&mut self.conn.clone())
+                .await,
+        )?;
+        let reply = self
+            .eval(
+                scripts::SIGN_IN
+                    .key(&k.sessions)
+                    .key(&k.tombstones)
+                    .arg(req.now.0)
+                    .arg(json)
+                    .arg(req.policy.max_sessions)
+                    .arg(req.policy.on_limit.as_str())
+                    .arg(self.idle_ms())
+                    .arg(self.keys.events_channel()),
+            )
+            .await?;
         match reply.split_first() {
             Some((tag, rest)) if tag == "created" => Ok(SignInOutcome::Created {
                 revoked: scripts::sessions(rest)?,
@@ -226,24 +258,26 @@ impl SessionStore for RedisStore {
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
         let k = self.keys.account(account);
-        let reply: Vec<String> = scripts::LIST
-            .key(&k.sessions)
-            .key(&k.tombstones)
-            .arg(now.0)
-            .arg(self.idle_ms())
-            .arg(self.keys.events_channel())
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(classify)?;
+        let reply = self
+            .eval(
+                scripts::LIST
+                    .key(&k.sessions)
+                    .key(&k.tombstones)
+                    .arg(now.0)
+                    .arg(self.idle_ms())
+                    .arg(self.keys.events_channel()),
+            )
+            .await?;
         scripts::sessions(&reply)
     }
 
     async fn list_all(&self, now: Millis) -> Result<Vec<Session>, StoreError> {
-        let names: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.keys.accounts_index())
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(classify)?;
+        let names: Vec<String> = self.observe(
+            redis::cmd("SMEMBERS")
+                .arg(self.keys.accounts_index())
+                .query_async(&mut self.conn.clone())
+                .await,
+        )?;
         let accounts: Vec<AccountKey> = names
             .iter()
             .filter_map(|n| Username::parse(n).ok())
@@ -278,10 +312,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = redis::cmd("PING")
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(classify)?;
+        let _: String =
+            self.observe(redis::cmd("PING").query_async(&mut self.conn.clone()).await)?;
         Ok(())
     }
 }
