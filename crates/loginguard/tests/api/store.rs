@@ -80,21 +80,18 @@ pub async fn memory() -> Subject {
 pub async fn redis() -> Subject {
     let server = RedisServer::start();
     let store = RedisStore::connect(&server.url(), "lg", LIFE).expect("redis store");
-    with_bus(store, &[server.url()], Backing::Single(server)).await
+    with_bus(store, &[server.url()], Box::new(server)).await
 }
 
 pub async fn redis_cluster() -> Subject {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let store = RedisStore::new(RedisConn::cluster(&urls).expect("cluster conn"), "lg", LIFE);
-    with_bus(store, &urls, Backing::Cluster(cluster)).await
+    with_bus(store, &urls, Box::new(cluster)).await
 }
 
-/// Keeps the Redis processes behind a subject alive.
-pub enum Backing {
-    Single(RedisServer),
-    Cluster(RedisCluster),
-}
+/// Whatever keeps the Redis processes behind a subject alive until it drops.
+type Backing = Box<dyn std::any::Any + Send + Sync>;
 
 async fn with_bus(store: RedisStore, urls: &[String], backing: Backing) -> Subject {
     let events = Arc::new(Collector::default());
