@@ -76,6 +76,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LOGINGUARD_SWEEP_INTERVAL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep_interval: Option<String>,
+    /// With Redis: publish this instance's socket counts this often [default: 1s].
+    #[arg(long, env = "LOGINGUARD_PRESENCE_INTERVAL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_interval: Option<String>,
     /// WebSocket Origin allow-list, comma-separated [default: any].
     #[arg(long, env = "LOGINGUARD_ALLOWED_ORIGINS", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,6 +119,7 @@ struct Settings {
     ws_auth_timeout: String,
     touch_interval: String,
     sweep_interval: String,
+    presence_interval: String,
     allowed_origins: Vec<String>,
     rate_limit_ip: u32,
     rate_limit_account: u32,
@@ -138,6 +143,7 @@ impl Default for Settings {
             ws_auth_timeout: "5s".into(),
             touch_interval: "60s".into(),
             sweep_interval: "30s".into(),
+            presence_interval: "1s".into(),
             allowed_origins: Vec::new(),
             rate_limit_ip: 50,
             rate_limit_account: 20,
@@ -166,6 +172,7 @@ pub struct Config {
     pub ws_idle_timeout: Duration,
     pub ws_auth_timeout: Duration,
     pub sweep_interval: Duration,
+    pub presence_interval: Duration,
     pub allowed_origins: Vec<String>,
     pub rate_limit_ip: u32,
     pub rate_limit_account: u32,
@@ -310,6 +317,7 @@ impl Config {
             ws_idle_timeout,
             ws_auth_timeout: duration("ws_auth_timeout", &s.ws_auth_timeout)?,
             sweep_interval: duration("sweep_interval", &s.sweep_interval)?,
+            presence_interval: duration("presence_interval", &s.presence_interval)?,
             allowed_origins: s.allowed_origins,
             rate_limit_ip: s.rate_limit_ip,
             rate_limit_account: s.rate_limit_account,

@@ -9,7 +9,9 @@
 //! - [`store`]: the `SessionStore` trait and its memory and Redis backends; one atomic step per intent.
 //! - [`events`]: store events and the buses that carry them to every instance.
 //! - [`ws`]: the hub (session -> sockets), the per-socket loop, revalidation.
+//! - [`presence`]: socket counts per session across instances.
 //! - [`http`]: routes, extractors and the one error type.
+//! - [`web`]: the page at `/` and the JS client, embedded in the binary.
 //! - [`state`]: the shared handle handlers and sockets use.
 
 pub mod auth;
@@ -17,8 +19,10 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod presence;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 pub mod ws;

@@ -16,8 +16,9 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Authenticator, FailureLimiter, PasswordVerifier, RateLimits, Users};
 use crate::config::{Config, StoreConfig};
 use crate::domain::{Clock, SystemClock};
-use crate::events::{EventHandler, LocalBus, RedisBus};
+use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
 use crate::http::{self, AdminCache};
+use crate::presence::{LocalPresence, Presence, RedisPresence};
 use crate::state::{AppState, Shared};
 use crate::store::redis::RedisConn;
 use crate::store::{MemoryStore, RedisStore, SessionStore, StoreError};
@@ -46,7 +47,14 @@ pub enum StartupError {
 pub struct App {
     listener: TcpListener,
     state: AppState,
-    redis_bus: Option<RedisBus>,
+    /// Present with a Redis store: the event subscription and presence publisher.
+    redis: Option<RedisParts>,
+}
+
+/// What a Redis-backed instance runs in the background.
+struct RedisParts {
+    bus: RedisBus,
+    presence: Arc<RedisPresence>,
 }
 
 impl App {
@@ -68,21 +76,34 @@ impl App {
             }
         };
         let hub = Hub::new();
-        let (store, redis_bus): (Arc<dyn SessionStore>, Option<RedisBus>) = match &config.store {
-            StoreConfig::Memory => {
-                let bus = LocalBus::new();
-                bus.attach(hub.clone() as Arc<dyn EventHandler>);
-                (Arc::new(MemoryStore::new(config.lifetimes, bus)), None)
-            }
-            StoreConfig::Redis { url, prefix } => {
-                let conn = RedisConn::single(url).map_err(unavailable)?;
-                redis_parts(conn, std::slice::from_ref(url), prefix, &config)?
-            }
-            StoreConfig::RedisCluster { nodes, prefix } => {
-                let conn = RedisConn::cluster(nodes).map_err(unavailable)?;
-                redis_parts(conn, nodes, prefix, &config)?
-            }
-        };
+        let (store, presence, bus_health, redis): (Arc<dyn SessionStore>, Arc<dyn Presence>, _, _) =
+            match &config.store {
+                StoreConfig::Memory => {
+                    let bus = LocalBus::new();
+                    bus.attach(hub.clone() as Arc<dyn EventHandler>);
+                    (
+                        Arc::new(MemoryStore::new(config.lifetimes, bus)),
+                        Arc::new(LocalPresence::new(hub.clone())),
+                        Arc::new(BusHealth::new(true)),
+                        None,
+                    )
+                }
+                StoreConfig::Redis { url, prefix } => {
+                    let conn = RedisConn::single(url).map_err(unavailable)?;
+                    redis_parts(
+                        conn,
+                        std::slice::from_ref(url),
+                        prefix,
+                        &config,
+                        &hub,
+                        &clock,
+                    )?
+                }
+                StoreConfig::RedisCluster { nodes, prefix } => {
+                    let conn = RedisConn::cluster(nodes).map_err(unavailable)?;
+                    redis_parts(conn, nodes, prefix, &config, &hub, &clock)?
+                }
+            };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let auth = Authenticator {
             users,
@@ -107,6 +128,8 @@ impl App {
             auth,
             store,
             hub,
+            presence,
+            bus_health,
             clock,
             admin_cache: AdminCache::new(config.admin_cache_ttl),
             config,
@@ -115,7 +138,7 @@ impl App {
         Ok(App {
             listener,
             state,
-            redis_bus,
+            redis,
         })
     }
 
@@ -130,12 +153,13 @@ impl App {
         let App {
             listener,
             state,
-            redis_bus,
+            redis,
         } = self;
         let inner = state.shutdown.clone();
         let tracker = TaskTracker::new();
-        if let Some(bus) = redis_bus {
-            tracker.spawn(bus.run(state.hub.clone(), inner.clone()));
+        if let Some(parts) = redis {
+            tracker.spawn(parts.bus.run(state.hub.clone(), inner.clone()));
+            tracker.spawn(parts.presence.run(inner.clone()));
         }
         tracker.spawn(ws::run_revalidation(
             state.hub.clone(),
@@ -191,20 +215,47 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(Box::new(e))
 }
 
-/// The Redis store and its event bus. The bus subscribes on any of `nodes`:
-/// a classic `PUBLISH` reaches every node of a cluster.
+type StoreParts = (
+    Arc<dyn SessionStore>,
+    Arc<dyn Presence>,
+    Arc<BusHealth>,
+    Option<RedisParts>,
+);
+
+/// The Redis store, its event bus and presence. The bus subscribes on any of
+/// `nodes`: a classic `PUBLISH` reaches every node of a cluster.
 fn redis_parts(
     conn: RedisConn,
     nodes: &[String],
     prefix: &str,
     config: &Config,
-) -> Result<(Arc<dyn SessionStore>, Option<RedisBus>), StoreError> {
-    let store = RedisStore::new(conn, prefix, config.lifetimes);
+    hub: &Arc<Hub>,
+    clock: &Arc<dyn Clock>,
+) -> Result<StoreParts, StoreError> {
+    let store = RedisStore::new(conn.clone(), prefix, config.lifetimes);
     let clients = nodes
         .iter()
         .map(|n| redis::Client::open(n.as_str()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?;
-    let bus = RedisBus::new(clients, store.keys().events_channel());
-    Ok((Arc::new(store), Some(bus)))
+    let health = Arc::new(BusHealth::new(false));
+    let bus = RedisBus::new(clients, store.keys().events_channel(), health.clone());
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let instance = hex::encode(id);
+    tracing::info!(%instance, "instance id for presence");
+    let presence = Arc::new(RedisPresence::new(
+        conn,
+        store.keys().clone(),
+        instance,
+        hub.clone(),
+        clock.clone(),
+        config.presence_interval,
+    ));
+    Ok((
+        Arc::new(store),
+        presence.clone(),
+        health,
+        Some(RedisParts { bus, presence }),
+    ))
 }

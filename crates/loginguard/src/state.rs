@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::domain::Clock;
+use crate::events::BusHealth;
 use crate::http::AdminCache;
+use crate::presence::Presence;
 use crate::store::SessionStore;
 use crate::ws::{ConnContext, Hub};
 
@@ -22,6 +24,10 @@ pub struct Shared {
     pub auth: Authenticator,
     pub store: Arc<dyn SessionStore>,
     pub hub: Arc<Hub>,
+    /// Socket counts across instances.
+    pub presence: Arc<dyn Presence>,
+    /// Whether this instance hears store events (readiness).
+    pub bus_health: Arc<BusHealth>,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     pub admin_cache: AdminCache,

@@ -7,9 +7,11 @@
 //! events, and the handler revalidates what it holds. Nothing here knows
 //! about sockets.
 
+mod health;
 mod local;
 mod redis_bus;
 
+pub use health::BusHealth;
 pub use local::LocalBus;
 pub use redis_bus::RedisBus;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::{EventHandler, StoreEvent};
+use super::{BusHealth, EventHandler, StoreEvent};
 
 /// How often the idle subscription is pinged to prove it is still alive.
 const PING_EVERY: Duration = Duration::from_secs(3);
@@ -27,11 +27,17 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 pub struct RedisBus {
     nodes: Vec<redis::Client>,
     channel: String,
+    health: Arc<BusHealth>,
 }
 
 impl RedisBus {
-    pub fn new(nodes: Vec<redis::Client>, channel: String) -> Self {
-        RedisBus { nodes, channel }
+    /// `health` is set while the subscription is live.
+    pub fn new(nodes: Vec<redis::Client>, channel: String, health: Arc<BusHealth>) -> Self {
+        RedisBus {
+            nodes,
+            channel,
+            health,
+        }
     }
 
     /// Runs until `shutdown` fires, reconnecting with capped exponential backoff.
@@ -48,10 +54,13 @@ impl RedisBus {
                         tracing::info!(channel = %self.channel, "event subscription restored; revalidating open sockets");
                     }
                     healthy = true;
+                    self.health.set(true);
                     backoff = BACKOFF_MIN;
                     // Anything published while we were away is lost: check the store.
                     handler.on_resync();
-                    if self.pump(pubsub, &*handler, &shutdown).await {
+                    let stopped = self.pump(pubsub, &*handler, &shutdown).await;
+                    self.health.set(false);
+                    if stopped {
                         return;
                     }
                     tracing::warn!(channel = %self.channel, "event subscription lost; reconnecting");

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use super::extract::Admin;
-use super::views::{AdminSession, SessionView};
+use super::views::{presence_keys, AdminSession, SessionView};
 use super::ApiError;
 use crate::domain::{Millis, Reason, Session, Username};
 use crate::state::AppState;
@@ -134,12 +134,17 @@ async fn list(
     let next_cursor = (start + page.len() < all.len())
         .then(|| page.last().map(|s| encode_cursor(s)))
         .flatten();
+    let counts = state
+        .presence
+        .connections(&presence_keys(page.iter().copied()))
+        .await;
     let sessions: Vec<AdminSession> = page
         .iter()
-        .map(|s| AdminSession {
+        .zip(counts)
+        .map(|(s, connections)| AdminSession {
             username: s.username.to_string(),
             view: SessionView::of(s, state.auth.users.get(&s.username)),
-            connections: state.hub.connections(&s.username, &s.session_id),
+            connections,
         })
         .collect();
     Ok(Json(json!({

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(admin::router())
         .merge(ops::router())
+        .merge(crate::web::router())
         .route("/ws", get(crate::ws::upgrade_handler))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -1,5 +1,5 @@
 //! Operations endpoints: `GET /healthz` (the process runs) and `GET /readyz`
-//! (the store answers).
+//! (the store answers and its events are heard).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -21,5 +21,8 @@ async fn healthz() -> Json<Value> {
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await?;
+    if !state.bus_health.is_live() {
+        return Err(ApiError::StoreUnavailable);
+    }
     Ok(Json(json!({ "status": "ready" })))
 }

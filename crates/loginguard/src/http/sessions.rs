@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::extract::Authenticated;
-use super::views::{ListedSession, SessionView};
+use super::views::{presence_keys, ListedSession, SessionView};
 use super::ApiError;
 use crate::domain::{AccountKey, Actor, Reason, SessionId};
 use crate::state::AppState;
@@ -32,12 +32,14 @@ async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json
         .store
         .list(&AccountKey::of(&me.username), state.clock.now())
         .await?;
+    let counts = state.presence.connections(&presence_keys(&sessions)).await;
     let listed: Vec<ListedSession> = sessions
         .iter()
-        .map(|s| ListedSession {
+        .zip(counts)
+        .map(|(s, connections)| ListedSession {
             view: SessionView::of(s, user),
             current: s.session_id == me.session_id,
-            connections: state.hub.connections(&s.username, &s.session_id),
+            connections,
         })
         .collect();
     Ok(Json(json!({ "sessions": listed })))

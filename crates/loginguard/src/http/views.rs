@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::auth::User;
-use crate::domain::{Session, SessionId};
+use crate::domain::{Session, SessionId, Username};
 
 #[derive(Serialize)]
 pub struct UserView {
@@ -75,4 +75,14 @@ pub struct AdminSession {
 pub struct RevokedView {
     pub session_id: SessionId,
     pub device: String,
+}
+
+/// The (account, session) pairs whose socket counts a list shows.
+pub fn presence_keys<'a>(
+    sessions: impl IntoIterator<Item = &'a Session>,
+) -> Vec<(Username, SessionId)> {
+    sessions
+        .into_iter()
+        .map(|s| (s.username.clone(), s.session_id.clone()))
+        .collect()
 }

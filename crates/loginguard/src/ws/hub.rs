@@ -115,6 +115,22 @@ impl Hub {
             .map_or(0, |l| l.iter().filter(|e| &e.session == session).count())
     }
 
+    /// Open sockets per session on this instance (for presence).
+    pub fn session_counts(&self) -> Vec<(SessionId, usize)> {
+        let mut counts: Vec<(SessionId, usize)> = Vec::new();
+        for shard in &self.shards {
+            for list in shard.lock().values() {
+                for e in list {
+                    match counts.iter_mut().rev().find(|(id, _)| id == &e.session) {
+                        Some((_, n)) => *n += 1,
+                        None => counts.push((e.session.clone(), 1)),
+                    }
+                }
+            }
+        }
+        counts
+    }
+
     /// Every (account, session) with a socket here, deduplicated.
     pub fn local_sessions(&self) -> Vec<(Username, SessionId)> {
         let mut out = Vec::new();

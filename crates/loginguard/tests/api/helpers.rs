@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
 
 /// How long any single expectation may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -73,21 +73,40 @@ pub async fn spawn_app(config: Config) -> TestApp {
 }
 
 /// Several instances on one store share one clock, as real ones share time.
+/// With a Redis store, waits until the instance is ready (it hears events).
 pub async fn spawn_app_with_clock(config: Config, clock: Arc<ManualClock>) -> TestApp {
     LazyLock::force(&TRACING);
+    let wait_ready = config.store != StoreConfig::Memory;
     let app = App::build_with_clock(config, clock.clone())
         .await
         .expect("app builds");
     let addr = app.local_addr().to_string();
     let cancel = CancellationToken::new();
     let task = tokio::spawn(app.run(cancel.clone()));
-    TestApp {
+    let app = TestApp {
         addr,
         http: reqwest::Client::new(),
         clock,
         cancel,
         task: Some(task),
+    };
+    if wait_ready {
+        eventually("instance ready", || async {
+            app.get("/readyz", None).await.status == 200
+        })
+        .await;
     }
+    app
+}
+
+/// `base_config` on the given cluster.
+pub fn cluster_config(cluster: &RedisCluster) -> Config {
+    let mut c = base_config();
+    c.store = StoreConfig::RedisCluster {
+        nodes: cluster.urls(),
+        prefix: "lg".into(),
+    };
+    c
 }
 
 /// A response's status and JSON body (Null when empty).

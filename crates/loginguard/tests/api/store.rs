@@ -12,7 +12,7 @@ use loginguard::domain::{
     AccountKey, Actor, Clock, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Policy, Reason,
     Session, SystemClock, Token, Username,
 };
-use loginguard::events::{EventHandler, LocalBus, RedisBus, StoreEvent};
+use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
 use loginguard::store::redis::RedisConn;
 use loginguard::store::{MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest};
 use parking_lot::Mutex;
@@ -100,7 +100,11 @@ async fn with_bus(store: RedisStore, urls: &[String], backing: Backing) -> Subje
         .iter()
         .map(|u| redis::Client::open(u.as_str()).unwrap())
         .collect();
-    let bus = RedisBus::new(clients, store.keys().events_channel());
+    let bus = RedisBus::new(
+        clients,
+        store.keys().events_channel(),
+        Arc::new(BusHealth::new(false)),
+    );
     tokio::spawn(bus.run(events.clone(), cancel.clone()));
     // The bus reports a resync once subscribed; only then are events heard.
     let ev = events.clone();

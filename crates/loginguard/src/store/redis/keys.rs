@@ -5,6 +5,8 @@
 //! - `<p>:{a:<account key>}:x`: hash, session id -> tombstone JSON
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
+//! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
+//! - `<p>:{idx}:instances`: sorted set, instance id -> last heartbeat (ms)
 //!
 //! The account key is a fixed-length hex digest of the user name, so the
 //! `{...}` hash tag puts all of one account's keys in one Cluster slot and no
@@ -41,6 +43,14 @@ impl KeySpace {
 
     pub fn accounts_index(&self) -> String {
         format!("{}:{{idx}}:accounts", self.prefix)
+    }
+
+    pub fn presence(&self, instance: &str) -> String {
+        format!("{}:{{i:{instance}}}:presence", self.prefix)
+    }
+
+    pub fn instances(&self) -> String {
+        format!("{}:{{idx}}:instances", self.prefix)
     }
 
     pub fn events_channel(&self) -> String {

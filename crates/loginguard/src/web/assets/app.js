@@ -71,10 +71,17 @@ function localTime(iso) {
   return d.toDateString() === today.toDateString() ? `today, ${timeOnly.format(d)}` : dateTime.format(d);
 }
 
-function timeElement(iso) {
+/** "12:58:01" today, else the date and time. */
+function shortTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "an unknown time";
+  return d.toDateString() === new Date().toDateString() ? timeOnly.format(d) : dateTime.format(d);
+}
+
+function timeElement(iso, format = localTime) {
   const t = document.createElement("time");
   t.dateTime = iso;
-  t.textContent = localTime(iso);
+  t.textContent = format(iso);
   t.title = dateTime.format(new Date(iso));
   return t;
 }
@@ -253,10 +260,10 @@ function loginBlocked(msg) {
   const text = node(
     "p",
     {},
-    node("strong", { text: "Someone tried to sign in. " }),
-    `A sign-in to ${who} with the right password from ${by.device || "an unnamed device"} (${by.ip}) at `,
-    timeElement(by.at),
-    " was refused because this account is already signed in on as many devices as it may be. If it wasn't you, change your password.",
+    node("strong", { text: "Blocked sign-in. " }),
+    `Someone with the right password for ${who} tried to sign in on ${by.device || "an unnamed device"} (${by.ip}) at `,
+    timeElement(by.at, shortTime),
+    ". It was refused because this account is already signed in on as many devices as it is allowed. If it wasn't you, change your password.",
   );
   const close = node("button", { type: "button", class: "button ghost small", text: "Dismiss" });
   const box = node("div", { class: "alert warning notice", role: "alert", "data-kind": "login-blocked" }, text, close);

@@ -1,0 +1,30 @@
+//! `LocalPresence`: counts from this instance's hub only, which is the whole
+//! truth when there is exactly one instance (the embedded memory store).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::Presence;
+use crate::domain::{SessionId, Username};
+use crate::ws::Hub;
+
+pub struct LocalPresence {
+    hub: Arc<Hub>,
+}
+
+impl LocalPresence {
+    pub fn new(hub: Arc<Hub>) -> Self {
+        LocalPresence { hub }
+    }
+}
+
+#[async_trait]
+impl Presence for LocalPresence {
+    async fn connections(&self, sessions: &[(Username, SessionId)]) -> Vec<usize> {
+        sessions
+            .iter()
+            .map(|(user, id)| self.hub.connections(user, id))
+            .collect()
+    }
+}

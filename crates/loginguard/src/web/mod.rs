@@ -1,0 +1,164 @@
+//! The web page at `/` and the JS client, embedded in the binary.
+//!
+//! Merged into the app router by `http::router`. Serves the page (`assets/`)
+//! and `clients/js` (`loginguard-client`) at stable paths, each with its
+//! Content-Type, a strict Content-Security-Policy (no inline script, nothing
+//! from another origin) and `nosniff`. Static bytes only: it must not read
+//! files at run time, touch the store or see a token; the page talks to the
+//! API like any other client.
+
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Sent with every asset. Scripts, styles, images and fetch/WebSocket calls
+/// may only go to this origin; no inline script or style, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; \
+form-action 'self'; frame-ancestors 'none'";
+
+/// One embedded file and the path it is served at.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+/// Every file the page needs. The client paths are stable: apps may load
+/// the module from a loginguard server directly.
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("assets/index.html"),
+    },
+    Asset {
+        path: "/assets/app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/app.js"),
+    },
+    Asset {
+        path: "/assets/app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("assets/app.css"),
+    },
+    Asset {
+        path: "/assets/favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_str!("assets/favicon.svg"),
+    },
+    Asset {
+        path: "/client/loginguard-client.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../../clients/js/index.js"),
+    },
+    Asset {
+        path: "/client/loginguard-client.d.ts",
+        content_type: "application/typescript; charset=utf-8",
+        body: include_str!("../../../../clients/js/index.d.ts"),
+    },
+];
+
+/// The page's routes; `http::router` merges them.
+pub fn router() -> Router<AppState> {
+    routes()
+}
+
+/// Generic over the state so the unit tests can serve it without an app.
+fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    ASSETS.iter().fold(Router::new(), |router, asset| {
+        router.route(asset.path, get(move || async move { serve(asset) }))
+    })
+}
+
+fn serve(asset: &'static Asset) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, asset.content_type),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        // Small files that change with the binary: revalidate every time.
+        (header::CACHE_CONTROL, "no-cache"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ]
+    .map(|(name, value)| (name, HeaderValue::from_static(value)));
+    (headers, asset.body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{to_bytes, Body};
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    async fn get_asset(path: &str) -> Response {
+        routes::<()>()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_asset_is_served_with_its_type_and_the_csp() {
+        for asset in ASSETS {
+            let response = get_asset(asset.path).await;
+            assert_eq!(response.status(), StatusCode::OK, "{}", asset.path);
+            let h = response.headers();
+            assert_eq!(h[header::CONTENT_TYPE], asset.content_type);
+            assert_eq!(h[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
+            assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            assert_eq!(body, asset.body.as_bytes());
+        }
+    }
+
+    #[test]
+    fn the_csp_allows_nothing_inline_and_no_other_origin() {
+        assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
+        assert!(!CONTENT_SECURITY_POLICY.contains("http"));
+        assert!(!CONTENT_SECURITY_POLICY.contains('*'));
+        assert!(CONTENT_SECURITY_POLICY.starts_with("default-src 'none';"));
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style_and_links_only_served_paths() {
+        let html = ASSETS[0].body;
+        for (i, _) in html.match_indices("<script") {
+            let tag = &html[i..i + html[i..].find('>').unwrap()];
+            assert!(tag.contains(" src=\""), "inline script: {tag}");
+        }
+        assert!(!html.contains("<style"), "inline <style>");
+        assert!(!html.contains(" style="), "inline style attribute");
+        for (i, _) in html.match_indices(" on") {
+            let name: String = html[i + 3..]
+                .chars()
+                .take_while(char::is_ascii_lowercase)
+                .collect();
+            let after = html[i + 3 + name.len()..].chars().next();
+            assert!(
+                name.is_empty() || after != Some('='),
+                "inline event handler: on{name}"
+            );
+        }
+        for attr in ["src=\"", "href=\""] {
+            for (i, _) in html.match_indices(attr) {
+                let start = i + attr.len();
+                let url = &html[start..start + html[start..].find('"').unwrap()];
+                assert!(
+                    ASSETS.iter().any(|a| a.path == url),
+                    "{url} is not served by this module"
+                );
+            }
+        }
+        let app = ASSETS[1].body;
+        assert!(app.contains("from \"/client/loginguard-client.js\""));
+    }
+}
