@@ -1,0 +1,344 @@
+//! The command line: one subcommand per scenario, each with its own bounds.
+//!
+//! Every scenario is bounded by a count and a `--duration`, and every URL goes
+//! through `Target::parse`, so a non-loopback target is refused while the
+//! arguments are parsed, before anything is sent.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::AccountArgs;
+use crate::target::Target;
+
+/// loginguard's load generator (loopback targets only).
+#[derive(Parser, Debug)]
+#[command(name = "loadgen", version, about, long_about = None)]
+pub struct Cli {
+    /// Print the report as JSON on stdout (progress still goes to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Hold N authenticated idle WebSockets; report the server's RSS per socket.
+    Idle(IdleArgs),
+    /// DELETE a session from another session of the account; time until its socket has force_logout.
+    Revoke(RevokeArgs),
+    /// Duplicate sign-in: the old socket's force_logout against the new sign-in's HTTP response.
+    Kick(KickArgs),
+    /// Password sign-ins per second.
+    Login(LoginArgs),
+    /// Token validations (GET /api/auth/session) per second over keep-alive connections.
+    Validate(ValidateArgs),
+    /// WebSocket ping -> pong latency while a sign-in flood keeps argon2 busy.
+    PingUnderLoginFlood(PingFloodArgs),
+    /// Write a users file of benchmark accounts for `loginguard serve --users`.
+    Users(UsersArgs),
+    /// Internal: one client process of `idle --processes K` (job on stdin).
+    #[command(hide = true)]
+    IdleWorker,
+}
+
+/// The instance to talk to.
+#[derive(Args, Clone, Debug)]
+pub struct TargetArgs {
+    /// Base URL of the loginguard instance (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_parser = Target::parse)]
+    pub target: Target,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct IdleArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Sockets to open.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Distinct sessions the sockets are spread over (each costs one sign-in).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: u64,
+    /// Source addresses 127.0.0.1 .. 127.0.0.K to connect from (each has ~28k ephemeral ports).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub sources: u8,
+    /// Client processes to spread the sockets over (one process's file limit may be too low).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub processes: u32,
+    /// The server's pid: its VmRSS is read before and after the sockets open.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// How long to hold every socket open before the "after" RSS sample.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub hold: Duration,
+    /// Sockets connecting at the same time.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub connect_concurrency: u64,
+    /// Give up opening sockets after this long.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// Sign-ins beside a kick measurement.
+#[derive(Args, Clone, Debug)]
+pub struct BackgroundArgs {
+    /// Background password sign-ins per second while kicks are measured (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    pub background_logins: f64,
+    /// Connections the background sign-ins use.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub background_concurrency: u64,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct KickRunArgs {
+    /// Kicks to measure.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Accounts prepared per round (sign-ins and sockets are set up a round at a time).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+    /// A kick not seen this long after its request is counted as missed.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub kick_timeout: Duration,
+    /// Stop measuring after this long.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub background: BackgroundArgs,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct RevokeArgs {
+    /// Instance the revoked session's socket is on.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Instance the DELETE (and background load) goes to [default: --target].
+    #[arg(long, value_parser = Target::parse)]
+    pub revoke_via: Option<Target>,
+    #[command(flatten)]
+    pub run: KickRunArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct KickArgs {
+    /// Instance the old session's socket is on.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Instance the new sign-in (and background load) goes to [default: --target].
+    #[arg(long, value_parser = Target::parse)]
+    pub login_via: Option<Target>,
+    #[command(flatten)]
+    pub run: KickRunArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Connections signing in at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub concurrency: u64,
+    /// Sign-ins to make at most.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Stop after this long.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Keep-alive connections, each sending one request after another.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub connections: u64,
+    /// Distinct sessions whose tokens are validated.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: u64,
+    /// Requests to send at most.
+    #[arg(long, default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Stop after this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct PingFloodArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Sockets that ping (one session each).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub sockets: u64,
+    /// Pause between one socket's pong and its next ping.
+    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Connections flooding sign-ins (0 = no flood: the baseline).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub flood_concurrency: u64,
+    /// Pings to send at most (over all sockets).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Stop after this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct UsersArgs {
+    /// Accounts to write.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// The password they all share.
+    #[arg(long, default_value = "loadgen-password")]
+    pub password: String,
+    /// Account names are this prefix followed by an index.
+    #[arg(long, default_value = "lg")]
+    pub user_prefix: String,
+    /// Where to write the TOML users file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// argon2id memory cost in KiB (the server's own hashes use 19456).
+    #[arg(long, default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (the server's own hashes use 2).
+    #[arg(long, default_value_t = 2)]
+    pub argon2_iterations: u32,
+}
+
+/// `250ms`, `2s`, `1.5s`, `3m`, or bare seconds (`10`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (use 250ms, 2s, 1.5s or 3m)"))?;
+    if !value.is_finite() || value < 0.0 || value * scale > 86_400.0 {
+        return Err(format!("{text:?} is out of range (0 .. 24h)"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn every_scenario_parses_with_its_defaults() {
+        for name in [
+            "idle",
+            "revoke",
+            "kick",
+            "login",
+            "validate",
+            "ping-under-login-flood",
+        ] {
+            parse(&[name]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let cli = parse(&["idle"]).unwrap();
+        let Command::Idle(a) = cli.command else {
+            panic!("idle")
+        };
+        assert_eq!(a.target.target.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!((a.count, a.sources, a.processes), (1000, 1, 1));
+        assert_eq!(a.hold, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn flags_reach_their_fields() {
+        let cli = parse(&[
+            "--json",
+            "revoke",
+            "--target",
+            "http://127.0.0.1:9001",
+            "--revoke-via",
+            "http://127.0.0.2:9002",
+            "--count",
+            "50",
+            "--kick-timeout",
+            "500ms",
+            "--background-logins",
+            "1000",
+            "--accounts",
+            "300",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        let Command::Revoke(a) = cli.command else {
+            panic!("revoke")
+        };
+        assert_eq!(
+            a.revoke_via.unwrap().addr,
+            "127.0.0.2:9002".parse().unwrap()
+        );
+        assert_eq!(a.run.count, 50);
+        assert_eq!(a.run.kick_timeout, Duration::from_millis(500));
+        assert_eq!(a.run.background.background_logins, 1000.0);
+        assert_eq!(a.run.accounts.accounts, 300);
+    }
+
+    #[test]
+    fn non_loopback_targets_are_refused_at_parse_time() {
+        for args in [
+            &["validate", "--target", "http://10.1.2.3:8080"][..],
+            &["revoke", "--revoke-via", "http://192.168.0.10:8080"],
+            &["kick", "--login-via", "http://example.com:8080"],
+            &["idle", "--target", "http://8.8.8.8:80"],
+        ] {
+            let err = parse(args).unwrap_err().to_string();
+            assert!(err.contains("not on loopback"), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for args in [
+            &["idle", "--sources", "0"][..],
+            &["idle", "--processes", "0"],
+            &["idle", "--count", "0"],
+            &["login", "--duration", "soon"],
+            &["users", "--count", "10"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn durations_parse_in_several_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("2h").is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! The scenarios and the one entry point that runs a parsed command.
+//!
+//! Each scenario module has `run(&Args) -> Result<Report>`; `run` here bounds
+//! it with a hard timeout (twice its `--duration` plus set-up time) and turns
+//! the report into JSON. Printing is left to the caller.
+
+mod idle;
+mod idle_sockets;
+mod kick;
+mod kicks;
+mod login;
+mod ping_flood;
+mod revoke;
+mod setup;
+mod validate;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::accounts::{write_users_file, HashCost};
+use crate::cli::Command;
+use crate::LoadgenError;
+
+/// Set-up (sign-ins, sockets) allowed on top of a scenario's bound.
+const SETUP_ALLOWANCE: Duration = Duration::from_secs(120);
+
+/// Runs `command`; `None` for the internal idle worker, which prints its own lines.
+pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
+    let report = match command {
+        Command::Idle(a) => bounded(a.duration + a.hold, idle::run(&a)).await?,
+        Command::Revoke(a) => bounded(a.run.duration, revoke::run(&a)).await?,
+        Command::Kick(a) => bounded(a.run.duration, kick::run(&a)).await?,
+        Command::Login(a) => bounded(a.duration, login::run(&a)).await?,
+        Command::Validate(a) => bounded(a.duration, validate::run(&a)).await?,
+        Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,
+        Command::Users(a) => {
+            let cost = HashCost {
+                memory_kib: a.argon2_memory_kib,
+                iterations: a.argon2_iterations,
+            };
+            write_users_file(&a.out, &a.user_prefix, a.count, &a.password, cost)?;
+            json!({"users": a.count, "user_prefix": a.user_prefix, "out": a.out})
+        }
+        Command::IdleWorker => {
+            idle_sockets::worker_main().await?;
+            return Ok(None);
+        }
+    };
+    Ok(Some(report))
+}
+
+/// Runs `scenario` under a hard timeout derived from its `--duration`.
+async fn bounded<R: Serialize>(
+    duration: Duration,
+    scenario: impl Future<Output = Result<R, LoadgenError>>,
+) -> Result<Value, LoadgenError> {
+    let limit = duration * 2 + SETUP_ALLOWANCE;
+    let report = tokio::time::timeout(limit, scenario)
+        .await
+        .map_err(|_| LoadgenError::Timeout("the scenario's hard limit"))??;
+    Ok(serde_json::to_value(report)?)
+}

@@ -1,0 +1,172 @@
+//! WebSocket client side of PROTOCOL.md: connect (optionally bound to a chosen
+//! loopback source address), authenticate, wait for a kick, ping.
+//!
+//! Buffers are kept small so that tens of thousands of sockets fit in one
+//! client process. Nothing here spawns tasks; scenarios decide who owns a socket.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::target::Target;
+use crate::LoadgenError;
+
+/// An open WebSocket to a target.
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// How long connect + upgrade + `auth_ok` may take.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long the close frame may take to follow `force_logout`.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The fields of a server message that loadgen looks at.
+#[derive(Debug, Deserialize)]
+struct ServerMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// A `force_logout` as it arrived on a socket.
+#[derive(Debug)]
+pub struct Kick {
+    /// When the client read it.
+    pub at: Instant,
+    pub reason: String,
+    /// The close code that followed (4001 expected), if one came in time.
+    pub close_code: Option<u16>,
+}
+
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(64 << 10))
+        .max_frame_size(Some(64 << 10))
+}
+
+/// Connects to `target`'s `/ws`, from `source` when given (bind before connect:
+/// each source address has its own ~28k ephemeral ports).
+pub async fn connect(target: &Target, source: Option<IpAddr>) -> Result<Ws, LoadgenError> {
+    let socket = match target.addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = socket
+        .connect(target.addr)
+        .await
+        .map_err(|source| LoadgenError::Connect {
+            addr: target.addr,
+            source,
+        })?;
+    stream.set_nodelay(true)?;
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(target.ws_url(), stream, Some(config()))
+            .await?;
+    Ok(ws)
+}
+
+/// Sends `auth` and expects `auth_ok` as the first message.
+pub async fn authenticate(ws: &mut Ws, token: &str) -> Result<(), LoadgenError> {
+    let auth = json!({"type": "auth", "token": token}).to_string();
+    ws.send(Message::Text(auth.into())).await?;
+    match next_message(ws).await? {
+        Some(m) if m.kind == "auth_ok" => Ok(()),
+        Some(m) => Err(LoadgenError::Protocol(format!(
+            "expected auth_ok, got {} ({:?})",
+            m.kind, m.reason
+        ))),
+        None => Err(LoadgenError::Protocol("closed before auth_ok".into())),
+    }
+}
+
+/// Connects and authenticates within `OPEN_TIMEOUT`.
+pub async fn open_authed(
+    target: &Target,
+    source: Option<IpAddr>,
+    token: &str,
+) -> Result<Ws, LoadgenError> {
+    tokio::time::timeout(OPEN_TIMEOUT, async {
+        let mut ws = connect(target, source).await?;
+        authenticate(&mut ws, token).await?;
+        Ok(ws)
+    })
+    .await
+    .map_err(|_| LoadgenError::Timeout("WebSocket connect and auth"))?
+}
+
+/// Reads until `force_logout` (skipping other messages) and then the close
+/// frame. Runs until then: the caller bounds it with a timeout.
+pub async fn await_kick(mut ws: Ws) -> Result<Kick, LoadgenError> {
+    let (at, reason) = loop {
+        match next_message(&mut ws).await? {
+            Some(m) if m.kind == "force_logout" => {
+                break (Instant::now(), m.reason.unwrap_or_default());
+            }
+            Some(_) => continue,
+            None => return Err(LoadgenError::Protocol("closed before force_logout".into())),
+        }
+    };
+    let close_code = tokio::time::timeout(CLOSE_TIMEOUT, close_code(&mut ws))
+        .await
+        .unwrap_or(None);
+    Ok(Kick {
+        at,
+        reason,
+        close_code,
+    })
+}
+
+/// Sends `{"type":"ping"}` and waits for `pong`; returns the round trip.
+pub async fn ping(ws: &mut Ws) -> Result<Duration, LoadgenError> {
+    let sent = Instant::now();
+    ws.send(Message::Text(r#"{"type":"ping"}"#.into())).await?;
+    loop {
+        match next_message(ws).await? {
+            Some(m) if m.kind == "pong" => return Ok(sent.elapsed()),
+            Some(_) => continue,
+            None => {
+                return Err(LoadgenError::Protocol(
+                    "closed while waiting for pong".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// Reads frames until the socket ends (answering protocol pings on the way);
+/// returns the close code when the server sent one.
+pub async fn close_code(ws: &mut Ws) -> Option<u16> {
+    while let Some(frame) = ws.next().await {
+        match frame {
+            Ok(Message::Close(f)) => return f.map(|f| u16::from(f.code)),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// The next text message, decoded; `None` when the socket closed.
+async fn next_message(ws: &mut Ws) -> Result<Option<ServerMessage>, LoadgenError> {
+    while let Some(frame) = ws.next().await {
+        match frame? {
+            Message::Text(t) => return Ok(Some(serde_json::from_str(&t)?)),
+            Message::Close(_) => return Ok(None),
+            _ => continue,
+        }
+    }
+    Ok(None)
+}
