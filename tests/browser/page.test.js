@@ -1,0 +1,368 @@
+// End-to-end tests of the page served at `/`, in Debian's Chromium driven by
+// playwright-core, against REAL loginguard processes (and a real
+// redis-server for the restart test). Each browser context is a separate
+// device (PC1, PC2, ...) with its own storage. Screenshots go to
+// artifacts/ (LG_SCREENSHOTS overrides); they are not compared, only kept.
+// It must never download a browser: CHROMIUM or /usr/bin/chromium only.
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+import { login, startLoginguard, startRedis } from "../../clients/js/test/server.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const shots = process.env.LG_SCREENSHOTS ?? path.join(here, "artifacts");
+mkdirSync(shots, { recursive: true });
+
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+let browser;
+before(async () => {
+  // playwright gives every launch a fresh, temporary user-data-dir.
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A new device: its own context (storage, cookies) and one page, with JS errors collected. */
+async function device(name, { viewport = { width: 1100, height: 760 } } = {}) {
+  const context = await browser.newContext({ viewport, locale: "en-US", timezoneId: "UTC" });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (err) => errors.push(`${name}: ${err.message}`));
+  page.on("console", (msg) => {
+    if (/Content.Security.Policy|Refused to/i.test(msg.text())) errors.push(`${name}: ${msg.text()}`);
+  });
+  return { name, context, page, errors };
+}
+
+async function open(dev, server) {
+  await dev.page.goto(server.url, { waitUntil: "domcontentloaded" });
+  await dev.page.locator("#signin-view:not([hidden])").waitFor();
+}
+
+/** Signs in through the form, using the keyboard only. Returns the login response. */
+async function signIn(dev, server, { username, password, deviceName }) {
+  const { page } = dev;
+  await page.locator("#username").focus();
+  await page.keyboard.type(username);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(password);
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("ControlOrMeta+A");
+  await page.keyboard.type(deviceName);
+  const response = page.waitForResponse((r) => r.url().endsWith("/api/auth/login"));
+  await page.keyboard.press("Enter");
+  return response;
+}
+
+const badge = (dev) => dev.page.locator("#badge").getAttribute("data-state");
+
+async function waitBadge(dev, state, timeout = 5000) {
+  await dev.page.locator(`#badge[data-state="${state}"]`).waitFor({ timeout });
+}
+
+/** Records every state the badge shows, from now on. */
+async function recordBadge(dev) {
+  await dev.page.evaluate(() => {
+    const badge = document.getElementById("badge");
+    window.__badgeStates = [badge.dataset.state];
+    new MutationObserver(() => window.__badgeStates.push(badge.dataset.state)).observe(badge, { attributes: true });
+  });
+  return () => dev.page.evaluate(() => window.__badgeStates);
+}
+
+function noErrors(...devs) {
+  assert.deepEqual(devs.flatMap((d) => d.errors), [], "no script errors or CSP violations");
+}
+
+describe("two devices, one session (default policy)", () => {
+  let server;
+  before(async () => {
+    server = await startLoginguard();
+  });
+  after(() => server?.stop());
+
+  test("PC2 signing in shows PC1 a dialog naming PC2 within 1 s, and PC1 cannot act behind it", async () => {
+    const pc1 = await device("PC1");
+    const pc2 = await device("PC2");
+    await open(pc1, server);
+    await open(pc2, server);
+
+    assert.equal(await pc2.page.inputValue("#device"), "Chrome on Linux", "device name pre-filled from the browser");
+    assert.equal(await pc2.page.evaluate(() => document.activeElement?.id), "username", "focus starts in the form");
+    await pc2.page.screenshot({ path: path.join(shots, "signin.png") });
+    const first = await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
+    assert.equal(first.status(), 200);
+    await waitBadge(pc1, "online");
+    await pc1.page.locator("#sessions li").first().waitFor();
+    assert.deepEqual(await pc1.context.cookies(), [], "no cookies: the token lives in sessionStorage");
+    const stored = await pc1.page.evaluate(() => JSON.parse(sessionStorage.getItem("loginguard.session")));
+    assert.equal(typeof stored.token, "string");
+
+    const second = await signIn(pc2, server, { username: "user1", password: "password1", deviceName: "Chrome on PC2" });
+    assert.equal(second.status(), 200);
+    const t0 = Date.now();
+    await pc1.page.locator("#kicked-dialog[open]").waitFor({ timeout: 1000 });
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed < 1000, `dialog after ${elapsed} ms`);
+
+    const text = await pc1.page.locator("#kicked-text").textContent();
+    assert.match(text, /^You were signed out because user1 signed in on Chrome on PC2 \(127\.0\.0\.1\) at \d\d:\d\d:\d\d\.$/);
+    assert.equal(await pc1.page.locator("#kicked-title").textContent(), "Signed in on another device");
+    assert.match(await pc1.page.locator("#kicked-details").textContent(), /Chrome on PC2/);
+    assert.equal(await badge(pc1), "offline");
+
+    // Focus is in the dialog, and stays there.
+    assert.equal(await pc1.page.evaluate(() => document.activeElement?.id), "signin-again");
+    for (let i = 0; i < 4; i++) {
+      await pc1.page.keyboard.press("Tab");
+      assert.ok(await pc1.page.evaluate(() => document.getElementById("kicked-dialog").contains(document.activeElement) || document.activeElement === document.body));
+    }
+    await pc1.page.locator("#signin-again").focus();
+    // The page behind is inert: its buttons cannot be clicked or focused.
+    assert.equal(await pc1.page.evaluate(() => document.getElementById("app").inert), true);
+    await assert.rejects(pc1.page.locator("#sessions button").first().click({ timeout: 500 }));
+    await assert.rejects(pc1.page.locator("#signout-button").click({ timeout: 500 }));
+    await pc1.page.screenshot({ path: path.join(shots, "kicked.png") });
+
+    // PC2's list shows one session: this device.
+    await waitBadge(pc2, "online");
+    await pc2.page.locator("#sessions li").first().waitFor();
+    const rows = pc2.page.locator("#sessions li");
+    assert.equal(await rows.count(), 1);
+    assert.equal(await rows.first().getAttribute("data-current"), "true");
+    assert.match(await rows.first().textContent(), /Chrome on PC2.*This device.*127\.0\.0\.1.*Signed in.*1 connection/s);
+
+    // A reload keeps PC2 signed in (sessionStorage) and online again.
+    await pc2.page.reload();
+    await waitBadge(pc2, "online");
+    assert.equal(await pc2.page.locator("#sessions li").count(), 1);
+
+    // "Sign in again" leads to the form with the user name kept, focus on the password.
+    await pc1.page.keyboard.press("Enter");
+    await pc1.page.locator("#signin-view:not([hidden])").waitFor();
+    assert.equal(await pc1.page.locator("#kicked-dialog").getAttribute("open"), null);
+    assert.equal(await pc1.page.inputValue("#username"), "user1");
+    assert.equal(await pc1.page.evaluate(() => document.activeElement?.id), "password");
+    assert.equal(await pc1.page.evaluate(() => sessionStorage.getItem("loginguard.session")), null);
+    noErrors(pc1, pc2);
+    await pc1.context.close();
+    await pc2.context.close();
+  });
+
+  test("a wrong password is explained; Escape on the dialog still leads to sign-in, never back", async () => {
+    const pc1 = await device("PC1");
+    await open(pc1, server);
+    await signIn(pc1, server, { username: "user2", password: "nope", deviceName: "PC1" });
+    await pc1.page.locator("#signin-error:not([hidden])").waitFor();
+    assert.match(await pc1.page.locator("#signin-error").textContent(), /user name or password is wrong/);
+    await pc1.page.locator("#password").fill("password2");
+    await pc1.page.locator("#password").press("Enter");
+    await waitBadge(pc1, "online");
+    await login(server.url, "user2", "password2", "Elsewhere");
+    await pc1.page.locator("#kicked-dialog[open]").waitFor({ timeout: 1000 });
+    await pc1.page.keyboard.press("Escape");
+    await pc1.page.locator("#signin-view:not([hidden])").waitFor();
+    assert.equal(await pc1.page.locator("#account-view").isHidden(), true);
+    noErrors(pc1);
+    await pc1.context.close();
+  });
+});
+
+describe("two sessions allowed (--max-sessions 2)", () => {
+  let server;
+  before(async () => {
+    server = await startLoginguard({ args: ["--max-sessions", "2"] });
+  });
+  after(() => server?.stop());
+
+  test("lists update live, and 'sign out' of another session from the list kicks it", async () => {
+    const pc1 = await device("PC1");
+    const pc2 = await device("PC2");
+    await open(pc1, server);
+    await open(pc2, server);
+    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
+    await waitBadge(pc1, "online");
+    await pc1.page.locator("#sessions li").first().waitFor();
+    assert.equal(await pc1.page.locator("#sessions li").count(), 1);
+
+    await signIn(pc2, server, { username: "user1", password: "password1", deviceName: "Chrome on PC2" });
+    await waitBadge(pc2, "online");
+    // PC1's list grows by itself (sessions_changed), without a reload.
+    await pc1.page.locator("#sessions li:nth-child(2)").waitFor({ timeout: 2000 });
+    await pc2.page.locator("#sessions li:nth-child(2)").waitFor();
+    const current = pc2.page.locator('#sessions li[data-current="true"]');
+    assert.match(await current.textContent(), /Chrome on PC2/);
+    const other = pc2.page.locator('#sessions li[data-current="false"]');
+    assert.match(await other.textContent(), /Chrome on PC1.*1 connection/s);
+    await pc2.page.screenshot({ path: path.join(shots, "sessions.png") });
+
+    await other.getByRole("button", { name: "Sign out Chrome on PC1" }).click();
+    await pc1.page.locator("#kicked-dialog[open]").waitFor({ timeout: 1000 });
+    assert.match(
+      await pc1.page.locator("#kicked-text").textContent(),
+      /^You were signed out because user1 ended this session from Chrome on PC2 \(127\.0\.0\.1\) at \d\d:\d\d:\d\d\.$/,
+    );
+    await pc2.page.waitForFunction(() => document.querySelectorAll("#sessions li").length === 1);
+    assert.equal(await badge(pc2), "online");
+
+    // A small screen: the same page, laid out for a phone.
+    const phone = await device("phone", { viewport: { width: 390, height: 760 } });
+    await phone.page.goto(server.url);
+    await phone.page.evaluate((me) => sessionStorage.setItem("loginguard.session", JSON.stringify(me)), {
+      ...(await pc2.page.evaluate(() => JSON.parse(sessionStorage.getItem("loginguard.session")))),
+    });
+    await phone.page.reload();
+    await waitBadge(phone, "online");
+    await phone.page.locator("#sessions li").first().waitFor();
+    const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px)`);
+    await phone.page.screenshot({ path: path.join(shots, "sessions-phone.png") });
+    noErrors(pc1, pc2, phone);
+    for (const d of [pc1, pc2, phone]) await d.context.close();
+  });
+});
+
+describe("deny_new policy (--on-limit deny_new)", () => {
+  let server;
+  before(async () => {
+    server = await startLoginguard({ args: ["--on-limit", "deny_new"] });
+  });
+  after(() => server?.stop());
+
+  test("the refused device sees 409 session_limit_reached; the signed-in one gets a login_blocked notice", async () => {
+    const pc1 = await device("PC1");
+    const pc2 = await device("PC2");
+    await open(pc1, server);
+    await open(pc2, server);
+    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
+    await waitBadge(pc1, "online");
+    const refused = await signIn(pc2, server, { username: "user1", password: "password1", deviceName: "Chrome on PC2" });
+    assert.equal(refused.status(), 409);
+    await pc2.page.locator('#signin-error[data-code="session_limit_reached"]:not([hidden])').waitFor();
+    assert.match(await pc2.page.locator("#signin-error").textContent(), /signed in on too many devices.*Chrome on PC1/s);
+    await pc2.page.screenshot({ path: path.join(shots, "session-limit.png") });
+    const notice = pc1.page.locator('[data-kind="login-blocked"]');
+    await notice.waitFor({ timeout: 1000 });
+    assert.match(await notice.textContent(), /Blocked sign-in.*tried to sign in on Chrome on PC2 \(127\.0\.0\.1\) at \d\d:\d\d:\d\d\./s);
+    await pc1.page.screenshot({ path: path.join(shots, "login-blocked.png") });
+    await notice.getByRole("button", { name: "Dismiss" }).click();
+    assert.equal(await notice.count(), 0);
+    assert.equal(await badge(pc1), "online");
+    noErrors(pc1, pc2);
+    await pc1.context.close();
+    await pc2.context.close();
+  });
+});
+
+describe("server restart (sessions in Redis)", () => {
+  let redis;
+  let server;
+  before(async () => {
+    redis = await startRedis();
+    server = await startLoginguard({ args: ["--redis", redis.url] });
+  });
+  after(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  test("the badge goes reconnecting -> online and the page stays signed in", async () => {
+    const pc1 = await device("PC1");
+    await open(pc1, server);
+    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
+    await waitBadge(pc1, "online");
+    await pc1.page.locator("#sessions li").first().waitFor();
+    const states = await recordBadge(pc1);
+    await server.stop();
+    await waitBadge(pc1, "reconnecting", 3000);
+    await pc1.page.screenshot({ path: path.join(shots, "reconnecting.png") });
+    await server.restart();
+    await waitBadge(pc1, "online", 10_000);
+    const seen = await states();
+    assert.equal(seen[0], "online");
+    assert.ok(seen.indexOf("reconnecting") > 0, `states: ${seen}`);
+    assert.equal(seen.at(-1), "online");
+    assert.ok(!seen.includes("offline"), `never offline: ${seen}`);
+    assert.equal(await pc1.page.locator("#account-view").isVisible(), true);
+    await pc1.page.waitForFunction(() => /1 connection/.test(document.getElementById("sessions").textContent));
+    assert.deepEqual(pc1.errors, []);
+    await pc1.context.close();
+  });
+});
+
+describe("admin view", () => {
+  let server;
+  before(async () => {
+    server = await startLoginguard({ args: ["--max-sessions", "4"] });
+  });
+  after(() => server?.stop());
+
+  test("lists every session page by page, and 'force sign-out' kicks the user's page", async () => {
+    const pc1 = await device("PC1");
+    const adm = await device("ADMIN");
+    await open(pc1, server);
+    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
+    await waitBadge(pc1, "online");
+    for (const n of [1, 2, 3, 4]) await login(server.url, "user2", "password2", `Kiosk ${n}`);
+
+    await open(adm, server);
+    await signIn(adm, server, { username: "admin", password: "admin123", deviceName: "Admin desk" });
+    await adm.page.locator("#admin-view:not([hidden])").waitFor();
+    await adm.page.locator("#admin-table tbody tr").first().waitFor();
+    // 6 sessions: admin, user1, user2 x4. Five per page -> two pages.
+    await adm.page.selectOption("#admin-limit", "5");
+    await adm.page.waitForFunction(() => document.querySelectorAll("#admin-table tbody tr").length === 5);
+    assert.match(await adm.page.locator("#admin-summary").textContent(), /Sessions 1–5 of 6/);
+    assert.equal(await adm.page.locator("#admin-prev").isDisabled(), true);
+    await adm.page.locator("#admin-next").click();
+    await adm.page.waitForFunction(() => document.querySelectorAll("#admin-table tbody tr").length === 1);
+    assert.match(await adm.page.locator("#admin-summary").textContent(), /Sessions 6–6 of 6/);
+    assert.equal(await adm.page.locator("#admin-next").isDisabled(), true);
+    await adm.page.locator("#admin-prev").click();
+    await adm.page.waitForFunction(() => document.querySelectorAll("#admin-table tbody tr").length === 5);
+    await adm.page.selectOption("#admin-limit", "10");
+    await adm.page.waitForFunction(() => document.querySelectorAll("#admin-table tbody tr").length === 6);
+    await adm.page.screenshot({ path: path.join(shots, "admin.png"), fullPage: true });
+
+    await adm.page.locator('#admin-table tr[data-username="user1"]').getByRole("button", { name: /Force sign-out of user1/ }).click();
+    await pc1.page.locator("#kicked-dialog[open]").waitFor({ timeout: 1000 });
+    assert.equal(await pc1.page.locator("#kicked-title").textContent(), "Signed out by an administrator");
+    assert.match(await pc1.page.locator("#kicked-text").textContent(), /^An administrator signed user1 out at \d\d:\d\d:\d\d\.$/);
+    await adm.page.locator("#admin-status:not([hidden])").waitFor();
+    assert.equal(await adm.page.locator("#admin-status").textContent(), "user1 was signed out of 1 session.");
+    await adm.page.waitForFunction(() => !document.querySelector('#admin-table tr[data-username="user1"]'));
+    noErrors(pc1, adm);
+    await pc1.context.close();
+    await adm.context.close();
+  });
+
+  test("a non-admin does not see the admin view", async () => {
+    const pc = await device("PC");
+    await open(pc, server);
+    await signIn(pc, server, { username: "user2", password: "password2", deviceName: "Laptop" });
+    await waitBadge(pc, "online");
+    assert.equal(await pc.page.locator("#admin-view").isHidden(), true);
+    noErrors(pc);
+    await pc.context.close();
+  });
+});
