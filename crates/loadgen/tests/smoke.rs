@@ -1,0 +1,127 @@
+//! Smoke run: the real loginguard app in-process on 127.0.0.1:0 (memory
+//! store, a users file from `loadgen users`), and tiny `idle`, `revoke` and
+//! `kick` runs against it through the same entry point as the binary.
+//!
+//! It checks correctness only (every socket opens, no kick is missed, the
+//! figures are present), never speed: CI shares 2 cores.
+
+use clap::Parser;
+use loadgen::accounts::{write_users_file, HashCost};
+use loadgen::cli::Cli;
+use loginguard::config::Config;
+use loginguard::startup::App;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// A cheap hash: this test measures nothing, and argon2 at full cost would dominate it.
+const CHEAP: HashCost = HashCost {
+    memory_kib: 256,
+    iterations: 1,
+};
+const PASSWORD: &str = "smoke-password";
+const ACCOUNTS: u32 = 30;
+
+/// A running app; dropping it stops the app.
+struct Server {
+    url: String,
+    cancel: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn start_server(max_sessions: u32) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let users = dir.path().join("users.toml");
+    write_users_file(&users, "lg", ACCOUNTS, PASSWORD, CHEAP).expect("users file");
+    let mut config = Config::defaults();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.users = Some(users);
+    config.policy.max_sessions = max_sessions;
+    let app = App::build(config).await.expect("app builds");
+    let url = format!("http://{}", app.local_addr());
+    let cancel = CancellationToken::new();
+    tokio::spawn(app.run(cancel.clone()));
+    Server {
+        url,
+        cancel,
+        _dir: dir,
+    }
+}
+
+/// Parses `args` as the binary would and runs the scenario.
+async fn loadgen(args: &[&str]) -> Value {
+    let cli = Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
+        .expect("arguments parse");
+    loadgen::scenarios::run(cli.command)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        .expect("a report")
+}
+
+fn common<'a>(url: &'a str, accounts: &'a str) -> [&'a str; 6] {
+    [
+        "--target",
+        url,
+        "--accounts",
+        accounts,
+        "--password",
+        PASSWORD,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_revoke_and_kick_runs_report_figures_and_miss_nothing() {
+    let server = start_server(2).await;
+    let accounts = ACCOUNTS.to_string();
+    let pid = std::process::id().to_string();
+    let common = common(&server.url, &accounts);
+
+    let mut args = vec![
+        "idle",
+        "--count",
+        "500",
+        "--sessions",
+        "5",
+        "--sources",
+        "2",
+    ];
+    args.extend(["--hold", "100ms", "--server-pid", &pid]);
+    args.extend(common);
+    let idle = loadgen(&args).await;
+    assert_eq!(idle["opened"], 500, "{idle}");
+    assert_eq!(idle["failed"], 0, "{idle}");
+    assert_eq!(idle["dropped"], 0, "{idle}");
+    assert_eq!(idle["connect"]["count"], 500, "{idle}");
+    assert!(
+        idle["server_rss"]["after_bytes"].as_u64().unwrap() > 0,
+        "{idle}"
+    );
+
+    let mut args = vec!["revoke", "--count", "50", "--batch", "25"];
+    args.extend(common);
+    let revoke = loadgen(&args).await;
+    assert_eq!(revoke["kicks"], 50, "{revoke}");
+    assert_eq!(revoke["delivered"], 50, "{revoke}");
+    assert_eq!(revoke["missed"], 0, "{revoke}");
+    assert_eq!(revoke["wrong"], 0, "{revoke}");
+    assert_eq!(revoke["push_latency"]["count"], 50, "{revoke}");
+    assert!(
+        revoke["push_latency"]["p99_us"].as_u64().unwrap() > 0,
+        "{revoke}"
+    );
+    drop(server);
+
+    let server = start_server(1).await;
+    let common = self::common(&server.url, &accounts);
+    let mut args = vec!["kick", "--count", "10", "--batch", "5"];
+    args.extend(common);
+    let kick = loadgen(&args).await;
+    assert_eq!(kick["delivered"], 10, "{kick}");
+    assert_eq!(kick["missed"], 0, "{kick}");
+    assert_eq!(kick["kick_minus_response"]["count"], 10, "{kick}");
+}
