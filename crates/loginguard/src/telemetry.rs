@@ -3,6 +3,8 @@
 //! Called once by the binary and, silenced unless `TEST_LOG` is set, by the
 //! test harness. Tokens, passwords and hashes are never logged anywhere.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; later calls do nothing.
@@ -12,5 +14,6 @@ pub fn init(default_filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -2,9 +2,12 @@
 //! `redis-server`s, real HTTP and WebSocket clients. One binary, many modules.
 
 mod helpers;
+mod process;
 mod redis_server;
 mod store;
 
 mod bad_input;
+mod cli;
+mod instances;
 mod login;
 mod websocket;
