@@ -62,7 +62,10 @@ impl Authenticator {
         let name = creds.username.as_str();
         self.limiter
             .check(&meta.ip, name, self.clock.now())
-            .map_err(|retry_after| AuthError::RateLimited { retry_after })?;
+            .map_err(|retry_after| {
+                tracing::info!(target: "audit", "sign-in refused: rate limited");
+                AuthError::RateLimited { retry_after }
+            })?;
 
         let user = self.users.get(&creds.username);
         let ok = self
@@ -74,7 +77,7 @@ impl Authenticator {
             _ => {
                 self.limiter
                     .record_failure(&meta.ip, name, self.clock.now());
-                tracing::info!("sign-in refused: invalid credentials");
+                tracing::info!(target: "audit", "sign-in refused: invalid credentials");
                 return Err(AuthError::InvalidCredentials);
             }
         };
@@ -103,7 +106,8 @@ impl Authenticator {
             .await?;
         match outcome {
             SignInOutcome::Created { revoked } => {
-                tracing::info!(session_id = %session.session_id, revoked = revoked.len(), "signed in");
+                let ids: Vec<&str> = revoked.iter().map(|s| s.session_id.as_str()).collect();
+                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), revoked = ?ids, "signed in");
                 Ok(SignedIn {
                     session,
                     token,
@@ -113,7 +117,7 @@ impl Authenticator {
             }
             SignInOutcome::Denied { active } => {
                 debug_assert_eq!(policy.on_limit, OnLimit::DenyNew);
-                tracing::info!("sign-in refused: session limit reached");
+                tracing::info!(target: "audit", "sign-in refused: session limit reached");
                 Err(AuthError::SessionLimitReached { active })
             }
         }

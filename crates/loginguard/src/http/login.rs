@@ -58,5 +58,6 @@ async fn logout(
             state.clock.now(),
         )
         .await?;
+    tracing::info!(target: "audit", username = %s.username, session_id = %s.session_id, "signed out");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -70,7 +70,10 @@ async fn revoke(
         .revoke(&AccountKey::of(&me.username), &id, reason, by, now)
         .await?;
     match ended {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
+        Some(_) => {
+            tracing::info!(target: "audit", username = %me.username, by = %me.session_id, session_id = %id, ?reason, "session revoked by its owner");
+            Ok(StatusCode::NO_CONTENT)
+        }
         None => Err(ApiError::NotFound),
     }
 }
