@@ -1,0 +1,10 @@
+// Entry point of the React example: mounts <App /> into #root. Nothing else.
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { App } from "./App.jsx";
+
+createRoot(document.getElementById("root")).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);
