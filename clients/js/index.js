@@ -459,7 +459,7 @@ export function describeForceLogout(msg, options = {}) {
 function formatTime(iso, { locale, timeZone } = {}) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "an unknown time";
-  return date.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone });
+  return date.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone });
 }
 
 /**
