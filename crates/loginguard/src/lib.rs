@@ -13,12 +13,14 @@
 //! - [`http`]: routes, extractors and the one error type.
 //! - [`web`]: the page at `/` and the JS client, embedded in the binary.
 //! - [`state`]: the shared handle handlers and sockets use.
+//! - [`metrics`]: the Prometheus registry behind `/metrics`.
 
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod presence;
 pub mod startup;
 pub mod state;

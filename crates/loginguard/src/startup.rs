@@ -18,10 +18,11 @@ use crate::config::{Config, StoreConfig};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
 use crate::http::{self, AdminCache};
+use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, Presence, RedisPresence};
 use crate::state::{AppState, Shared};
 use crate::store::redis::RedisConn;
-use crate::store::{MemoryStore, RedisStore, SessionStore, StoreError};
+use crate::store::{MemoryStore, RedisStore, SessionStore, StoreError, TimedStore};
 use crate::ws::{self, close, Hub};
 
 /// How long shutdown waits for sockets and background tasks.
@@ -75,7 +76,8 @@ impl App {
                 Users::demo()?
             }
         };
-        let hub = Hub::new();
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::new(metrics.clone());
         let (store, presence, bus_health, redis): (Arc<dyn SessionStore>, Arc<dyn Presence>, _, _) =
             match &config.store {
                 StoreConfig::Memory => {
@@ -104,6 +106,7 @@ impl App {
                     redis_parts(conn, nodes, prefix, &config, &hub, &clock)?
                 }
             };
+        let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let auth = Authenticator {
             users,
@@ -131,6 +134,7 @@ impl App {
             presence,
             bus_health,
             clock,
+            metrics,
             admin_cache: AdminCache::new(config.admin_cache_ttl),
             config,
             shutdown: CancellationToken::new(),

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::domain::Clock;
 use crate::events::BusHealth;
 use crate::http::AdminCache;
+use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::store::SessionStore;
 use crate::ws::{ConnContext, Hub};
@@ -29,6 +30,7 @@ pub struct Shared {
     /// Whether this instance hears store events (readiness).
     pub bus_health: Arc<BusHealth>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
     pub config: Config,
     pub admin_cache: AdminCache,
     /// Fires when the instance shuts down; sockets close with 1012.
@@ -49,6 +51,7 @@ impl AppState {
             auth_timeout: self.config.ws_auth_timeout,
             idle_timeout: self.config.ws_idle_timeout,
             touch_after: self.config.lifetimes.touch_after,
+            metrics: self.metrics.clone(),
             shutdown: self.shutdown.clone(),
         }
     }

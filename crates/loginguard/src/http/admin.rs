@@ -48,7 +48,11 @@ impl AdminCache {
         }
     }
 
-    async fn get(&self, state: &AppState) -> Result<(Millis, Arc<Vec<Session>>), ApiError> {
+    /// The snapshot, refreshed when older than the TTL.
+    pub async fn snapshot(
+        &self,
+        state: &AppState,
+    ) -> Result<(Millis, Arc<Vec<Session>>), ApiError> {
         let mut slot = self.snapshot.lock().await;
         let now = state.clock.now();
         if let Some((at, list)) = slot.as_ref() {
@@ -125,7 +129,7 @@ async fn list(
         .filter(|c| !c.is_empty())
         .map(decode_cursor)
         .transpose()?;
-    let (generated_at, all) = state.admin_cache.get(&state).await?;
+    let (generated_at, all) = state.admin_cache.snapshot(&state).await?;
     let start = match &after {
         Some(key) => all.partition_point(|s| &sort_key(s) <= key),
         None => 0,

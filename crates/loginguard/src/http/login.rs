@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::extract::{Authenticated, LoginBody, Meta};
 use super::views::{RevokedView, UserView};
 use super::ApiError;
+use crate::auth::AuthError;
 use crate::domain::{AccountKey, Reason};
 use crate::state::AppState;
 
@@ -23,7 +24,9 @@ async fn login(
     Meta(meta): Meta,
     LoginBody(creds): LoginBody,
 ) -> Result<Json<Value>, ApiError> {
-    let signed = state.auth.sign_in(creds, meta).await?;
+    let result = state.auth.sign_in(creds, meta).await;
+    state.metrics.sign_in(sign_in_label(&result));
+    let signed = result?;
     let revoked: Vec<RevokedView> = signed
         .revoked
         .iter()
@@ -60,4 +63,16 @@ async fn logout(
         .await?;
     tracing::info!(target: "audit", username = %s.username, session_id = %s.session_id, "signed out");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `result` label of the sign-in counter.
+fn sign_in_label<T>(result: &Result<T, AuthError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(AuthError::InvalidCredentials) => "invalid_credentials",
+        Err(AuthError::RateLimited { .. }) => "rate_limited",
+        Err(AuthError::SessionLimitReached { .. }) => "session_limit_reached",
+        Err(AuthError::Store(_)) => "store_error",
+        Err(AuthError::Hashing(_)) => "error",
+    }
 }

@@ -1,7 +1,9 @@
 //! Operations endpoints: `GET /healthz` (the process runs) and `GET /readyz`
-//! (the store answers and its events are heard).
+//! (the store answers and its events are heard), and `GET /metrics`.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -13,6 +15,19 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Prometheus text exposition. Live sessions come from the admin snapshot
+/// (at most `--admin-cache-ttl` old); when the store is down the count is 0.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let live = match state.admin_cache.snapshot(&state).await {
+        Ok((_, all)) => all.len(),
+        Err(_) => 0,
+    };
+    let body = state.metrics.render(state.hub.socket_count(), live);
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], body)
 }
 
 async fn healthz() -> Json<Value> {

@@ -10,10 +10,12 @@
 mod error;
 mod memory;
 pub mod redis;
+mod timed;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
+pub use timed::TimedStore;
 
 use async_trait::async_trait;
 

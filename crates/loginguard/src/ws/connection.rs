@@ -20,6 +20,7 @@ use super::close;
 use super::hub::{Command, Hub};
 use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
 use crate::domain::{AccountKey, Clock, Lookup, Session, Token};
+use crate::metrics::Metrics;
 use crate::store::SessionStore;
 
 /// What a connection needs from the instance; cheap to clone.
@@ -34,6 +35,7 @@ pub struct ConnContext {
     pub idle_timeout: Duration,
     /// A socket's traffic touches its session at most this often.
     pub touch_after: Duration,
+    pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
 }
 
@@ -104,7 +106,11 @@ where
                         return;
                     }
                 }
-                Some(Command::Kick(text)) => return kick(&mut socket, text.to_string()).await,
+                Some(Command::Kick(text, heard)) => {
+                    kick(&mut socket, text.to_string()).await;
+                    ctx.metrics.kick_delivered(heard.elapsed().as_secs_f64());
+                    return;
+                }
                 Some(Command::Close(code)) => return close_with(&mut socket, code).await,
                 None => return,
             },

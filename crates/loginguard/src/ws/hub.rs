@@ -13,10 +13,12 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 
 use super::message::{force_logout, ActorView, ServerMessage};
 use crate::domain::{Actor, Millis, Reason, SessionId, Username};
 use crate::events::{EventHandler, StoreEvent};
+use crate::metrics::Metrics;
 
 const SHARDS: usize = 64;
 
@@ -25,8 +27,9 @@ const SHARDS: usize = 64;
 pub enum Command {
     /// Send this JSON text.
     Send(Arc<str>),
-    /// Send this `force_logout` JSON, then close with 4001.
-    Kick(Arc<str>),
+    /// Send this `force_logout` JSON, then close with 4001. The instant is
+    /// when the event reached this instance (for the delivery metric).
+    Kick(Arc<str>, Instant),
     /// Close with this code (shutdown: 1012; vanished session: 4003).
     Close(u16),
 }
@@ -39,6 +42,7 @@ struct Entry {
 
 /// Routes events to sockets; one per instance, shared behind an `Arc`.
 pub struct Hub {
+    metrics: Arc<Metrics>,
     shards: Vec<Mutex<HashMap<Username, Vec<Entry>>>>,
     hasher: RandomState,
     next_conn: AtomicU64,
@@ -67,8 +71,9 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    pub fn new() -> Arc<Self> {
+    pub fn new(metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Hub {
+            metrics,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
             next_conn: AtomicU64::new(1),
@@ -160,9 +165,10 @@ impl Hub {
             .map(|id| (id.clone(), Arc::from(force_logout(id, reason, by, at))))
             .collect();
         let changed: Arc<str> = Arc::from(ServerMessage::SessionsChanged.to_json());
+        let heard = Instant::now();
         self.for_account(username, |e| {
             match messages.iter().find(|(id, _)| id == &e.session) {
-                Some((_, msg)) => Command::Kick(msg.clone()),
+                Some((_, msg)) => Command::Kick(msg.clone(), heard),
                 None => Command::Send(changed.clone()),
             }
         });
@@ -226,20 +232,27 @@ impl EventHandler for Hub {
                 revoked,
                 by,
                 ..
-            } => self.kick(
-                &username,
-                &revoked,
-                Reason::DuplicateLogin,
-                Some(&by),
-                by.at,
-            ),
+            } => {
+                self.metrics
+                    .revoked(Reason::DuplicateLogin.as_str(), revoked.len());
+                self.kick(
+                    &username,
+                    &revoked,
+                    Reason::DuplicateLogin,
+                    Some(&by),
+                    by.at,
+                )
+            }
             StoreEvent::Revoked {
                 username,
                 ids,
                 reason,
                 by,
                 at,
-            } => self.kick(&username, &ids, reason, by.as_ref(), at),
+            } => {
+                self.metrics.revoked(reason.as_str(), ids.len());
+                self.kick(&username, &ids, reason, by.as_ref(), at)
+            }
             StoreEvent::LoginBlocked { username, by } => {
                 let msg: Arc<str> = Arc::from(
                     ServerMessage::LoginBlocked {
@@ -267,7 +280,7 @@ mod tests {
 
     #[test]
     fn kicks_the_named_session_and_tells_the_others() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(Metrics::new()));
         let (a, b) = (
             SessionId::from_bytes([1; 16]),
             SessionId::from_bytes([2; 16]),
@@ -284,13 +297,13 @@ mod tests {
             None,
             Millis(0),
         );
-        assert!(matches!(rx_a.try_recv(), Ok(Command::Kick(m)) if m.contains("\"logout\"")));
+        assert!(matches!(rx_a.try_recv(), Ok(Command::Kick(m, _)) if m.contains("\"logout\"")));
         assert!(matches!(rx_b.try_recv(), Ok(Command::Send(m)) if m.contains("sessions_changed")));
     }
 
     #[test]
     fn registration_drop_unregisters() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(Metrics::new()));
         let id = SessionId::from_bytes([1; 16]);
         let (tx, _rx) = mpsc::unbounded_channel();
         let r = hub.register(user(), id.clone(), tx);

@@ -353,3 +353,36 @@ async fn health_and_readiness_follow_the_store() {
     );
     app.login_ok("user1", "PC3").await;
 }
+
+#[tokio::test]
+async fn metrics_count_sign_ins_revocations_kicks_and_sockets() {
+    let app = spawn_app(base_config()).await;
+    let t1 = app.login_ok("user1", "PC1").await;
+    let mut ws = app.ws_authed(&t1).await;
+    app.login_ok("user1", "PC2").await;
+    ws.expect_force_logout("duplicate_login").await;
+    app.login("user1", "wrong", "x")
+        .await
+        .error(401, "invalid_credentials");
+    let t3 = app.login_ok("user2", "PC3").await;
+    let _open = app.ws_authed(&t3).await;
+
+    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("openmetrics-text"));
+    let text = r.text().await.unwrap();
+    for needle in [
+        "loginguard_sign_ins_total{result=\"ok\"} 3",
+        "loginguard_sign_ins_total{result=\"invalid_credentials\"} 1",
+        "loginguard_revocations_total{reason=\"duplicate_login\"} 1",
+        "loginguard_kick_delivery_seconds_count 1",
+        "loginguard_open_sockets 1",
+        "loginguard_live_sessions 2",
+        "loginguard_store_call_seconds_count{op=\"sign_in\"} 3",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
