@@ -55,6 +55,25 @@ impl MemoryStore {
         now: Millis,
         f: impl FnOnce(&mut Account) -> (R, Option<StoreEvent>),
     ) -> R {
+        self.step(key, now, f).0
+    }
+
+    /// Every account currently held (a copy; the shards are not kept locked).
+    fn account_keys(&self) -> Vec<AccountKey> {
+        self.inner
+            .shards
+            .iter()
+            .flat_map(|s| s.lock().keys().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// `with_account`, also telling how many sessions the pruning ended.
+    fn step<R>(
+        &self,
+        key: &AccountKey,
+        now: Millis,
+        f: impl FnOnce(&mut Account) -> (R, Option<StoreEvent>),
+    ) -> (R, usize) {
         let shard = &self.inner.shards[self.inner.hasher.hash_one(key) as usize % SHARDS];
         let (expired, result, event) = {
             let mut map = shard.lock();
@@ -72,7 +91,7 @@ impl MemoryStore {
         if let Some(e) = event {
             self.inner.bus.publish(e);
         }
-        result
+        (result, expired.len())
     }
 }
 
@@ -183,12 +202,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn list_all(&self, now: Millis) -> Result<Vec<Session>, StoreError> {
-        let keys: Vec<AccountKey> = self
-            .inner
-            .shards
-            .iter()
-            .flat_map(|s| s.lock().keys().cloned().collect::<Vec<_>>())
-            .collect();
+        let keys = self.account_keys();
         let mut all = Vec::new();
         for key in keys {
             all.extend(self.with_account(&key, now, |a| (a.live(), None)));
@@ -212,5 +226,69 @@ impl SessionStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
+        let keys = self.account_keys();
+        Ok(keys
+            .iter()
+            .map(|key| self.step(key, now, |_| ((), None)).1)
+            .sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::{DeviceName, OnLimit, Policy};
+
+    const LIFE: Lifetimes = Lifetimes {
+        idle: Duration::from_secs(60),
+        absolute: Duration::from_secs(600),
+        touch_after: Duration::from_secs(15),
+    };
+
+    #[tokio::test]
+    async fn maintain_forgets_expired_accounts_entirely() {
+        let store = MemoryStore::new(LIFE, LocalBus::new());
+        let user = Username::parse("user1").unwrap();
+        let token = Token::issue(&user, [1; 16], [2; 32]);
+        let session = Session {
+            session_id: token.session_id().clone(),
+            username: user,
+            device: DeviceName::parse("PC1").unwrap(),
+            ip: "127.0.0.1".into(),
+            user_agent: String::new(),
+            created_at: Millis(0),
+            last_seen_at: Millis(0),
+            expires_at: Millis(0).plus(LIFE.absolute),
+            token_hash: token.hash(),
+        };
+        let policy = Policy {
+            max_sessions: 1,
+            on_limit: OnLimit::KickOldest,
+        };
+        store
+            .sign_in(SignInRequest {
+                session,
+                policy,
+                now: Millis(0),
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.maintain(Millis(59_999)).await.unwrap(), 0);
+        assert_eq!(
+            store.maintain(Millis(60_000)).await.unwrap(),
+            1,
+            "idle expiry"
+        );
+        assert_eq!(store.account_keys().len(), 1, "the tombstone is still kept");
+        assert_eq!(store.maintain(Millis(600_000)).await.unwrap(), 0);
+        assert!(
+            store.account_keys().is_empty(),
+            "nothing is left once the token would have expired"
+        );
     }
 }

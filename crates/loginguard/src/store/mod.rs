@@ -102,4 +102,10 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Succeeds when the backend answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Ends every expired session (emitting `expired`) and forgets stale
+    /// tombstones, so an in-process store stays bounded. Backends whose data
+    /// expires by itself (Redis key TTLs) may do nothing. Returns how many
+    /// sessions it ended.
+    async fn maintain(&self, now: Millis) -> Result<usize, StoreError>;
 }

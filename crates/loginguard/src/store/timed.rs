@@ -98,4 +98,8 @@ impl SessionStore for TimedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
     }
+
+    async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
+        self.timed("maintain", self.inner.maintain(now)).await
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Runs on a `TaskTracker` from `startup`. It wakes when a bus says events may
 //! have been lost (`Hub::resync_requested`) and on a periodic sweep, which is
-//! also what pushes `expired` to sockets whose sessions timed out. Sessions
+//! also what pushes `expired` to sockets whose sessions timed out (and, on
+//! each sweep, lets the store forget what has expired). Sessions
 //! are checked in batches; ended ones are kicked with their stored reason and
 //! vanished ones (store data lost) are closed with 4003. A failing store is
 //! retried at the next wake-up, never in a tight loop.
@@ -37,6 +38,11 @@ pub async fn run(
             _ = hub.resync_requested() => "resync",
             _ = tick.tick() => "sweep",
         };
+        if reason == "sweep" {
+            if let Err(e) = store.maintain(clock.now()).await {
+                tracing::debug!(error = %e, "store maintenance skipped");
+            }
+        }
         match check_all(&hub, store.as_ref(), clock.as_ref()).await {
             Ok(0) => {}
             Ok(kicked) => tracing::info!(

@@ -311,6 +311,12 @@ impl SessionStore for RedisStore {
             .await
     }
 
+    /// Keys expire by themselves (see `keys.rs`), and expired sessions with
+    /// sockets are ended by the revalidation sweep; nothing to do here.
+    async fn maintain(&self, _now: Millis) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let _: String =
             self.observe(redis::cmd("PING").query_async(&mut self.conn.clone()).await)?;
