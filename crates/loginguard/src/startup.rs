@@ -69,6 +69,7 @@ impl App {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartupError> {
+        raise_file_limit();
         let users = match &config.users {
             Some(path) => Users::load(path).map_err(StartupError::Users)?,
             None => {
@@ -204,6 +205,22 @@ impl App {
             );
         }
         served
+    }
+}
+
+/// Every socket holds a file descriptor, so the soft limit (often 1024) is
+/// raised to the hard limit once, with a log line saying what it is now.
+fn raise_file_limit() {
+    #[cfg(unix)]
+    {
+        let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft);
+        match (before, rlimit::increase_nofile_limit(u64::MAX)) {
+            (Ok(from), Ok(to)) if to > from => {
+                tracing::info!(from, to, "raised the open-file limit (one per socket)")
+            }
+            (_, Ok(limit)) => tracing::info!(limit, "open-file limit (one per socket)"),
+            (_, Err(e)) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+        }
     }
 }
 
