@@ -71,6 +71,10 @@ pub struct IdleArgs {
     /// The server's pid: its VmRSS is read before and after the sockets open.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Sign the sessions in on this instance instead (one on the same Redis):
+    /// keeps argon2's memory churn out of the measured server's RSS.
+    #[arg(long, value_parser = Target::parse)]
+    pub sign_in_via: Option<Target>,
     /// How long to hold every socket open before the "after" RSS sample.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub hold: Duration,
