@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -109,6 +109,8 @@ impl App {
             };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // One hashing thread per core: they run at a lower priority, so the
+        // async workers still get the CPU for kicks and pongs.
         let auth = Authenticator {
             users,
             verifier: PasswordVerifier::new(cores)?,
@@ -121,13 +123,10 @@ impl App {
             store: store.clone(),
             clock: clock.clone(),
         };
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = bind(config.listen).map_err(|source| StartupError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let state = AppState::new(Shared {
             auth,
             store,
@@ -206,6 +205,22 @@ impl App {
         }
         served
     }
+}
+
+/// Pending connections the kernel queues for us. tokio's default (128)
+/// overflows when thousands of clients reconnect at once after a restart,
+/// and each overflow costs the client a one-second SYN retry.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Every socket holds a file descriptor, so the soft limit (often 1024) is

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::close;
 use super::hub::{Command, Hub};
+use super::mailbox::Mailbox;
 use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
 use crate::domain::{AccountKey, Clock, Lookup, Session, Token};
 use crate::metrics::Metrics;
@@ -51,35 +51,37 @@ where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
 {
-    let session = match authenticate(&mut socket, &ctx).await {
+    // Keep only the identity: the rest of the record would cost memory per socket.
+    let Session {
+        username,
+        session_id,
+        ..
+    } = match authenticate(&mut socket, &ctx).await {
         Auth::Session(s) => s,
         Auth::Closed => return,
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mailbox = Arc::new(Mailbox::default());
     let _registration = ctx
         .hub
-        .register(session.username.clone(), session.session_id.clone(), tx);
+        .register(username.clone(), session_id.clone(), mailbox.clone());
     // Subscribe first, then check: a revocation that landed after `validate`
     // but before `register` would otherwise never reach this socket.
-    let account = AccountKey::of(&session.username);
+    let account = AccountKey::of(&username);
     let recheck = ctx
         .store
-        .check(
-            &[(account.clone(), session.session_id.clone())],
-            ctx.clock.now(),
-        )
+        .check(&[(account.clone(), session_id.clone())], ctx.clock.now())
         .await;
     match recheck.as_deref() {
         Ok([Lookup::Live(_)]) | Err(_) => {}
         Ok([Lookup::Ended(t)]) => {
-            let msg = force_logout(&session.session_id, t.reason, t.by.as_ref(), t.revoked_at);
+            let msg = force_logout(&session_id, t.reason, t.by.as_ref(), t.revoked_at);
             return kick(&mut socket, msg).await;
         }
         Ok(_) => return close_with(&mut socket, close::UNAUTHORIZED).await,
     }
     let ok = ServerMessage::AuthOk {
-        session_id: &session.session_id,
-        username: session.username.as_str(),
+        session_id: &session_id,
+        username: username.as_str(),
         server_time: ctx.clock.now().to_rfc3339(),
     };
     if socket
@@ -100,19 +102,18 @@ where
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => return close_with(&mut socket, close::RESTARTING).await,
-            cmd = rx.recv() => match cmd {
-                Some(Command::Send(text)) => {
+            cmd = mailbox.take() => match cmd {
+                Command::Send(text) => {
                     if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
                         return;
                     }
                 }
-                Some(Command::Kick(text, heard)) => {
+                Command::Kick(text, heard) => {
                     kick(&mut socket, text.to_string()).await;
                     ctx.metrics.kick_delivered(heard.elapsed().as_secs_f64());
                     return;
                 }
-                Some(Command::Close(code)) => return close_with(&mut socket, code).await,
-                None => return,
+                Command::Close(code) => return close_with(&mut socket, code).await,
             },
             frame = socket.next() => {
                 heard = Instant::now();
@@ -127,7 +128,7 @@ where
                             last_touch = Instant::now();
                             // A failed touch only shortens the session's idle life; the
                             // socket keeps working, so the error is not the client's.
-                            let _ = ctx.store.touch(&account, &session.session_id, ctx.clock.now()).await;
+                            let _ = ctx.store.touch(&account, &session_id, ctx.clock.now()).await;
                         }
                         answer(text.as_str(), ctx.clock.as_ref())
                     }

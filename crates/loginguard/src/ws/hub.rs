@@ -2,7 +2,7 @@
 //!
 //! Fed by the event bus (`EventHandler`) and by `revalidate`; it never writes
 //! to a socket, it hands a `Command` to the socket's own task over an
-//! unbounded channel, so a kick is never dropped because a queue is full.
+//! unbounded `Mailbox`, so a kick is never dropped because a queue is full.
 //! Sockets sit in shards by account, each behind a short lock; the hub copies
 //! what it needs under the lock and sends after releasing it.
 
@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::mailbox::Mailbox;
 use super::message::{force_logout, ActorView, ServerMessage};
 use crate::domain::{Actor, Millis, Reason, SessionId, Username};
 use crate::events::{EventHandler, StoreEvent};
@@ -37,7 +38,7 @@ pub enum Command {
 struct Entry {
     conn: u64,
     session: SessionId,
-    tx: mpsc::UnboundedSender<Command>,
+    mailbox: Arc<Mailbox>,
 }
 
 /// Routes events to sockets; one per instance, shared behind an `Arc`.
@@ -86,19 +87,23 @@ impl Hub {
         &self.shards[self.hasher.hash_one(username) as usize % SHARDS]
     }
 
-    /// Registers a socket of `session`; commands for it arrive on `tx`.
+    /// Registers a socket of `session`; commands for it arrive in `mailbox`.
     pub fn register(
         self: &Arc<Self>,
         username: Username,
         session: SessionId,
-        tx: mpsc::UnboundedSender<Command>,
+        mailbox: Arc<Mailbox>,
     ) -> Registration {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.shard(&username)
             .lock()
             .entry(username.clone())
             .or_default()
-            .push(Entry { conn, session, tx });
+            .push(Entry {
+                conn,
+                session,
+                mailbox,
+            });
         self.sockets.fetch_add(1, Ordering::Relaxed);
         Registration {
             hub: Arc::clone(self),
@@ -183,12 +188,12 @@ impl Hub {
             .map(|l| {
                 l.iter()
                     .filter(|e| &e.session == id)
-                    .map(|e| e.tx.clone())
+                    .map(|e| e.mailbox.clone())
                     .collect()
             })
             .unwrap_or_default();
-        for tx in targets {
-            let _ = tx.send(Command::Close(code));
+        for mailbox in targets {
+            mailbox.put(Command::Close(code));
         }
     }
 
@@ -198,10 +203,10 @@ impl Hub {
             let targets: Vec<_> = shard
                 .lock()
                 .values()
-                .flat_map(|l| l.iter().map(|e| e.tx.clone()))
+                .flat_map(|l| l.iter().map(|e| e.mailbox.clone()))
                 .collect();
-            for tx in targets {
-                let _ = tx.send(Command::Close(code));
+            for mailbox in targets {
+                mailbox.put(Command::Close(code));
             }
         }
     }
@@ -214,12 +219,14 @@ impl Hub {
     /// Builds a command per socket of `username` under the lock, sends after.
     fn for_account(&self, username: &Username, mut command: impl FnMut(&Entry) -> Command) {
         let targets: Vec<_> = match self.shard(username).lock().get(username) {
-            Some(list) => list.iter().map(|e| (e.tx.clone(), command(e))).collect(),
+            Some(list) => list
+                .iter()
+                .map(|e| (e.mailbox.clone(), command(e)))
+                .collect(),
             None => return,
         };
-        for (tx, cmd) in targets {
-            // A closed channel means the socket is already gone: nothing to tell.
-            let _ = tx.send(cmd);
+        for (mailbox, cmd) in targets {
+            mailbox.put(cmd);
         }
     }
 }
@@ -278,17 +285,16 @@ mod tests {
         Username::parse("user1").unwrap()
     }
 
-    #[test]
-    fn kicks_the_named_session_and_tells_the_others() {
+    #[tokio::test]
+    async fn kicks_the_named_session_and_tells_the_others() {
         let hub = Hub::new(Arc::new(Metrics::new()));
         let (a, b) = (
             SessionId::from_bytes([1; 16]),
             SessionId::from_bytes([2; 16]),
         );
-        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
-        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
-        let _ra = hub.register(user(), a.clone(), tx_a);
-        let _rb = hub.register(user(), b.clone(), tx_b);
+        let (box_a, box_b) = (Arc::new(Mailbox::default()), Arc::new(Mailbox::default()));
+        let _ra = hub.register(user(), a.clone(), box_a.clone());
+        let _rb = hub.register(user(), b.clone(), box_b.clone());
         assert_eq!(hub.socket_count(), 2);
         hub.kick(
             &user(),
@@ -297,16 +303,15 @@ mod tests {
             None,
             Millis(0),
         );
-        assert!(matches!(rx_a.try_recv(), Ok(Command::Kick(m, _)) if m.contains("\"logout\"")));
-        assert!(matches!(rx_b.try_recv(), Ok(Command::Send(m)) if m.contains("sessions_changed")));
+        assert!(matches!(box_a.take().await, Command::Kick(m, _) if m.contains("\"logout\"")));
+        assert!(matches!(box_b.take().await, Command::Send(m) if m.contains("sessions_changed")));
     }
 
     #[test]
     fn registration_drop_unregisters() {
         let hub = Hub::new(Arc::new(Metrics::new()));
         let id = SessionId::from_bytes([1; 16]);
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let r = hub.register(user(), id.clone(), tx);
+        let r = hub.register(user(), id.clone(), Arc::new(Mailbox::default()));
         assert_eq!(hub.connections(&user(), &id), 1);
         drop(r);
         assert_eq!(hub.connections(&user(), &id), 0);

@@ -9,11 +9,13 @@
 pub mod close;
 mod connection;
 mod hub;
+mod mailbox;
 pub mod message;
 mod revalidate;
 mod upgrade;
 
 pub use connection::{run as run_connection, ConnContext};
 pub use hub::{Command, Hub, Registration};
+pub use mailbox::Mailbox;
 pub use revalidate::run as run_revalidation;
 pub use upgrade::handler as upgrade_handler;

@@ -17,7 +17,7 @@ use crate::http::ApiError;
 use crate::state::AppState;
 
 /// Socket read buffer; one maximum-size message fits.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 pub async fn handler(
     State(state): State<AppState>,
