@@ -74,7 +74,7 @@ impl App {
             Some(path) => Users::load(path).map_err(StartupError::Users)?,
             None => {
                 tracing::warn!("DEMO MODE: no --users file; demo accounts user1/password1, user2/password2, admin/admin123 are active");
-                Users::demo()?
+                Users::demo()
             }
         };
         let metrics = Arc::new(Metrics::new());

@@ -2,7 +2,9 @@
 //!
 //! Loaded once at start-up by `startup`; read-only afterwards. Each entry has
 //! an argon2id hash (made with `loginguard hash-password`) and may override the
-//! global session policy. Demo mode hashes three well-known passwords at start.
+//! global session policy. The demo accounts' hashes are made once and kept
+//! here, so start-up does no hashing (fast, and no 19 MiB hashing buffer left
+//! behind in an idle process).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,8 +12,15 @@ use std::path::Path;
 use argon2::password_hash::PasswordHash;
 use serde::Deserialize;
 
-use super::{hash_password, AuthError};
 use crate::domain::{OnLimit, Username};
+
+// argon2id (m = 19 MiB, t = 2, p = 1) of the public demo passwords.
+const DEMO_USER1: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$QBLp5DbtXP0cjJUXOufkMw$FeWcbejx40F/xhTIHaRwL9ALns74XCRgz5uIO9WP6Y4";
+const DEMO_USER2: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$TmEQFmp4/uIkmcjQdYmjHw$sFcgVUeaCOHMSZlyoHOtp7fSyem907xR9LiRf9MRlLA";
+const DEMO_ADMIN: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$2vpP3btpXNYz3qaRnPppCQ$cSJJGq//fZdmYlrUJ1xkc3XI8hyNTWYWJ2RZcRWI8zA";
 
 /// One account.
 #[derive(Clone, Debug)]
@@ -88,12 +97,12 @@ impl Users {
     }
 
     /// user1/password1, user2/password2 and admin/admin123 (admin).
-    pub fn demo() -> Result<Self, AuthError> {
+    pub fn demo() -> Self {
         let mut by_name = HashMap::new();
-        for (name, display, password, is_admin) in [
-            ("user1", "User One", "password1", false),
-            ("user2", "User Two", "password2", false),
-            ("admin", "Administrator", "admin123", true),
+        for (name, display, hash, is_admin) in [
+            ("user1", "User One", DEMO_USER1, false),
+            ("user2", "User Two", DEMO_USER2, false),
+            ("admin", "Administrator", DEMO_ADMIN, true),
         ] {
             let username = Username::parse(name).expect("demo names are valid");
             by_name.insert(
@@ -101,14 +110,14 @@ impl Users {
                 User {
                     username,
                     name: display.to_owned(),
-                    password_hash: hash_password(password)?,
+                    password_hash: hash.to_owned(),
                     is_admin,
                     max_sessions: None,
                     on_limit: None,
                 },
             );
         }
-        Ok(Users { by_name })
+        Users { by_name }
     }
 
     pub fn get(&self, username: &Username) -> Option<&User> {
@@ -140,6 +149,29 @@ mod tests {
         assert!(alice.is_admin);
         assert_eq!(alice.max_sessions, Some(3));
         assert_eq!(alice.on_limit, Some(OnLimit::DenyNew));
+    }
+
+    #[tokio::test]
+    async fn demo_hashes_match_the_demo_passwords() {
+        let users = Users::demo();
+        let v = super::super::PasswordVerifier::new(1).unwrap();
+        for (name, password) in [
+            ("user1", "password1"),
+            ("user2", "password2"),
+            ("admin", "admin123"),
+        ] {
+            let user = users.get(&Username::parse(name).unwrap()).unwrap();
+            assert!(
+                v.verify(Some(&user.password_hash), password).await.unwrap(),
+                "{name}"
+            );
+        }
+        assert!(
+            users
+                .get(&Username::parse("admin").unwrap())
+                .unwrap()
+                .is_admin
+        );
     }
 
     #[test]
