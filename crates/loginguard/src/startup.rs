@@ -114,10 +114,13 @@ impl App {
         let auth = Authenticator {
             users,
             verifier: PasswordVerifier::new(cores)?,
-            limiter: FailureLimiter::new(RateLimits {
-                per_ip: config.rate_limit_ip,
-                per_account: config.rate_limit_account,
-            }),
+            limiter: FailureLimiter::new(
+                RateLimits {
+                    per_ip: config.rate_limit_ip,
+                    per_account: config.rate_limit_account,
+                },
+                clock.clone(),
+            ),
             policy: config.policy,
             lifetimes: config.lifetimes,
             store: store.clone(),

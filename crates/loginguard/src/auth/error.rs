@@ -21,6 +21,9 @@ pub enum AuthError {
     SessionLimitReached { active: Vec<Session> },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Too many password checks are already waiting for a hashing thread.
+    #[error("too many sign-ins in progress")]
+    Busy,
     /// The password hashing task could not run (runtime shutting down).
     #[error("password verification failed to run")]
     Hashing(String),

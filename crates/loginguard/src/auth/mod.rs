@@ -14,7 +14,7 @@ mod users;
 
 pub use error::AuthError;
 pub use password::{hash_password, PasswordVerifier};
-pub use rate_limit::{FailureLimiter, RateLimits};
+pub use rate_limit::{FailureLimiter, RateLimits, Ticket};
 pub use sign_in::{Authenticator, ClientMeta, Credentials, SignedIn};
 pub use token::issue_token;
 pub use users::{User, Users};

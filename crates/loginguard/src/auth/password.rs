@@ -7,6 +7,7 @@
 //! async workers, so that kicks and pongs are not queued behind hashing. An
 //! unknown user is verified against a dummy hash: it costs the same time.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
@@ -49,7 +50,14 @@ struct Job {
 pub struct PasswordVerifier {
     jobs: mpsc::Sender<Job>,
     dummy: Arc<String>,
+    /// Checks queued or running; past `MAX_QUEUED` new ones are refused.
+    queued: Arc<AtomicUsize>,
 }
+
+/// Checks allowed to wait for a hashing thread. A flood beyond this (many
+/// IPs and accounts at once) is answered 429 at once instead of growing a
+/// queue that would take minutes to drain.
+const MAX_QUEUED: usize = 512;
 
 impl PasswordVerifier {
     /// Starts `threads` hashing threads (normally one per core). They stop
@@ -67,6 +75,7 @@ impl PasswordVerifier {
         Ok(PasswordVerifier {
             jobs,
             dummy: Arc::new(DUMMY_HASH.to_owned()),
+            queued: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -81,10 +90,17 @@ impl PasswordVerifier {
             span: tracing::Span::current(),
             reply,
         };
+        if self.queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(AuthError::Busy);
+        }
         let gone = || AuthError::Hashing("password hashing threads stopped".into());
-        self.jobs.send(job).map_err(|_| gone())?;
-        let ok = answer.await.map_err(|_| gone())?;
-        Ok(known && ok)
+        let result = match self.jobs.send(job) {
+            Ok(()) => answer.await.map_err(|_| gone()),
+            Err(_) => Err(gone()),
+        };
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        Ok(known && result?)
     }
 }
 

@@ -1,18 +1,25 @@
 //! Limits on FAILED sign-ins, per client IP and per account.
 //!
 //! Successful sign-ins are never counted (the session policy bounds them).
-//! Counters are fixed one-minute windows kept in this process: each instance
-//! limits on its own, so N instances allow up to N times the rate; the limit
-//! is a brake on guessing, not an exact quota. Checked before credentials.
+//! A sign-in takes a `Ticket` before its password is checked: failures so far
+//! plus checks in flight may not pass the limit, so a burst of parallel
+//! guesses cannot all slip through before the first one has failed. A sign-in
+//! that only finds checks in flight ahead of it waits for them (they may well
+//! succeed) instead of being refused. Counters are fixed one-minute windows
+//! in this process: N instances allow up to N times the rate.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 
-use crate::domain::Millis;
+use crate::domain::{Clock, Millis};
 
 const WINDOW: Duration = Duration::from_secs(60);
+/// How long a sign-in waits for checks in flight before it is refused.
+const MAX_WAIT: Duration = Duration::from_secs(5);
 /// Above this many tracked keys, stale windows are swept on the next failure.
 const SWEEP_ABOVE: usize = 10_000;
 
@@ -24,97 +31,204 @@ pub struct RateLimits {
 }
 
 #[derive(Default)]
-struct Window {
-    start: u64,
-    count: u32,
+struct Counter {
+    window_start: u64,
+    failures: u32,
+    in_flight: u32,
 }
 
-/// Counts failures; cheap to share behind an `Arc`.
+/// Counts failures and checks in flight; shared behind an `Arc`.
 pub struct FailureLimiter {
     limits: RateLimits,
-    windows: Mutex<HashMap<String, Window>>,
+    counters: Mutex<HashMap<String, Counter>>,
+    settled: Notify,
+    clock: Arc<dyn Clock>,
+}
+
+/// Permission to check one password; report the result with `failed`, or
+/// drop it (a success, or an abandoned request) to count nothing.
+pub struct Ticket {
+    limiter: Arc<FailureLimiter>,
+    keys: Vec<(String, u32)>,
+    failed: bool,
+}
+
+enum Verdict {
+    Admit,
+    Wait,
+    Refuse(Duration),
 }
 
 impl FailureLimiter {
-    pub fn new(limits: RateLimits) -> Self {
-        FailureLimiter {
+    pub fn new(limits: RateLimits, clock: Arc<dyn Clock>) -> Arc<Self> {
+        Arc::new(FailureLimiter {
             limits,
-            windows: Mutex::new(HashMap::new()),
-        }
+            counters: Mutex::new(HashMap::new()),
+            settled: Notify::new(),
+            clock,
+        })
     }
 
-    /// `Err(retry_after)` when either the IP or the account is over its limit.
-    pub fn check(&self, ip: &str, account: &str, now: Millis) -> Result<(), Duration> {
-        let windows = self.windows.lock();
-        let over = |key: String, limit: u32| -> Option<Duration> {
-            let w = windows.get(&key)?;
-            let left = (w.start + WINDOW.as_millis() as u64).saturating_sub(now.0);
-            (limit > 0 && left > 0 && w.count >= limit).then(|| Duration::from_millis(left))
-        };
-        let retry = [
-            over(format!("ip:{ip}"), self.limits.per_ip),
-            over(format!("user:{account}"), self.limits.per_account),
+    /// A ticket for one password check, or how long to wait before retrying.
+    pub async fn admit(self: &Arc<Self>, ip: &str, account: &str) -> Result<Ticket, Duration> {
+        let keys: Vec<(String, u32)> = [
+            (format!("ip:{ip}"), self.limits.per_ip),
+            (format!("user:{account}"), self.limits.per_account),
         ]
         .into_iter()
-        .flatten()
-        .max();
-        retry.map_or(Ok(()), Err)
+        .filter(|(_, limit)| *limit > 0)
+        .collect();
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        loop {
+            let settled = self.settled.notified();
+            match self.try_admit(&keys, self.clock.now()) {
+                Verdict::Admit => {
+                    return Ok(Ticket {
+                        limiter: self.clone(),
+                        keys,
+                        failed: false,
+                    })
+                }
+                Verdict::Refuse(retry) => return Err(retry),
+                Verdict::Wait => {
+                    if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                        return Err(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
     }
 
-    /// Counts one failed attempt against the IP and the account.
-    pub fn record_failure(&self, ip: &str, account: &str, now: Millis) {
-        let mut windows = self.windows.lock();
-        let window_ms = WINDOW.as_millis() as u64;
-        if windows.len() > SWEEP_ABOVE {
-            windows.retain(|_, w| w.start + window_ms > now.0);
-        }
-        for key in [format!("ip:{ip}"), format!("user:{account}")] {
-            let w = windows.entry(key).or_default();
-            if w.start + window_ms <= now.0 {
-                *w = Window {
-                    start: now.0,
-                    count: 0,
-                };
+    fn try_admit(&self, keys: &[(String, u32)], now: Millis) -> Verdict {
+        let window = WINDOW.as_millis() as u64;
+        let mut counters = self.counters.lock();
+        let mut wait = false;
+        for (key, limit) in keys {
+            let Some(c) = counters.get_mut(key) else {
+                continue;
+            };
+            if c.window_start + window <= now.0 {
+                c.window_start = now.0;
+                c.failures = 0;
             }
-            w.count += 1;
+            if c.failures >= *limit {
+                let left = (c.window_start + window).saturating_sub(now.0);
+                return Verdict::Refuse(Duration::from_millis(left.max(1)));
+            }
+            wait |= c.failures + c.in_flight >= *limit;
         }
+        if wait {
+            return Verdict::Wait;
+        }
+        if counters.len() > SWEEP_ABOVE {
+            counters.retain(|_, c| c.in_flight > 0 || c.window_start + window > now.0);
+        }
+        for (key, _) in keys {
+            let c = counters.entry(key.clone()).or_insert_with(|| Counter {
+                window_start: now.0,
+                ..Counter::default()
+            });
+            c.in_flight += 1;
+        }
+        Verdict::Admit
+    }
+}
+
+impl Ticket {
+    /// The password was wrong: count it against the IP and the account.
+    pub fn failed(mut self) {
+        self.failed = true;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let now = self.limiter.clock.now().0;
+        let window = WINDOW.as_millis() as u64;
+        let mut counters = self.limiter.counters.lock();
+        for (key, _) in &self.keys {
+            if let Some(c) = counters.get_mut(key) {
+                c.in_flight = c.in_flight.saturating_sub(1);
+                if self.failed {
+                    if c.window_start + window <= now {
+                        c.window_start = now;
+                        c.failures = 0;
+                    }
+                    c.failures += 1;
+                }
+            }
+        }
+        drop(counters);
+        self.limiter.settled.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ManualClock;
 
-    #[test]
-    fn blocks_after_the_limit_until_the_window_ends() {
-        let l = FailureLimiter::new(RateLimits {
-            per_ip: 3,
-            per_account: 0,
-        });
-        let t = Millis(1_000_000);
-        for _ in 0..3 {
-            assert!(l.check("1.2.3.4", "u", t).is_ok());
-            l.record_failure("1.2.3.4", "u", t);
-        }
-        let retry = l.check("1.2.3.4", "u", Millis(t.0 + 10_000)).unwrap_err();
-        assert_eq!(retry, Duration::from_secs(50));
-        assert!(
-            l.check("5.6.7.8", "u", t).is_ok(),
-            "other IPs are unaffected"
-        );
-        assert!(l.check("1.2.3.4", "u", Millis(t.0 + 60_000)).is_ok());
+    fn limiter(per_ip: u32, per_account: u32) -> (Arc<FailureLimiter>, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new());
+        (
+            FailureLimiter::new(
+                RateLimits {
+                    per_ip,
+                    per_account,
+                },
+                clock.clone(),
+            ),
+            clock,
+        )
     }
 
-    #[test]
-    fn account_limit_spans_ips() {
-        let l = FailureLimiter::new(RateLimits {
-            per_ip: 0,
-            per_account: 2,
+    #[tokio::test]
+    async fn blocks_after_the_limit_until_the_window_ends() {
+        let (l, clock) = limiter(3, 0);
+        for _ in 0..3 {
+            l.admit("1.2.3.4", "u").await.ok().unwrap().failed();
+        }
+        clock.advance(Duration::from_secs(10));
+        let retry = l.admit("1.2.3.4", "u").await.err().unwrap();
+        assert_eq!(retry, Duration::from_secs(50));
+        assert!(
+            l.admit("5.6.7.8", "u").await.is_ok(),
+            "other IPs are unaffected"
+        );
+        clock.advance(Duration::from_secs(50));
+        assert!(l.admit("1.2.3.4", "u").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn successes_are_not_counted() {
+        let (l, _) = limiter(2, 2);
+        for _ in 0..10 {
+            drop(l.admit("ip", "u").await.ok().unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_parallel_burst_cannot_pass_the_limit() {
+        let (l, _) = limiter(0, 3);
+        let tickets: Vec<Ticket> = {
+            let mut v = Vec::new();
+            for _ in 0..3 {
+                v.push(l.admit("a", "victim").await.ok().unwrap());
+            }
+            v
+        };
+        // A fourth waits while three checks are in flight...
+        let fourth = tokio::spawn({
+            let l = l.clone();
+            async move { l.admit("b", "victim").await.map(|_| ()) }
         });
-        let t = Millis(0);
-        l.record_failure("a", "victim", t);
-        l.record_failure("b", "victim", t);
-        assert!(l.check("c", "victim", t).is_err());
-        assert!(l.check("c", "other", t).is_ok());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!fourth.is_finished());
+        // ...and is refused once they have failed.
+        for t in tickets {
+            t.failed();
+        }
+        assert!(fourth.await.unwrap().is_err());
+        assert!(l.admit("c", "other").await.is_ok());
     }
 }

@@ -37,7 +37,7 @@ pub struct SignedIn {
 pub struct Authenticator {
     pub users: Users,
     pub verifier: PasswordVerifier,
-    pub limiter: FailureLimiter,
+    pub limiter: Arc<FailureLimiter>,
     pub policy: Policy,
     pub lifetimes: Lifetimes,
     pub store: Arc<dyn SessionStore>,
@@ -60,8 +60,10 @@ impl Authenticator {
         meta: ClientMeta,
     ) -> Result<SignedIn, AuthError> {
         let name = creds.username.as_str();
-        self.limiter
-            .check(&meta.ip, name, self.clock.now())
+        let ticket = self
+            .limiter
+            .admit(&meta.ip, name)
+            .await
             .map_err(|retry_after| {
                 tracing::info!(target: "audit", "sign-in refused: rate limited");
                 AuthError::RateLimited { retry_after }
@@ -75,13 +77,13 @@ impl Authenticator {
         let user = match (ok, user) {
             (true, Some(user)) => user.clone(),
             _ => {
-                self.limiter
-                    .record_failure(&meta.ip, name, self.clock.now());
+                ticket.failed();
                 tracing::info!(target: "audit", "sign-in refused: invalid credentials");
                 return Err(AuthError::InvalidCredentials);
             }
         };
 
+        drop(ticket);
         let token = issue_token(&user.username)?;
         let now = self.clock.now();
         let session = Session {

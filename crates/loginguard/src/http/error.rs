@@ -162,6 +162,9 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::InvalidCredentials => ApiError::InvalidCredentials,
             AuthError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
+            AuthError::Busy => ApiError::RateLimited {
+                retry_after: Duration::from_secs(1),
+            },
             AuthError::SessionLimitReached { active } => ApiError::SessionLimitReached { active },
             AuthError::Store(s) => s.into(),
             AuthError::Hashing(what) => ApiError::Internal(what),

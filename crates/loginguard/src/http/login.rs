@@ -71,6 +71,7 @@ fn sign_in_label<T>(result: &Result<T, AuthError>) -> &'static str {
         Ok(_) => "ok",
         Err(AuthError::InvalidCredentials) => "invalid_credentials",
         Err(AuthError::RateLimited { .. }) => "rate_limited",
+        Err(AuthError::Busy) => "busy",
         Err(AuthError::SessionLimitReached { .. }) => "session_limit_reached",
         Err(AuthError::Store(_)) => "store_error",
         Err(AuthError::Hashing(_)) => "error",

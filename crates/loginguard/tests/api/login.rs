@@ -386,3 +386,21 @@ async fn metrics_count_sign_ins_revocations_kicks_and_sockets() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_parallel_burst_of_guesses_cannot_pass_the_limit() {
+    let mut config = base_config();
+    config.rate_limit_account = 5;
+    let app = spawn_app(config).await;
+    let guesses = (0..30).map(|i| {
+        let app = &app;
+        async move { app.login("user1", &format!("guess{i}"), "x").await.status }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((wrong, limited), (5, 25), "{statuses:?}");
+    app.login("user1", "password1", "x")
+        .await
+        .error(429, "rate_limited");
+}
