@@ -5,6 +5,7 @@
 //! then closes sockets with 1012, lets in-flight requests finish and waits
 //! (bounded) for background tasks. The binary and the tests use this same path.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,9 +189,22 @@ impl App {
                 inner.cancel();
             }
         };
-        let served = axum::serve(listener, app)
+        let server = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
-            .await;
+            .into_future();
+        // Graceful shutdown waits for every HTTP connection; a client that
+        // never finishes its request must not keep the process alive.
+        let grace_over = async {
+            inner.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let served = tokio::select! {
+            served = server => served,
+            _ = grace_over => {
+                tracing::warn!("HTTP connections still open after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
         // Sockets watch the token themselves; this catches any that registered late.
         state.hub.close_all(close::RESTARTING);
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {

@@ -46,6 +46,9 @@ pub enum ApiError {
     /// 405: known route, wrong method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 408: the request took too long (a body trickled in, for example).
+    #[error("request timed out")]
+    RequestTimeout,
     /// 409: `deny_new` and the limit is reached.
     #[error("session limit reached")]
     SessionLimitReached { active: Vec<Session> },
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::SessionLimitReached { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -94,6 +98,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::SessionLimitReached { .. } => "session_limit_reached",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -148,8 +153,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            // Logged once per outage by the store, not once per request.
             StoreError::Unavailable(source) => {
-                tracing::warn!(error = %source, "session store unavailable");
+                tracing::debug!(error = %source, "session store unavailable");
                 ApiError::StoreUnavailable
             }
             StoreError::Corrupt(what) => ApiError::Internal(what),
@@ -238,6 +244,7 @@ mod tests {
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::NotFound, 404, "not_found"),
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
+            (ApiError::RequestTimeout, 408, "request_timeout"),
             (
                 ApiError::SessionLimitReached { active: vec![] },
                 409,

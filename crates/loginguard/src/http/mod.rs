@@ -16,16 +16,34 @@ mod views;
 pub use admin::AdminCache;
 pub use error::ApiError;
 
-use axum::extract::DefaultBodyLimit;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 use crate::state::AppState;
 
 /// Largest request body accepted (413 `payload_too_large` above).
 pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Longest a request may take, body reading included (408 above). Sign-in
+/// waits for a hashing thread and the rate limiter (at most 5 s) first.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Answers 408 when a request takes longer than `REQUEST_TIMEOUT`, so a
+/// client trickling its body cannot hold a connection (or shutdown) forever.
+async fn request_timeout(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
+}
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
@@ -39,11 +57,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(request_timeout))
         .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::Internal(
-                "handler panicked".into(),
-            ))
+            ApiError::Internal("handler panicked".into()).into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // 5xx are logged where they arise, once per change of state (store
+        // reachability) or with their cause (internal errors); not again here.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
 }

@@ -307,7 +307,8 @@ async fn killing_one_instance_leaves_the_others_unaffected() {
     assert_eq!(survivor.get("/readyz", None).await.status, 200);
 }
 
-/// SIGTERM: sockets get 1012 (reconnect elsewhere), the process exits 0 in time.
+/// SIGTERM: sockets get 1012 (reconnect elsewhere), the process exits 0 in
+/// time even with a client stuck mid-request.
 #[tokio::test]
 async fn sigterm_closes_sockets_with_1012_and_exits_0() {
     let mut proc = Proc::serve(&[]);
@@ -328,6 +329,11 @@ async fn sigterm_closes_sockets_with_1012_and_exits_0() {
     ws.send_json(json!({"type": "auth", "token": r["token"]}))
         .await;
     assert_eq!(ws.next_json().await["type"], "auth_ok");
+    // A client that never finishes its request must not hold shutdown up.
+    let mut stalled = tokio::net::TcpStream::connect(&proc.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     proc.signal("TERM");
     ws.expect_close_code(1012).await;
     let status = proc.wait_exit(Duration::from_secs(15));
