@@ -15,6 +15,12 @@ use super::reason::{Actor, Reason, Tombstone};
 use super::session::{Lifetimes, Session, SessionId};
 use super::token::TokenHash;
 
+/// Tombstones kept per account at most; past this the one that would expire
+/// first is forgotten, so an account signing in again and again cannot make
+/// its record (or, in Redis, its scripts' work) grow without bound.
+/// `store/redis/scripts/common.lua` uses the same number.
+pub const MAX_TOMBSTONES: usize = 1000;
+
 /// An account's live sessions and the tombstones of its ended ones.
 #[derive(Clone, Debug, Default)]
 pub struct Account {
@@ -40,11 +46,10 @@ pub enum Lookup {
 }
 
 impl Account {
-    /// Ends every session past its idle or absolute lifetime (reason `expired`)
-    /// and forgets tombstones whose tokens would have expired. Returns the ids
-    /// sessions that expired now, so their sockets can be told.
+    /// Ends every session past its idle or absolute lifetime (reason
+    /// `expired`). Returns the sessions that expired now, so their sockets can
+    /// be told. Cheap: it does not walk the tombstones.
     pub fn prune(&mut self, now: Millis, idle: Duration) -> Vec<Session> {
-        self.tombs.retain(|_, t| t.until > now);
         let (expired, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sessions)
             .into_iter()
             .partition(|s| s.is_expired(now, idle));
@@ -117,6 +122,12 @@ impl Account {
         }
     }
 
+    /// Forgets tombstones whose tokens would have expired (periodic upkeep;
+    /// lookups already ignore them).
+    pub fn forget_stale_tombstones(&mut self, now: Millis) {
+        self.tombs.retain(|_, t| t.until > now);
+    }
+
     /// Marks a live session used at `now` (no-op when unknown or fresh).
     pub fn touch(&mut self, id: &SessionId, now: Millis, touch_after: Duration) {
         if let Some(s) = self.sessions.iter_mut().find(|s| &s.session_id == id) {
@@ -176,6 +187,16 @@ impl Account {
             until: s.expires_at.max(now.plus(idle)),
         };
         self.tombs.insert(s.session_id, tomb);
+        if self.tombs.len() > MAX_TOMBSTONES {
+            let oldest = self
+                .tombs
+                .iter()
+                .min_by_key(|(id, t)| (t.until, (*id).clone()))
+                .map(|(id, _)| id.clone());
+            if let Some(id) = oldest {
+                self.tombs.remove(&id);
+            }
+        }
     }
 }
 
@@ -276,6 +297,7 @@ mod tests {
         a.sign_in(s1.clone(), kick_oldest(1), Millis(0), LIFE.idle);
         a.end(&s1.session_id, Reason::Logout, None, Millis(5), LIFE.idle);
         a.prune(Millis(43_200_000), LIFE.idle);
+        a.forget_stale_tombstones(Millis(43_200_000));
         assert_eq!(
             a.lookup(
                 &s1.session_id,

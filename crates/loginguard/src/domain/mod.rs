@@ -15,7 +15,7 @@ mod session;
 mod token;
 mod username;
 
-pub use account::{Account, Lookup, SignInDecision};
+pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;
 pub use policy::{decide, Decision, OnLimit, Policy};

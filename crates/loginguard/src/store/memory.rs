@@ -232,7 +232,10 @@ impl SessionStore for MemoryStore {
         let keys = self.account_keys();
         Ok(keys
             .iter()
-            .map(|key| self.step(key, now, |_| ((), None)).1)
+            .map(|key| {
+                self.step(key, now, |a| (a.forget_stale_tombstones(now), None))
+                    .1
+            })
             .sum())
     }
 }

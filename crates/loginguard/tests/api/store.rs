@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use loginguard::domain::{
     AccountKey, Actor, Clock, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Policy, Reason,
-    Session, SystemClock, Token, Username,
+    Session, SystemClock, Token, Username, MAX_TOMBSTONES,
 };
 use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
 use loginguard::store::redis::RedisConn;
@@ -593,6 +593,33 @@ pub async fn list_all_and_check_see_every_account(s: Subject) {
     assert!(s.store.ping().await.is_ok());
 }
 
+pub async fn tombstones_per_account_are_capped(s: Subject) {
+    let t = now();
+    let p = policy(1, OnLimit::KickOldest);
+    let mut tokens = Vec::new();
+    for i in 0..(MAX_TOMBSTONES as u64 + 6) {
+        tokens.push(sign_in(&s, "churn", "dev", Millis(t.0 + i), p).await.0);
+    }
+    let later = Millis(t.0 + 10_000);
+    for (i, tok) in tokens.iter().enumerate() {
+        let got = s.store.validate(tok, later).await.unwrap();
+        match i {
+            0..=4 => assert_eq!(
+                got,
+                Lookup::Unknown,
+                "token {i}: the oldest tombstones are forgotten"
+            ),
+            _ if i == tokens.len() - 1 => {
+                assert!(matches!(got, Lookup::Live(_)), "the newest is live")
+            }
+            _ => assert!(
+                matches!(got, Lookup::Ended(_)),
+                "token {i} keeps its tombstone"
+            ),
+        }
+    }
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -625,4 +652,5 @@ conformance!(
     a_forged_token_for_a_live_session_id_is_unknown,
     revoke_one_and_revoke_account,
     list_all_and_check_see_every_account,
+    tombstones_per_account_are_capped,
 );

@@ -3,6 +3,7 @@
 //! Layout (`<p>` is the configurable prefix, default `lg`):
 //! - `<p>:{a:<account key>}:s`: hash, session id -> session JSON (live sessions)
 //! - `<p>:{a:<account key>}:x`: hash, session id -> tombstone JSON
+//! - `<p>:{a:<account key>}:xe`: sorted set, session id by tombstone expiry
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
@@ -18,6 +19,7 @@ use crate::domain::AccountKey;
 pub struct AccountKeys {
     pub sessions: String,
     pub tombstones: String,
+    pub tombstone_index: String,
 }
 
 /// Key and channel names under one prefix.
@@ -38,6 +40,7 @@ impl KeySpace {
         AccountKeys {
             sessions: format!("{base}:s"),
             tombstones: format!("{base}:x"),
+            tombstone_index: format!("{base}:xe"),
         }
     }
 
@@ -70,6 +73,7 @@ mod tests {
         let k = ks.account(&AccountKey::of(&user));
         let tag = |s: &str| s[s.find('{').unwrap()..=s.find('}').unwrap()].to_owned();
         assert_eq!(tag(&k.sessions), tag(&k.tombstones));
+        assert_eq!(tag(&k.sessions), tag(&k.tombstone_index));
         assert!(!k.sessions.contains("we}ird"));
         assert!(k.sessions.starts_with("lg:{a:") && k.sessions.ends_with("}:s"));
     }

@@ -110,6 +110,7 @@ impl RedisStore {
                 scripts::LOOKUP
                     .key(&k.sessions)
                     .key(&k.tombstones)
+                    .key(&k.tombstone_index)
                     .arg(id.as_str())
                     .arg(hash)
                     .arg(now.0)
@@ -139,6 +140,7 @@ impl RedisStore {
                 scripts::REVOKE
                     .key(&k.sessions)
                     .key(&k.tombstones)
+                    .key(&k.tombstone_index)
                     .arg(now.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
@@ -189,6 +191,7 @@ impl SessionStore for RedisStore {
                 scripts::SIGN_IN
                     .key(&k.sessions)
                     .key(&k.tombstones)
+                    .key(&k.tombstone_index)
                     .arg(req.now.0)
                     .arg(json)
                     .arg(req.policy.max_sessions)
@@ -263,6 +266,7 @@ impl SessionStore for RedisStore {
                 scripts::LIST
                     .key(&k.sessions)
                     .key(&k.tombstones)
+                    .key(&k.tombstone_index)
                     .arg(now.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel()),

@@ -1,7 +1,16 @@
 -- Helpers shared by every script; `scripts.rs` prepends this file to each one.
 -- They mirror domain::Account: a session record is the JSON of domain::Session
 -- (id, u, d, ip, ua, c, l, e, h), a tombstone the JSON of domain::Tombstone
--- (h, r, t, by, e). Every key touched carries the account's hash tag.
+-- (h, r, t, by, e). Every script gets the same three keys of one account,
+-- all under the account's hash tag:
+--   KEYS[1] sessions hash:   session id -> session JSON
+--   KEYS[2] tombstones hash: session id -> tombstone JSON
+--   KEYS[3] tombstone index: sorted set, session id scored by keep-until (ms)
+local SKEY, XKEY, EKEY = KEYS[1], KEYS[2], KEYS[3]
+-- domain::account::MAX_TOMBSTONES: the oldest are forgotten past this.
+local MAX_TOMBSTONES = 1000
+-- Stale tombstones forgotten per call, so no call's work grows with history.
+local PRUNE_BATCH = 100
 
 local function is_expired(s, now, idle)
   return now >= s.e or now >= s.l + idle
@@ -16,13 +25,31 @@ local function extend(key, at)
   end
 end
 
+local function forget(ids)
+  if #ids > 0 then
+    redis.call('HDEL', XKEY, unpack(ids))
+    redis.call('ZREM', EKEY, unpack(ids))
+  end
+end
+
+-- Forgets up to PRUNE_BATCH tombstones whose tokens would have expired.
+local function prune_tombstones(now)
+  forget(redis.call('ZRANGEBYSCORE', EKEY, '-inf', now, 'LIMIT', 0, PRUNE_BATCH))
+end
+
 -- Replaces a session by its tombstone, kept until the session's absolute end
 -- and at least one idle timeout after now (domain::Account::bury).
-local function bury(skey, xkey, s, reason, by, now, idle)
+local function bury(s, reason, by, now, idle)
   local keep_until = math.max(s.e, now + idle)
-  redis.call('HDEL', skey, s.id)
-  redis.call('HSET', xkey, s.id, cjson.encode({h = s.h, r = reason, t = now, by = by or cjson.null, e = keep_until}))
-  extend(xkey, keep_until)
+  redis.call('HDEL', SKEY, s.id)
+  redis.call('HSET', XKEY, s.id, cjson.encode({h = s.h, r = reason, t = now, by = by or cjson.null, e = keep_until}))
+  redis.call('ZADD', EKEY, keep_until, s.id)
+  extend(XKEY, keep_until)
+  extend(EKEY, keep_until)
+  local excess = redis.call('ZCARD', EKEY) - MAX_TOMBSTONES
+  if excess > 0 then
+    forget(redis.call('ZRANGE', EKEY, 0, excess - 1))
+  end
 end
 
 local function by_age(a, b)
@@ -38,14 +65,13 @@ local function publish_revoked(channel, ended, reason, by, now)
 end
 
 -- Live sessions oldest first, after ending (and announcing) expired ones.
--- Returns the decoded records and their raw JSON, index for index.
-local function load_live(skey, xkey, now, idle, channel)
-  local flat = redis.call('HGETALL', skey)
+local function load_live(now, idle, channel)
+  local flat = redis.call('HGETALL', SKEY)
   local live, expired = {}, {}
   for i = 1, #flat, 2 do
     local s = cjson.decode(flat[i + 1])
     if is_expired(s, now, idle) then
-      bury(skey, xkey, s, 'expired', nil, now, idle)
+      bury(s, 'expired', nil, now, idle)
       table.insert(expired, s)
     else
       table.insert(live, s)

@@ -1,22 +1,15 @@
 -- sign_in: admit a new session under the policy, as one atomic step.
--- KEYS[1] the account's sessions hash (session id -> session JSON)
--- KEYS[2] the account's tombstones hash (session id -> tombstone JSON)
+-- KEYS: the account's three keys (see common.lua)
 -- ARGV[1] now (ms)            ARGV[2] the new session's JSON
 -- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
 -- Reply: {'created', <evicted session JSON>...} or {'denied', <live session JSON>...}
-local skey, xkey = KEYS[1], KEYS[2]
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
 local max = math.max(1, tonumber(ARGV[3]))
 
--- Forget tombstones whose tokens would have expired by now.
-local tombs = redis.call('HGETALL', xkey)
-for i = 1, #tombs, 2 do
-  if cjson.decode(tombs[i + 1]).e <= now then redis.call('HDEL', xkey, tombs[i]) end
-end
-
-local live = load_live(skey, xkey, now, idle, channel)
+prune_tombstones(now)
+local live = load_live(now, idle, channel)
 local by = {d = new.d, ip = new.ip, at = now}
 
 if #live >= max and ARGV[4] == 'deny_new' then
@@ -29,12 +22,12 @@ end
 local evicted = {}
 local evict = math.max(0, #live + 1 - max)
 for i = 1, evict do
-  bury(skey, xkey, live[i], 'duplicate_login', by, now, idle)
+  bury(live[i], 'duplicate_login', by, now, idle)
   evicted[i] = live[i]
 end
 
-redis.call('HSET', skey, new.id, ARGV[2])
-extend(skey, new.e)
+redis.call('HSET', SKEY, new.id, ARGV[2])
+extend(SKEY, new.e)
 
 local ids = {}
 for i, s in ipairs(evicted) do ids[i] = s.id end
