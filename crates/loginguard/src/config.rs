@@ -108,6 +108,7 @@ pub struct ServeArgs {
 struct Settings {
     listen: String,
     redis: Option<String>,
+    #[serde(default, deserialize_with = "optional_comma_list")]
     redis_cluster: Option<Vec<String>>,
     redis_prefix: String,
     users: Option<PathBuf>,
@@ -120,6 +121,7 @@ struct Settings {
     touch_interval: String,
     sweep_interval: String,
     presence_interval: String,
+    #[serde(deserialize_with = "comma_list")]
     allowed_origins: Vec<String>,
     rate_limit_ip: u32,
     rate_limit_account: u32,
@@ -201,6 +203,50 @@ fn invalid(setting: &'static str, value: &str, problem: impl ToString) -> Config
     }
 }
 
+/// A Redis URL fit for an error message: any password in it is masked.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) if !rest[..rest.find('@').unwrap_or(0)].contains('/') => {
+                format!("{scheme}://***@{host}")
+            }
+            _ => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// A list setting written either as an array or as one comma-separated string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_list(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => s
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    OneOrMany::deserialize(d).map(OneOrMany::into_list)
+}
+
+fn optional_comma_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(OneOrMany::into_list))
+}
+
 fn duration(setting: &'static str, raw: &str) -> Result<Duration, ConfigError> {
     let d = humantime::parse_duration(raw).map_err(|e| invalid(setting, raw, e))?;
     if d.is_zero() {
@@ -244,7 +290,8 @@ impl Config {
                 ))
             }
             (Some(url), None) => {
-                redis::Client::open(url.as_str()).map_err(|e| invalid("redis", &url, e))?;
+                redis::Client::open(url.as_str())
+                    .map_err(|e| invalid("redis", &redact(&url), e))?;
                 StoreConfig::Redis {
                     url,
                     prefix: s.redis_prefix,
@@ -260,7 +307,8 @@ impl Config {
                     return Err(invalid("redis_cluster", "", "needs at least one node URL"));
                 }
                 for n in &nodes {
-                    redis::Client::open(n.as_str()).map_err(|e| invalid("redis_cluster", n, e))?;
+                    redis::Client::open(n.as_str())
+                        .map_err(|e| invalid("redis_cluster", &redact(n), e))?;
                 }
                 StoreConfig::RedisCluster {
                     nodes,
@@ -406,6 +454,39 @@ mod tests {
             let err = Config::load(args).unwrap_err().to_string();
             assert!(err.contains(setting), "{err}");
         }
+    }
+
+    #[test]
+    fn passwords_in_redis_urls_stay_out_of_errors() {
+        assert_eq!(
+            redact("rediss://:s3cret@host:6379/0"),
+            "rediss://***@host:6379/0"
+        );
+        assert_eq!(redact("redis://user:pw@h"), "redis://***@h");
+        assert_eq!(redact("redis://h:1/0"), "redis://h:1/0");
+        let args = ServeArgs {
+            redis: Some("redis://:s3cret@[::1:bad/0".into()),
+            ..Default::default()
+        };
+        let err = Config::load(&args).unwrap_err().to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn lists_in_the_file_may_be_comma_separated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lg.toml");
+        std::fs::write(&file, "allowed_origins = \"https://a.example, https://b.example\"\nredis_cluster = [\"redis://127.0.0.1:7000\"]\n").unwrap();
+        let c = Config::load(&ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert!(matches!(c.store, StoreConfig::RedisCluster { ref nodes, .. } if nodes.len() == 1));
     }
 
     #[test]

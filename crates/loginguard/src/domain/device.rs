@@ -2,7 +2,7 @@
 //!
 //! Given by the client or, when missing or empty, derived from the
 //! User-Agent. Client input is refused when over 64 characters or holding
-//! control characters; a derived name is cleaned and cut instead, because a
+//! control or formatting characters (`text::is_unsafe`); a derived name is cleaned and cut instead, because a
 //! strange User-Agent must never make a valid sign-in fail.
 
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ pub struct DeviceName(String);
 pub enum DeviceNameError {
     #[error("device must be at most 64 characters")]
     TooLong,
-    #[error("device must not contain control characters")]
+    #[error("device must not contain control or formatting characters")]
     ControlCharacter,
 }
 
@@ -29,7 +29,7 @@ impl DeviceName {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(DeviceNameError::TooLong);
         }
-        if raw.chars().any(char::is_control) {
+        if raw.chars().any(super::text::is_unsafe) {
             return Err(DeviceNameError::ControlCharacter);
         }
         Ok(DeviceName(raw.to_owned()))
@@ -71,7 +71,7 @@ impl DeviceName {
         };
         let clean: String = text
             .chars()
-            .filter(|c| !c.is_control())
+            .filter(|c| !super::text::is_unsafe(*c))
             .take(Self::MAX_CHARS)
             .collect();
         DeviceName(clean)
@@ -104,6 +104,10 @@ mod tests {
         );
         assert_eq!(
             DeviceName::parse("a\tb"),
+            Err(DeviceNameError::ControlCharacter)
+        );
+        assert_eq!(
+            DeviceName::parse("Chrome on \u{202E}2CP"),
             Err(DeviceNameError::ControlCharacter)
         );
     }

@@ -12,6 +12,7 @@ mod device;
 mod policy;
 mod reason;
 mod session;
+mod text;
 mod token;
 mod username;
 

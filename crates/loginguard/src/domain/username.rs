@@ -20,7 +20,7 @@ pub enum UsernameError {
     Empty,
     #[error("username must be at most 64 characters")]
     TooLong,
-    #[error("username must not contain control characters")]
+    #[error("username must not contain control or formatting characters")]
     ControlCharacter,
 }
 
@@ -34,7 +34,7 @@ impl Username {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(UsernameError::TooLong);
         }
-        if raw.chars().any(char::is_control) {
+        if raw.chars().any(super::text::is_unsafe) {
             return Err(UsernameError::ControlCharacter);
         }
         Ok(Username(raw.to_owned()))

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -162,9 +163,11 @@ async fn list(
 async fn revoke_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    // A name that cannot exist has no sessions: same answer as an unknown account.
+    // A name that cannot exist (not UTF-8, too long, control characters) has
+    // no sessions: the same answer as an unknown account.
+    let raw = raw.map(|Path(raw)| raw).unwrap_or_default();
     let revoked = match Username::parse(&raw) {
         Ok(user) => {
             state

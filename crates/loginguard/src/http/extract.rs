@@ -7,10 +7,11 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Form, FromRef, FromRequest, FromRequestParts, Request};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::Json;
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
 use super::ApiError;
@@ -29,6 +30,39 @@ struct LoginFields {
     device: Option<String>,
 }
 
+impl LoginFields {
+    /// Decodes a form body strictly: a field that is not UTF-8 once decoded,
+    /// or given twice, is refused rather than guessed at.
+    fn from_form(body: &[u8]) -> Result<Self, ApiError> {
+        let bad = |what: &str| ApiError::BadRequest(format!("invalid form body: {what}"));
+        let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
+        let (mut username, mut password, mut device) = (None, None, None);
+        for pair in text.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8()
+                    .map(|v| v.into_owned())
+                    .map_err(|_| bad("a field is not UTF-8"))
+            };
+            let slot = match decode(key)?.as_str() {
+                "username" => &mut username,
+                "password" => &mut password,
+                "device" => &mut device,
+                _ => continue,
+            };
+            if slot.replace(decode(value)?).is_some() {
+                return Err(bad("a field is given twice"));
+            }
+        }
+        Ok(LoginFields {
+            username: username.ok_or_else(|| bad("missing username"))?,
+            password: password.ok_or_else(|| bad("missing password"))?,
+            device,
+        })
+    }
+}
+
 /// A sign-in body, from JSON or `application/x-www-form-urlencoded`.
 pub struct LoginBody(pub Credentials);
 
@@ -42,21 +76,19 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let reject = |r: axum::extract::rejection::JsonRejection| {
-            ApiError::from_rejection(r.status(), r.body_text())
-        };
-        let fields = if content_type.starts_with("application/json") {
-            Json::<LoginFields>::from_request(req, state)
-                .await
-                .map_err(reject)?
-                .0
-        } else if content_type.starts_with("application/x-www-form-urlencoded") {
-            Form::<LoginFields>::from_request(req, state)
-                .await
-                .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))?
-                .0
-        } else {
+        let json = content_type.starts_with("application/json");
+        if !json && !content_type.starts_with("application/x-www-form-urlencoded") {
             return Err(ApiError::UnsupportedMediaType);
+        }
+        // The body limit applies here (413 past it).
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))?;
+        let fields = if json {
+            serde_json::from_slice::<LoginFields>(&body)
+                .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
+        } else {
+            LoginFields::from_form(&body)?
         };
         let username =
             Username::parse(&fields.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -142,9 +174,9 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthorized)?;
-        let token = Token::parse(raw.trim()).map_err(|_| ApiError::Unauthorized)?;
+        let token = Token::parse(raw).map_err(|_| ApiError::Unauthorized)?;
         match state.store.validate(&token, state.clock.now()).await? {
             Lookup::Live(session) => Ok(Authenticated { session }),
             Lookup::Ended(t) if t.reason == Reason::Expired => Err(ApiError::SessionExpired {
@@ -181,5 +213,42 @@ where
         } else {
             Err(ApiError::Forbidden)
         }
+    }
+}
+
+/// The credentials of a `Bearer` authorization value (the scheme name is
+/// case-insensitive, as in RFC 9110).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_are_decoded_strictly() {
+        let f = LoginFields::from_form(b"username=us%C3%A9r+1&password=p%26w&extra=1").unwrap();
+        assert_eq!(
+            (f.username.as_str(), f.password.as_str(), f.device),
+            ("usér 1", "p&w", None)
+        );
+        for bad in [
+            &b"username=%FF&password=x"[..],
+            b"username=a&username=b&password=x",
+            b"password=x",
+            b"username=a&password=\xff",
+        ] {
+            assert!(LoginFields::from_form(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The caller's own sessions: `GET /api/auth/session`, `GET /api/auth/sessions`,
 //! `DELETE /api/auth/sessions/{session_id}`.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
@@ -48,10 +49,14 @@ async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json
 async fn revoke(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let me = auth.session;
-    let id = SessionId::parse(&raw).map_err(|_| ApiError::NotFound)?;
+    // Not UTF-8, or not one of our ids: no such session.
+    let id = raw
+        .ok()
+        .and_then(|Path(raw)| SessionId::parse(&raw).ok())
+        .ok_or(ApiError::NotFound)?;
     let now = state.clock.now();
     // Ending your own current session is a sign-out.
     let (reason, by) = if id == me.session_id {

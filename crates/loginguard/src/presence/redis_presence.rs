@@ -64,7 +64,7 @@ impl RedisPresence {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let now: HashMap<SessionId, usize> = self.hub.session_counts().into_iter().collect();
+            let now = self.hub.session_counts();
             let full = full_due == 0;
             match self.write(&written, &now, full).await {
                 Ok(()) => {
@@ -75,10 +75,15 @@ impl RedisPresence {
                 Err(_) => full_due = 0,
             }
         }
+        // Two commands: the keys live in different slots on a cluster.
         let mut conn = self.conn.clone();
-        let _: redis::RedisResult<()> = redis::pipe()
-            .del(self.keys.presence(&self.instance))
-            .zrem(self.keys.instances(), &self.instance)
+        let _: redis::RedisResult<()> = redis::cmd("DEL")
+            .arg(self.keys.presence(&self.instance))
+            .query_async(&mut conn)
+            .await;
+        let _: redis::RedisResult<()> = redis::cmd("ZREM")
+            .arg(self.keys.instances())
+            .arg(&self.instance)
             .query_async(&mut conn)
             .await;
     }
@@ -124,19 +129,33 @@ impl RedisPresence {
             .arg(self.clock.now().0)
             .arg(&self.instance)
             .query_async::<()>(&mut conn)
+            .await?;
+        // Instances that died without saying goodbye (SIGKILL) leave the index
+        // once their heartbeat is long stale; their hashes expire by themselves.
+        redis::cmd("ZREMRANGEBYSCORE")
+            .arg(self.keys.instances())
+            .arg("-inf")
+            .arg(
+                self.stale_before()
+                    .saturating_sub((self.interval * STALE_AFTER).as_millis() as u64),
+            )
+            .query_async::<()>(&mut conn)
             .await
+    }
+
+    /// Heartbeats older than this (ms) are not counted.
+    fn stale_before(&self) -> u64 {
+        self.clock
+            .now()
+            .0
+            .saturating_sub((self.interval * STALE_AFTER).as_millis() as u64)
     }
 
     /// Other live instances' ids.
     async fn peers(&self, conn: &mut RedisConn) -> redis::RedisResult<Vec<String>> {
-        let fresh_from = self
-            .clock
-            .now()
-            .0
-            .saturating_sub((self.interval * STALE_AFTER).as_millis() as u64);
         let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
             .arg(self.keys.instances())
-            .arg(fresh_from)
+            .arg(self.stale_before())
             .arg("+inf")
             .query_async(conn)
             .await?;

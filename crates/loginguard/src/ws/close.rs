@@ -13,6 +13,8 @@ pub const UNAUTHORIZED: u16 = 4003;
 pub const AUTH_TIMEOUT: u16 = 4008;
 /// A binary frame: the protocol is text only. A client bug; fix the client.
 pub const UNSUPPORTED_DATA: u16 = 1003;
+/// A text message that is not valid UTF-8. A client bug; fix the client.
+pub const INVALID_DATA: u16 = 1007;
 /// A message over 4 KiB. A client bug; do not resend the same message.
 pub const TOO_BIG: u16 = 1009;
 /// The server is restarting. Reconnect with backoff (to another instance).
@@ -30,6 +32,7 @@ pub fn reason(code: u16) -> &'static str {
         UNAUTHORIZED => "unauthorized",
         AUTH_TIMEOUT => "auth_timeout",
         UNSUPPORTED_DATA => "binary_not_supported",
+        INVALID_DATA => "invalid_utf8",
         TOO_BIG => "message_too_big",
         RESTARTING => "server_restarting",
         TRY_AGAIN_LATER => "store_unavailable",

@@ -212,7 +212,7 @@ where
         return Auth::Closed;
     }
     let token = match serde_json::from_str::<ClientMessage>(text.as_str()) {
-        Ok(ClientMessage::Auth { token }) => Token::parse(&token).ok(),
+        Ok(ClientMessage::Auth { token }) => Token::parse(token.trim()).ok(),
         _ => None,
     };
     let Some(token) = token else {
@@ -262,7 +262,8 @@ where
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-/// A read error: an oversized frame gets 1009, anything else just ends.
+/// A read error: an oversized frame gets 1009, text that is not UTF-8 gets
+/// 1007, anything else just ends.
 async fn on_read_error<S, E>(socket: &mut S, e: E)
 where
     S: Sink<Message> + Unpin,
@@ -273,6 +274,8 @@ where
     let text = e.to_string();
     if text.contains("Space limit exceeded") {
         close_with(socket, close::TOO_BIG).await;
+    } else if text.contains("UTF-8") {
+        close_with(socket, close::INVALID_DATA).await;
     } else {
         tracing::debug!(error = %text, "websocket read error");
     }

@@ -126,15 +126,12 @@ impl Hub {
     }
 
     /// Open sockets per session on this instance (for presence).
-    pub fn session_counts(&self) -> Vec<(SessionId, usize)> {
-        let mut counts: Vec<(SessionId, usize)> = Vec::new();
+    pub fn session_counts(&self) -> HashMap<SessionId, usize> {
+        let mut counts = HashMap::new();
         for shard in &self.shards {
             for list in shard.lock().values() {
                 for e in list {
-                    match counts.iter_mut().rev().find(|(id, _)| id == &e.session) {
-                        Some((_, n)) => *n += 1,
-                        None => counts.push((e.session.clone(), 1)),
-                    }
+                    *counts.entry(e.session.clone()).or_insert(0) += 1;
                 }
             }
         }

@@ -7,6 +7,8 @@
 use futures_util::SinkExt;
 use reqwest::Method;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
@@ -133,6 +135,12 @@ fn cases() -> Vec<Case> {
             "device with control char",
             login_json(json!({"username": "user1", "password": "p", "device": "PC\u{7}"})),
         ),
+        bad(
+            "device with a bidi override",
+            login_json(
+                json!({"username": "user1", "password": "p", "device": "Chrome on \u{202E}2CP"}),
+            ),
+        ),
         login(
             "body over 16 KiB",
             json_ct,
@@ -158,6 +166,20 @@ fn cases() -> Vec<Case> {
             "form username over 64 chars",
             form_ct,
             format!("username={}&password=x", "u".repeat(65)).into_bytes(),
+            400,
+            "bad_request",
+        ),
+        login(
+            "form field not UTF-8",
+            form_ct,
+            b"username=%FF&password=x".to_vec(),
+            400,
+            "bad_request",
+        ),
+        login(
+            "form field given twice",
+            form_ct,
+            b"username=user1&username=user2&password=x".to_vec(),
             400,
             "bad_request",
         ),
@@ -264,6 +286,14 @@ fn cases() -> Vec<Case> {
             "revoke id with escapes",
             Method::DELETE,
             "/api/auth/sessions/%00%2F..",
+            Auth::User,
+            404,
+            "not_found",
+        ),
+        plain(
+            "revoke id not UTF-8",
+            Method::DELETE,
+            "/api/auth/sessions/%FF%FE",
             Auth::User,
             404,
             "not_found",
@@ -474,6 +504,14 @@ async fn every_bad_websocket_message_gets_its_close_code_or_error() {
         ),
         (Message::Text(long_token.into()), 1009),
         (Message::Binary(vec![0u8; 10].into()), 1003),
+        (
+            Message::Frame(Frame::message(
+                vec![0xffu8, 0xfe, 0x41],
+                OpCode::Data(Data::Text),
+                true,
+            )),
+            1007,
+        ),
     ];
     for (msg, code) in pre_auth {
         let mut ws = app.ws_raw().await;

@@ -83,6 +83,32 @@ async fn sign_in_response_has_the_protocol_shape_and_form_encoding_works() {
         me.body["device"], "Firefox on Windows",
         "device derived from the User-Agent"
     );
+
+    // Media types are case-insensitive; so is the `Bearer` scheme.
+    let upper = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header(
+            "content-type",
+            "APPLICATION/X-WWW-FORM-URLENCODED; charset=UTF-8",
+        )
+        .body("username=user2&password=password2&device=caps")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upper.status(), 200);
+    let token: serde_json::Value = upper.json().await.unwrap();
+    let lower = app
+        .http
+        .get(app.url("/api/auth/session"))
+        .header(
+            "authorization",
+            format!("bearer {}", token["token"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), 200);
 }
 
 #[tokio::test]
@@ -290,6 +316,10 @@ async fn admin_lists_pages_and_signs_out_an_account() {
             .body,
         json!({"revoked": 0})
     );
+    let not_utf8 = app
+        .delete("/api/admin/users/%FF/sessions", Some(&admin))
+        .await;
+    assert_eq!(not_utf8.body, json!({"revoked": 0}));
     app.delete("/api/admin/users/user2/sessions", Some(&u1))
         .await
         .error(401, "session_revoked");
