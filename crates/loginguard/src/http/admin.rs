@@ -54,10 +54,21 @@ impl AdminCache {
         &self,
         state: &AppState,
     ) -> Result<(Millis, Arc<Vec<Session>>), ApiError> {
+        self.snapshot_within(state, self.ttl).await
+    }
+
+    /// The snapshot, refreshed only when older than `max_age` (which is
+    /// never taken below the admin TTL).
+    pub async fn snapshot_within(
+        &self,
+        state: &AppState,
+        max_age: Duration,
+    ) -> Result<(Millis, Arc<Vec<Session>>), ApiError> {
+        let max_age = max_age.max(self.ttl);
         let mut slot = self.snapshot.lock().await;
         let now = state.clock.now();
         if let Some((at, list)) = slot.as_ref() {
-            if now.since(*at) < self.ttl.as_millis() as u64 {
+            if now.since(*at) < max_age.as_millis() as u64 {
                 return Ok((*at, list.clone()));
             }
         }

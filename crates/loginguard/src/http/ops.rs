@@ -1,6 +1,8 @@
 //! Operations endpoints: `GET /healthz` (the process runs) and `GET /readyz`
 //! (the store answers and its events are heard), and `GET /metrics`.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -18,10 +20,18 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
+/// How old the live-session count in `/metrics` may be. Counting walks every
+/// account in the store, so a scraper must not trigger it every few seconds.
+const LIVE_COUNT_MAX_AGE: Duration = Duration::from_secs(60);
+
 /// Prometheus text exposition. Live sessions come from the admin snapshot
-/// (at most `--admin-cache-ttl` old); when the store is down the count is 0.
+/// (at most a minute old); when the store is down the count is 0.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let live = match state.admin_cache.snapshot(&state).await {
+    let live = match state
+        .admin_cache
+        .snapshot_within(&state, LIVE_COUNT_MAX_AGE)
+        .await
+    {
         Ok((_, all)) => all.len(),
         Err(_) => 0,
     };
