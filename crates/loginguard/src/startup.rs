@@ -5,7 +5,6 @@
 //! then closes sockets with 1012, lets in-flight requests finish and waits
 //! (bounded) for background tasks. The binary and the tests use this same path.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +25,10 @@ use crate::store::redis::RedisConn;
 use crate::store::{MemoryStore, RedisStore, SessionStore, StoreError, TimedStore};
 use crate::ws::{self, close, Hub};
 
-/// How long shutdown waits for sockets and background tasks.
+/// How long shutdown waits for HTTP connections to finish their requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long it then waits for sockets and background tasks to stop.
+const SOCKET_DRAIN: Duration = Duration::from_secs(2);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -180,8 +181,7 @@ impl App {
 
         let addr = listener.local_addr()?;
         tracing::info!(%addr, store = ?store_kind(&state.config.store), "loginguard listening");
-        let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let signal = {
+        let forward = {
             let inner = inner.clone();
             async move {
                 shutdown.cancelled().await;
@@ -189,25 +189,18 @@ impl App {
                 inner.cancel();
             }
         };
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .into_future();
-        // Graceful shutdown waits for every HTTP connection; a client that
-        // never finishes its request must not keep the process alive.
-        let grace_over = async {
-            inner.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        };
-        let served = tokio::select! {
-            served = server => served,
-            _ = grace_over => {
-                tracing::warn!("HTTP connections still open after the grace period; stopping anyway");
-                Ok(())
-            }
-        };
-        // Sockets watch the token themselves; this catches any that registered late.
+        tokio::spawn(forward);
+        http::serve(
+            listener,
+            http::router(state.clone()),
+            inner.clone(),
+            SHUTDOWN_GRACE,
+        )
+        .await;
+        // Sockets watch the token themselves and had the whole HTTP grace
+        // period to close; this catches any that registered late.
         state.hub.close_all(close::RESTARTING);
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let drained = tokio::time::timeout(SOCKET_DRAIN, async {
             tracker.wait().await;
             while state.hub.socket_count() > 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -220,7 +213,7 @@ impl App {
                 "shutdown grace period ended with work left"
             );
         }
-        served
+        Ok(())
     }
 }
 

@@ -10,11 +10,13 @@ mod error;
 mod extract;
 mod login;
 mod ops;
+mod serve;
 mod sessions;
 mod views;
 
 pub use admin::AdminCache;
 pub use error::ApiError;
+pub use serve::serve;
 
 use std::time::Duration;
 

@@ -552,3 +552,28 @@ async fn every_bad_websocket_message_gets_its_close_code_or_error() {
         assert_eq!(socket.next_json().await["type"], "pong");
     }
 }
+
+/// A client that never finishes its request headers is disconnected instead
+/// of holding a descriptor forever.
+#[tokio::test]
+async fn stalled_request_headers_are_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(base_config()).await;
+    let mut stalled = tokio::net::TcpStream::connect(&app.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stalled.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "the server closed the stalled connection");
+    assert_eq!(
+        app.get("/healthz", None).await.status,
+        200,
+        "others are served meanwhile"
+    );
+}
