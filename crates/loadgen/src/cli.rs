@@ -37,6 +37,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// WebSocket ping -> pong latency while a sign-in flood keeps argon2 busy.
     PingUnderLoginFlood(PingFloodArgs),
+    /// The Python prototype (bench/prototype): validate, idle, kick.
+    #[command(subcommand)]
+    Prototype(crate::prototype::ProtoCommand),
     /// Write a users file of benchmark accounts for `loginguard serve --users`.
     Users(UsersArgs),
     /// Internal: one client process of `idle --processes K` (job on stdin).

@@ -18,6 +18,7 @@
 //! - `procfs`: what is read from /proc (a server's RSS, the open-file limit).
 //! - `report`: prints a report as JSON or as readable lines.
 //! - `scenarios`: one module per scenario, each `run(args) -> report`.
+//! - `prototype`: `validate`, `idle` and `kick` against the Python prototype.
 
 pub mod accounts;
 pub mod api;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod http;
 pub mod procfs;
 pub mod progress;
+pub mod prototype;
 pub mod report;
 pub mod scenarios;
 pub mod stats;

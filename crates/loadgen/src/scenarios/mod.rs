@@ -36,6 +36,7 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
         Command::Login(a) => bounded(a.duration, login::run(&a)).await?,
         Command::Validate(a) => bounded(a.duration, validate::run(&a)).await?,
         Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,
+        Command::Prototype(c) => crate::prototype::run(c).await?,
         Command::Users(a) => {
             let cost = HashCost {
                 memory_kib: a.argon2_memory_kib,
@@ -53,7 +54,7 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
 }
 
 /// Runs `scenario` under a hard timeout derived from its `--duration`.
-async fn bounded<R: Serialize>(
+pub(crate) async fn bounded<R: Serialize>(
     duration: Duration,
     scenario: impl Future<Output = Result<R, LoadgenError>>,
 ) -> Result<Value, LoadgenError> {
