@@ -14,34 +14,60 @@ use crate::domain::{
     AccountKey, Actor, Lookup, Millis, Reason, Session, SessionId, Token, Username,
 };
 use crate::metrics::Metrics;
+use prometheus_client::metrics::histogram::Histogram;
 
 pub struct TimedStore {
     inner: Arc<dyn SessionStore>,
-    metrics: Arc<Metrics>,
+    ops: Ops,
+}
+
+/// One histogram per operation, looked up once.
+struct Ops {
+    sign_in: Histogram,
+    validate: Histogram,
+    touch: Histogram,
+    revoke: Histogram,
+    revoke_account: Histogram,
+    list: Histogram,
+    list_all: Histogram,
+    check: Histogram,
+    ping: Histogram,
+    maintain: Histogram,
 }
 
 impl TimedStore {
     pub fn new(inner: Arc<dyn SessionStore>, metrics: Arc<Metrics>) -> Self {
-        TimedStore { inner, metrics }
+        let ops = Ops {
+            sign_in: metrics.store_call("sign_in"),
+            validate: metrics.store_call("validate"),
+            touch: metrics.store_call("touch"),
+            revoke: metrics.store_call("revoke"),
+            revoke_account: metrics.store_call("revoke_account"),
+            list: metrics.store_call("list"),
+            list_all: metrics.store_call("list_all"),
+            check: metrics.store_call("check"),
+            ping: metrics.store_call("ping"),
+            maintain: metrics.store_call("maintain"),
+        };
+        TimedStore { inner, ops }
     }
+}
 
-    async fn timed<T>(&self, op: &'static str, call: impl std::future::Future<Output = T>) -> T {
-        let started = Instant::now();
-        let out = call.await;
-        self.metrics.store_call(op, started.elapsed().as_secs_f64());
-        out
-    }
+async fn timed<T>(histogram: &Histogram, call: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let out = call.await;
+    histogram.observe(started.elapsed().as_secs_f64());
+    out
 }
 
 #[async_trait]
 impl SessionStore for TimedStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
-        self.timed("sign_in", self.inner.sign_in(req)).await
+        timed(&self.ops.sign_in, self.inner.sign_in(req)).await
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
-        self.timed("validate", self.inner.validate(token, now))
-            .await
+        timed(&self.ops.validate, self.inner.validate(token, now)).await
     }
 
     async fn touch(
@@ -50,8 +76,7 @@ impl SessionStore for TimedStore {
         id: &SessionId,
         now: Millis,
     ) -> Result<(), StoreError> {
-        self.timed("touch", self.inner.touch(account, id, now))
-            .await
+        timed(&self.ops.touch, self.inner.touch(account, id, now)).await
     }
 
     async fn revoke(
@@ -62,8 +87,11 @@ impl SessionStore for TimedStore {
         by: Option<Actor>,
         now: Millis,
     ) -> Result<Option<Session>, StoreError> {
-        self.timed("revoke", self.inner.revoke(account, id, reason, by, now))
-            .await
+        timed(
+            &self.ops.revoke,
+            self.inner.revoke(account, id, reason, by, now),
+        )
+        .await
     }
 
     async fn revoke_account(
@@ -72,19 +100,19 @@ impl SessionStore for TimedStore {
         reason: Reason,
         now: Millis,
     ) -> Result<usize, StoreError> {
-        self.timed(
-            "revoke_account",
+        timed(
+            &self.ops.revoke_account,
             self.inner.revoke_account(username, reason, now),
         )
         .await
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
-        self.timed("list", self.inner.list(account, now)).await
+        timed(&self.ops.list, self.inner.list(account, now)).await
     }
 
     async fn list_all(&self, now: Millis) -> Result<Vec<Session>, StoreError> {
-        self.timed("list_all", self.inner.list_all(now)).await
+        timed(&self.ops.list_all, self.inner.list_all(now)).await
     }
 
     async fn check(
@@ -92,14 +120,14 @@ impl SessionStore for TimedStore {
         sessions: &[(AccountKey, SessionId)],
         now: Millis,
     ) -> Result<Vec<Lookup>, StoreError> {
-        self.timed("check", self.inner.check(sessions, now)).await
+        timed(&self.ops.check, self.inner.check(sessions, now)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.timed("ping", self.inner.ping()).await
+        timed(&self.ops.ping, self.inner.ping()).await
     }
 
     async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
-        self.timed("maintain", self.inner.maintain(now)).await
+        timed(&self.ops.maintain, self.inner.maintain(now)).await
     }
 }
