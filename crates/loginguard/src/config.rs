@@ -97,7 +97,7 @@ pub struct ServeArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_cache_ttl: Option<String>,
     /// Take the client IP from the last X-Forwarded-For entry (only behind a proxy you run) [default: false].
-    #[arg(long, env = "LOGINGUARD_TRUST_FORWARDED_FOR")]
+    #[arg(long, env = "LOGINGUARD_TRUST_FORWARDED_FOR", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_forwarded_for: Option<bool>,
 }
@@ -247,10 +247,17 @@ fn optional_comma_list<'de, D: serde::Deserializer<'de>>(
     Ok(Option::<OneOrMany>::deserialize(d)?.map(OneOrMany::into_list))
 }
 
+/// The longest duration any setting takes: longer ones are surely typos, and
+/// would overflow the time arithmetic they feed.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 fn duration(setting: &'static str, raw: &str) -> Result<Duration, ConfigError> {
     let d = humantime::parse_duration(raw).map_err(|e| invalid(setting, raw, e))?;
     if d.is_zero() {
         return Err(invalid(setting, raw, "must be longer than zero"));
+    }
+    if d > MAX_DURATION {
+        return Err(invalid(setting, raw, "must be at most 10 years"));
     }
     Ok(d)
 }
@@ -436,6 +443,10 @@ mod tests {
                 ..Default::default()
             },
             ServeArgs {
+                ws_auth_timeout: Some("300000000000y".into()),
+                ..Default::default()
+            },
+            ServeArgs {
                 listen: Some("nowhere".into()),
                 ..Default::default()
             },
@@ -448,6 +459,7 @@ mod tests {
             "max_sessions",
             "on_limit",
             "idle_timeout",
+            "ws_auth_timeout",
             "listen",
             "redis",
         ]) {

@@ -14,6 +14,7 @@
 //! - [`web`]: the page at `/` and the JS client, embedded in the binary.
 //! - [`state`]: the shared handle handlers and sockets use.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
+//! - [`telemetry`]: logging set-up.
 
 pub mod auth;
 pub mod config;

@@ -1,8 +1,8 @@
 //! Prometheus metrics: one registry per instance, rendered by `GET /metrics`.
 //!
 //! Counters and histograms are recorded where things happen (sign-in
-//! results in `http`, kicks in `ws::connection`, store calls in
-//! `store::timed`); gauges that are cheap to read on demand (open sockets,
+//! results in `http`, revocations in `ws::hub`, kick delivery in
+//! `ws::connection`, store calls in `store::timed`); gauges that are cheap to read on demand (open sockets,
 //! live sessions) are set when the page is rendered. Labels are fixed,
 //! short, static strings: never a user name, session id or token.
 
@@ -64,7 +64,7 @@ impl Metrics {
         let live_sessions = Gauge::default();
         registry.register(
             "live_sessions",
-            "Live sessions in the store (all instances; from a snapshot at most a few seconds old)",
+            "Live sessions in the store (all instances; counted at most once a minute)",
             live_sessions.clone(),
         );
         Metrics {

@@ -90,17 +90,32 @@ impl PasswordVerifier {
             span: tracing::Span::current(),
             reply,
         };
-        if self.queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
-            return Err(AuthError::Busy);
-        }
+        // The place is given back on drop, so a request cancelled while it
+        // waits (timeout, client gone) does not keep it.
+        let _place = QueuePlace::take(&self.queued).ok_or(AuthError::Busy)?;
         let gone = || AuthError::Hashing("password hashing threads stopped".into());
-        let result = match self.jobs.send(job) {
-            Ok(()) => answer.await.map_err(|_| gone()),
-            Err(_) => Err(gone()),
-        };
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        Ok(known && result?)
+        self.jobs.send(job).map_err(|_| gone())?;
+        let ok = answer.await.map_err(|_| gone())?;
+        Ok(known && ok)
+    }
+}
+
+/// One place in the hashing queue, held while a check waits or runs.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl<'a> QueuePlace<'a> {
+    fn take(queued: &'a AtomicUsize) -> Option<Self> {
+        if queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
+            queued.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(QueuePlace(queued))
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -215,6 +230,22 @@ mod tests {
             verify_with(&mut memory, &i_hash, b"pw"),
             "the algorithm comes from the hash"
         );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_check_gives_its_queue_place_back() {
+        let v = PasswordVerifier::new(1).unwrap();
+        let h = hash_password("pw").unwrap();
+        for _ in 0..3 {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_micros(1),
+                v.verify(Some(&h), "pw"),
+            )
+            .await;
+        }
+        // Let the abandoned checks finish on the hashing thread.
+        assert!(v.verify(Some(&h), "pw").await.unwrap());
+        assert_eq!(v.queued.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -123,14 +123,6 @@ impl Users {
     pub fn get(&self, username: &Username) -> Option<&User> {
         self.by_name.get(username)
     }
-
-    pub fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
 }
 
 #[cfg(test)]

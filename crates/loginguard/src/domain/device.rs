@@ -24,7 +24,7 @@ pub enum DeviceNameError {
 impl DeviceName {
     pub const MAX_CHARS: usize = 64;
 
-    /// Parses what a client sent. `None` means "not given" and is not an error.
+    /// Parses what a client sent (empty is allowed: see `given_or_derived`).
     pub fn parse(raw: &str) -> Result<Self, DeviceNameError> {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(DeviceNameError::TooLong);

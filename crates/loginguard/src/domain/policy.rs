@@ -38,7 +38,7 @@ pub struct Policy {
 /// The outcome of `decide`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Admit the new session after revoking these indices of `live` (oldest first).
+    /// Admit the new session after revoking the `evict` oldest live sessions.
     Admit { evict: usize },
     /// Refuse the new session; nothing changes.
     Deny,

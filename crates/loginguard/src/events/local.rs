@@ -1,9 +1,10 @@
 //! `LocalBus`: the in-process event path used with the memory store.
 //!
 //! The memory store calls `publish` after it releases the account's lock; the
-//! event goes straight to the registered handler in the same task, so it can
-//! neither be lost nor reordered. There is exactly one instance, so there is
-//! nothing to resynchronise.
+//! event goes straight to the registered handler in the same task, so it
+//! cannot be lost (two writers may publish in either order, which is harmless:
+//! each event names its own sessions). There is exactly one instance, so there
+//! is nothing to resynchronise.
 
 use std::sync::{Arc, OnceLock};
 

@@ -188,7 +188,7 @@ async fn revoke_user(
         }
         Err(_) => 0,
     };
-    tracing::info!(target: "audit", admin = %admin.session.username, account = %raw, revoked, "admin signed out an account");
+    tracing::info!(target: "audit", admin = %admin.session.username, account = ?raw, revoked, "admin signed out an account");
     state.admin_cache.invalidate().await;
     Ok(Json(json!({ "revoked": revoked })))
 }

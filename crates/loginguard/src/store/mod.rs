@@ -42,7 +42,7 @@ pub enum SignInOutcome {
     Denied { active: Vec<Session> },
 }
 
-/// The contract every backend meets; `tests/store` runs one conformance suite
+/// The contract every backend meets; `tests/api/store.rs` runs one conformance suite
 /// against each implementation.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {

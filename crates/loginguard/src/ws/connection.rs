@@ -126,9 +126,14 @@ where
                         }
                         if last_touch.elapsed() >= ctx.touch_after {
                             last_touch = Instant::now();
-                            // A failed touch only shortens the session's idle life; the
-                            // socket keeps working, so the error is not the client's.
-                            let _ = ctx.store.touch(&account, &session_id, ctx.clock.now()).await;
+                            // In the background: a slow store must not hold up this
+                            // loop (kicks, pongs). A failed touch only shortens the
+                            // session's idle life, so its error is nobody's business here.
+                            let (store, account, id, now) =
+                                (ctx.store.clone(), account.clone(), session_id.clone(), ctx.clock.now());
+                            tokio::spawn(async move {
+                                let _ = store.touch(&account, &id, now).await;
+                            });
                         }
                         answer(text.as_str(), ctx.clock.as_ref())
                     }

@@ -16,7 +16,8 @@ use super::message::MAX_MESSAGE_BYTES;
 use crate::http::ApiError;
 use crate::state::AppState;
 
-/// Socket read buffer; one maximum-size message fits.
+/// Socket read buffer. Small because most sockets idle; it grows for the
+/// rare larger message (up to the 4 KiB limit).
 const READ_BUFFER: usize = 1024;
 
 pub async fn handler(

@@ -15,7 +15,7 @@
 
 use crate::domain::AccountKey;
 
-/// The two keys of one account, in the order the scripts expect them.
+/// The three keys of one account, in the order the scripts expect them.
 pub struct AccountKeys {
     pub sessions: String,
     pub tombstones: String,
