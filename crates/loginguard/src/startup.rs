@@ -94,7 +94,7 @@ impl App {
                     )
                 }
                 StoreConfig::Redis { url, prefix } => {
-                    let conn = RedisConn::single(url).map_err(unavailable)?;
+                    let conn = RedisConn::single(url).map_err(StoreError::unavailable)?;
                     redis_parts(
                         conn,
                         std::slice::from_ref(url),
@@ -105,7 +105,7 @@ impl App {
                     )?
                 }
                 StoreConfig::RedisCluster { nodes, prefix } => {
-                    let conn = RedisConn::cluster(nodes).map_err(unavailable)?;
+                    let conn = RedisConn::cluster(nodes).map_err(StoreError::unavailable)?;
                     redis_parts(conn, nodes, prefix, &config, &hub, &clock)?
                 }
             };
@@ -257,10 +257,6 @@ fn store_kind(store: &StoreConfig) -> &'static str {
     }
 }
 
-fn unavailable(e: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
-
 type StoreParts = (
     Arc<dyn SessionStore>,
     Arc<dyn Presence>,
@@ -283,11 +279,11 @@ fn redis_parts(
         .iter()
         .map(|n| redis::Client::open(n.as_str()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(unavailable)?;
+        .map_err(StoreError::unavailable)?;
     let health = Arc::new(BusHealth::new(false));
     let bus = RedisBus::new(clients, store.keys().events_channel(), health.clone());
     let mut id = [0u8; 8];
-    getrandom::fill(&mut id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    getrandom::fill(&mut id).map_err(StoreError::corrupt)?;
     let instance = hex::encode(id);
     tracing::info!(%instance, "instance id for presence");
     let presence = Arc::new(RedisPresence::new(

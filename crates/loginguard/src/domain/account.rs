@@ -74,11 +74,7 @@ impl Account {
                 live: self.sessions.clone(),
             },
             Decision::Admit { evict } => {
-                let by = Actor {
-                    device: new.device.clone(),
-                    ip: new.ip.clone(),
-                    at: now,
-                };
+                let by = Actor::of(&new, now);
                 let losers: Vec<Session> = self.sessions.drain(..evict).collect();
                 for s in &losers {
                     self.bury(

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Millis;
 use super::device::DeviceName;
+use super::session::Session;
 use super::token::TokenHash;
 
 /// The reasons a session can end before its owner signs out on that device.
@@ -72,6 +73,17 @@ pub struct Actor {
     pub device: DeviceName,
     pub ip: String,
     pub at: Millis,
+}
+
+impl Actor {
+    /// `session` acting at `at`.
+    pub fn of(session: &Session, at: Millis) -> Self {
+        Actor {
+            device: session.device.clone(),
+            ip: session.ip.clone(),
+            at,
+        }
+    }
 }
 
 /// What remains of an ended session until its token would have expired anyway.

@@ -62,11 +62,7 @@ async fn revoke(
     let (reason, by) = if id == me.session_id {
         (Reason::Logout, None)
     } else {
-        let by = Actor {
-            device: me.device.clone(),
-            ip: me.ip.clone(),
-            at: now,
-        };
+        let by = Actor::of(&me, now);
         (Reason::RevokedByUser, Some(by))
     };
     // Scoped to the caller's account key: another account's id is simply not found.

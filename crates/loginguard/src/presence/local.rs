@@ -22,9 +22,6 @@ impl LocalPresence {
 #[async_trait]
 impl Presence for LocalPresence {
     async fn connections(&self, sessions: &[(Username, SessionId)]) -> Vec<usize> {
-        sessions
-            .iter()
-            .map(|(user, id)| self.hub.connections(user, id))
-            .collect()
+        self.hub.connections_of(sessions)
     }
 }

@@ -183,10 +183,7 @@ impl RedisPresence {
 #[async_trait]
 impl Presence for RedisPresence {
     async fn connections(&self, sessions: &[(Username, SessionId)]) -> Vec<usize> {
-        let local: Vec<usize> = sessions
-            .iter()
-            .map(|(user, id)| self.hub.connections(user, id))
-            .collect();
+        let local = self.hub.connections_of(sessions);
         if sessions.is_empty() {
             return local;
         }

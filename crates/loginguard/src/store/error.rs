@@ -14,3 +14,15 @@ pub enum StoreError {
     #[error("session store returned unreadable data: {0}")]
     Corrupt(String),
 }
+
+impl StoreError {
+    /// The backend could not be reached; keeps `source` for the log.
+    pub fn unavailable(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Unavailable(Box::new(source))
+    }
+
+    /// The backend answered with something unusable.
+    pub fn corrupt(what: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt(what.to_string())
+    }
+}

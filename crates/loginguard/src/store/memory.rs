@@ -119,11 +119,7 @@ impl SessionStore for MemoryStore {
         let idle = self.inner.lifetimes.idle;
         let new = req.session;
         Ok(self.with_account(&key, req.now, |account| {
-            let by = Actor {
-                device: new.device.clone(),
-                ip: new.ip.clone(),
-                at: req.now,
-            };
+            let by = Actor::of(&new, req.now);
             let username = new.username.clone();
             let id = new.session_id.clone();
             match account.sign_in(new, req.policy, req.now, idle) {

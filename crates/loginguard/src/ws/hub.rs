@@ -138,6 +138,14 @@ impl Hub {
         counts
     }
 
+    /// Open sockets on this instance of each session, in the order asked.
+    pub fn connections_of(&self, sessions: &[(Username, SessionId)]) -> Vec<usize> {
+        sessions
+            .iter()
+            .map(|(user, id)| self.connections(user, id))
+            .collect()
+    }
+
     /// Every (account, session) with a socket here, deduplicated.
     pub fn local_sessions(&self) -> Vec<(Username, SessionId)> {
         let mut out = Vec::new();

@@ -54,7 +54,7 @@ impl RedisStore {
     /// A store on one standalone Redis at `url`.
     pub fn connect(url: &str, prefix: &str, lifetimes: Lifetimes) -> Result<Self, StoreError> {
         Ok(Self::new(
-            RedisConn::single(url).map_err(unavailable)?,
+            RedisConn::single(url).map_err(StoreError::unavailable)?,
             prefix,
             lifetimes,
         ))
@@ -132,7 +132,7 @@ impl RedisStore {
     ) -> Result<Vec<Session>, StoreError> {
         let k = self.keys.account(account);
         let by = match by {
-            Some(a) => serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            Some(a) => serde_json::to_string(a).map_err(StoreError::corrupt)?,
             None => String::new(),
         };
         let reply = self
@@ -153,20 +153,16 @@ impl RedisStore {
     }
 }
 
-fn unavailable(e: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
-
 /// Connection trouble is `Unavailable` (503, retry); an answer we cannot use
 /// (a script error, a wrong reply type) is `Corrupt`.
 fn classify(e: redis::RedisError) -> StoreError {
     use redis::{ErrorKind, ServerErrorKind};
     match e.kind() {
-        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => StoreError::Corrupt(e.to_string()),
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => StoreError::corrupt(e),
         ErrorKind::Server(ServerErrorKind::ResponseError | ServerErrorKind::CrossSlot) => {
-            StoreError::Corrupt(e.to_string())
+            StoreError::corrupt(e)
         }
-        _ => unavailable(e),
+        _ => StoreError::unavailable(e),
     }
 }
 
@@ -175,8 +171,7 @@ impl SessionStore for RedisStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let account = AccountKey::of(&req.session.username);
         let k = self.keys.account(&account);
-        let json =
-            serde_json::to_string(&req.session).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(&req.session).map_err(StoreError::corrupt)?;
         // The index only feeds the admin listing; an entry for an account whose
         // sign-in then fails is harmless, so it need not be atomic with it.
         let _: () = self.observe(
@@ -200,17 +195,7 @@ impl SessionStore for RedisStore {
                     .arg(self.keys.events_channel()),
             )
             .await?;
-        match reply.split_first() {
-            Some((tag, rest)) if tag == "created" => Ok(SignInOutcome::Created {
-                revoked: scripts::sessions(rest)?,
-            }),
-            Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
-                active: scripts::sessions(rest)?,
-            }),
-            _ => Err(StoreError::Corrupt(format!(
-                "unexpected sign_in reply {reply:?}"
-            ))),
-        }
+        scripts::sign_in(&reply)
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {

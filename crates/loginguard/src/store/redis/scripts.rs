@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::super::StoreError;
+use super::super::{SignInOutcome, StoreError};
 use crate::domain::{Lookup, Session, Tombstone};
 
 macro_rules! script {
@@ -28,12 +28,8 @@ pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
 pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
 pub static LIST: LazyLock<Script> = script!("scripts/list.lua");
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
 pub fn session(json: &str) -> Result<Session, StoreError> {
-    serde_json::from_str(json).map_err(corrupt)
+    serde_json::from_str(json).map_err(StoreError::corrupt)
 }
 
 pub fn sessions(jsons: &[String]) -> Result<Vec<Session>, StoreError> {
@@ -45,9 +41,26 @@ pub fn lookup(reply: &[String]) -> Result<Lookup, StoreError> {
     match reply {
         [tag, json] if tag == "live" => Ok(Lookup::Live(session(json)?)),
         [tag, json] if tag == "ended" => Ok(Lookup::Ended(
-            serde_json::from_str::<Tombstone>(json).map_err(corrupt)?,
+            serde_json::from_str::<Tombstone>(json).map_err(StoreError::corrupt)?,
         )),
         [tag] if tag == "unknown" => Ok(Lookup::Unknown),
-        other => Err(corrupt(format!("unexpected lookup reply {other:?}"))),
+        other => Err(StoreError::corrupt(format!(
+            "unexpected lookup reply {other:?}"
+        ))),
+    }
+}
+
+/// `sign_in.lua`'s reply.
+pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
+    match reply.split_first() {
+        Some((tag, rest)) if tag == "created" => Ok(SignInOutcome::Created {
+            revoked: sessions(rest)?,
+        }),
+        Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
+            active: sessions(rest)?,
+        }),
+        _ => Err(StoreError::corrupt(format!(
+            "unexpected sign_in reply {reply:?}"
+        ))),
     }
 }
