@@ -285,3 +285,171 @@ where
         tracing::debug!(error = %text, "websocket read error");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The loop driven through channels instead of a real socket (R13): no
+    //! HTTP, no network, just the frames in and out.
+
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::sync::mpsc as chan;
+
+    use super::*;
+    use crate::domain::{
+        DeviceName, Lifetimes, Millis, OnLimit, Policy, Reason, SystemClock, Username,
+    };
+    use crate::events::{EventHandler, LocalBus};
+    use crate::metrics::Metrics;
+    use crate::store::{MemoryStore, SignInRequest};
+
+    /// The server's end of a fake socket.
+    struct Pipe {
+        from_client: chan::UnboundedReceiver<Result<Message, String>>,
+        to_client: chan::UnboundedSender<Message>,
+    }
+
+    impl Stream for Pipe {
+        type Item = Result<Message, String>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.from_client.poll_recv(cx)
+        }
+    }
+
+    impl Sink<Message> for Pipe {
+        type Error = String;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), String> {
+            self.to_client.send(item).map_err(|e| e.to_string())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    const LIFE: Lifetimes = Lifetimes {
+        idle: Duration::from_secs(1800),
+        absolute: Duration::from_secs(43_200),
+        touch_after: Duration::from_secs(60),
+    };
+
+    fn context(auth_timeout: Duration) -> (ConnContext, Arc<MemoryStore>) {
+        let hub = Hub::new(Arc::new(Metrics::new()));
+        let bus = LocalBus::new();
+        bus.attach(hub.clone() as Arc<dyn EventHandler>);
+        let store = Arc::new(MemoryStore::new(LIFE, bus));
+        let ctx = ConnContext {
+            hub,
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+            auth_timeout,
+            idle_timeout: Duration::from_secs(90),
+            touch_after: LIFE.touch_after,
+            metrics: Arc::new(Metrics::new()),
+            shutdown: CancellationToken::new(),
+        };
+        (ctx, store)
+    }
+
+    fn connect(
+        ctx: ConnContext,
+    ) -> (
+        chan::UnboundedSender<Result<Message, String>>,
+        chan::UnboundedReceiver<Message>,
+    ) {
+        let (client_tx, from_client) = chan::unbounded_channel();
+        let (to_client, client_rx) = chan::unbounded_channel();
+        tokio::spawn(run(
+            Pipe {
+                from_client,
+                to_client,
+            },
+            ctx,
+        ));
+        (client_tx, client_rx)
+    }
+
+    fn close_code(m: Option<Message>) -> u16 {
+        match m {
+            Some(Message::Close(Some(f))) => f.code,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn force_logout_is_written_before_close_4001() {
+        let (ctx, store) = context(Duration::from_secs(5));
+        let user = Username::parse("user1").unwrap();
+        let token = Token::issue(&user, [1; 16], [2; 32]);
+        let now = SystemClock.now();
+        let session = Session {
+            session_id: token.session_id().clone(),
+            username: user.clone(),
+            device: DeviceName::parse("PC1").unwrap(),
+            ip: "127.0.0.1".into(),
+            user_agent: String::new(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.plus(LIFE.absolute),
+            token_hash: token.hash(),
+        };
+        let policy = Policy {
+            max_sessions: 1,
+            on_limit: OnLimit::KickOldest,
+        };
+        store
+            .sign_in(SignInRequest {
+                session,
+                policy,
+                now,
+            })
+            .await
+            .unwrap();
+
+        let (tx, mut rx) = connect(ctx);
+        let auth = format!(r#"{{"type":"auth","token":"{}"}}"#, token.expose());
+        tx.send(Ok(Message::Text(auth.into()))).unwrap();
+        let Some(Message::Text(ok)) = rx.recv().await else {
+            panic!("auth_ok expected")
+        };
+        assert!(ok.as_str().contains("auth_ok"));
+
+        let account = AccountKey::of(&user);
+        store
+            .revoke(
+                &account,
+                token.session_id(),
+                Reason::RevokedByAdmin,
+                None,
+                Millis(now.0 + 1),
+            )
+            .await
+            .unwrap();
+        let Some(Message::Text(kick)) = rx.recv().await else {
+            panic!("force_logout expected")
+        };
+        assert!(
+            kick.as_str().contains(r#""reason":"revoked_by_admin""#),
+            "{kick}"
+        );
+        assert_eq!(close_code(rx.recv().await), close::REVOKED);
+    }
+
+    #[tokio::test]
+    async fn silence_before_auth_closes_4008_and_nonsense_closes_4003() {
+        let (ctx, _) = context(Duration::from_millis(50));
+        let (_tx, mut rx) = connect(ctx.clone());
+        assert_eq!(close_code(rx.recv().await), close::AUTH_TIMEOUT);
+
+        let (tx, mut rx) = connect(ctx);
+        tx.send(Ok(Message::Text(r#"{"type":"ping"}"#.into())))
+            .unwrap();
+        assert_eq!(close_code(rx.recv().await), close::UNAUTHORIZED);
+    }
+}
