@@ -198,7 +198,7 @@ impl Account {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{DeviceName, OnLimit, Token, Username};
+    use super::super::{OnLimit, Token};
     use super::*;
 
     const LIFE: Lifetimes = Lifetimes {
@@ -208,20 +208,7 @@ mod tests {
     };
 
     fn session(n: u8, at: u64) -> (Session, Token) {
-        let user = Username::parse("user1").unwrap();
-        let token = Token::issue(&user, [n; 16], [n; 32]);
-        let s = Session {
-            session_id: token.session_id().clone(),
-            username: user,
-            device: DeviceName::parse(&format!("PC{n}")).unwrap(),
-            ip: "127.0.0.1".into(),
-            user_agent: String::new(),
-            created_at: Millis(at),
-            last_seen_at: Millis(at),
-            expires_at: Millis(at).plus(LIFE.absolute),
-            token_hash: token.hash(),
-        };
-        (s, token)
+        Session::sample(n, Millis(at), LIFE.absolute)
     }
 
     fn kick_oldest(max: u32) -> Policy {

@@ -118,6 +118,28 @@ impl Session {
 }
 
 #[cfg(test)]
+impl Session {
+    /// Session number `n` of user1, device `PC<n>`, created at `at` and living
+    /// `absolute`, with its token: the fixture of the crate's unit tests.
+    pub(crate) fn sample(n: u8, at: Millis, absolute: Duration) -> (Session, super::Token) {
+        let user = Username::parse("user1").expect("valid name");
+        let token = super::Token::issue(&user, [n; 16], [n; 32]);
+        let session = Session {
+            session_id: token.session_id().clone(),
+            username: user,
+            device: DeviceName::parse(&format!("PC{n}")).expect("valid device"),
+            ip: "127.0.0.1".into(),
+            user_agent: String::new(),
+            created_at: at,
+            last_seen_at: at,
+            expires_at: at.plus(absolute),
+            token_hash: token.hash(),
+        };
+        (session, token)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -241,7 +241,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::domain::{DeviceName, OnLimit, Policy};
+    use crate::domain::{OnLimit, Policy};
 
     const LIFE: Lifetimes = Lifetimes {
         idle: Duration::from_secs(60),
@@ -252,19 +252,7 @@ mod tests {
     #[tokio::test]
     async fn maintain_forgets_expired_accounts_entirely() {
         let store = MemoryStore::new(LIFE, LocalBus::new());
-        let user = Username::parse("user1").unwrap();
-        let token = Token::issue(&user, [1; 16], [2; 32]);
-        let session = Session {
-            session_id: token.session_id().clone(),
-            username: user,
-            device: DeviceName::parse("PC1").unwrap(),
-            ip: "127.0.0.1".into(),
-            user_agent: String::new(),
-            created_at: Millis(0),
-            last_seen_at: Millis(0),
-            expires_at: Millis(0).plus(LIFE.absolute),
-            token_hash: token.hash(),
-        };
+        let (session, _) = Session::sample(1, Millis(0), LIFE.absolute);
         let policy = Policy {
             max_sessions: 1,
             on_limit: OnLimit::KickOldest,

@@ -297,9 +297,7 @@ mod tests {
     use tokio::sync::mpsc as chan;
 
     use super::*;
-    use crate::domain::{
-        DeviceName, Lifetimes, Millis, OnLimit, Policy, Reason, SystemClock, Username,
-    };
+    use crate::domain::{Lifetimes, Millis, OnLimit, Policy, Reason, SystemClock};
     use crate::events::{EventHandler, LocalBus};
     use crate::metrics::Metrics;
     use crate::store::{MemoryStore, SignInRequest};
@@ -385,20 +383,9 @@ mod tests {
     #[tokio::test]
     async fn force_logout_is_written_before_close_4001() {
         let (ctx, store) = context(Duration::from_secs(5));
-        let user = Username::parse("user1").unwrap();
-        let token = Token::issue(&user, [1; 16], [2; 32]);
         let now = SystemClock.now();
-        let session = Session {
-            session_id: token.session_id().clone(),
-            username: user.clone(),
-            device: DeviceName::parse("PC1").unwrap(),
-            ip: "127.0.0.1".into(),
-            user_agent: String::new(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now.plus(LIFE.absolute),
-            token_hash: token.hash(),
-        };
+        let (session, token) = Session::sample(1, now, LIFE.absolute);
+        let user = session.username.clone();
         let policy = Policy {
             max_sessions: 1,
             on_limit: OnLimit::KickOldest,
