@@ -6,7 +6,7 @@
 //! scenarios. It must not change how loginguard itself is measured: nothing
 //! outside this module depends on it beyond the `Command::Prototype` hook.
 
-mod client;
+pub(crate) mod client;
 mod idle;
 mod kick;
 mod validate;

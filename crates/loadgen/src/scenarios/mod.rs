@@ -12,7 +12,7 @@ mod login;
 mod ping_flood;
 mod revoke;
 mod setup;
-mod validate;
+pub(crate) mod validate;
 
 use std::future::Future;
 use std::time::Duration;
