@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::kicks::{self, after, signed_us, Outcome, Tally};
+use super::kicks::{self, after, signed_us, Tally};
 use super::setup::sign_in_all;
 use crate::api;
 use crate::background::LoginLoadReport;
@@ -75,22 +75,10 @@ pub async fn run(a: &KickArgs) -> Result<KickReport, LoadgenError> {
                 }
             }
             login.record(answered - sent);
-            match kicks::outcome(waiter, answered + run.kick_timeout).await {
-                Outcome::Seen(kick) => {
-                    if tally.seen(&kick, "duplicate_login") {
-                        diff.record_us(signed_us(answered, kick.at));
-                        from_request.record(after(sent, kick.at));
-                    }
-                    progress.counters.done();
-                }
-                Outcome::Missed => {
-                    tally.missed += 1;
-                    progress.counters.error();
-                }
-                Outcome::Failed(e) => {
-                    tally.error(e);
-                    progress.counters.error();
-                }
+            let outcome = kicks::outcome(waiter, answered + run.kick_timeout).await;
+            if let Some(kick) = tally.settle(outcome, "duplicate_login", &progress.counters) {
+                diff.record_us(signed_us(answered, kick.at));
+                from_request.record(after(sent, kick.at));
             }
         }
     }

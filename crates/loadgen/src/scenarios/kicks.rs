@@ -101,6 +101,27 @@ impl Tally {
     }
 
     /// Counts a seen kick; true when it is what PROTOCOL.md promises.
+    /// Counts one kick's outcome (and the progress line); returns the kick
+    /// when it came with `reason` and then close 4001.
+    pub fn settle(&mut self, outcome: Outcome, reason: &str, counters: &Counters) -> Option<Kick> {
+        match outcome {
+            Outcome::Seen(kick) => {
+                counters.done();
+                self.seen(&kick, reason).then_some(kick)
+            }
+            Outcome::Missed => {
+                self.missed += 1;
+                counters.error();
+                None
+            }
+            Outcome::Failed(e) => {
+                self.error(e);
+                counters.error();
+                None
+            }
+        }
+    }
+
     pub fn seen(&mut self, kick: &Kick, reason: &str) -> bool {
         let right = kick.reason == reason && kick.close_code == Some(4001);
         if right {

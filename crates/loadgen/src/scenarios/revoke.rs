@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::kicks::{self, after, Outcome, Tally};
+use super::kicks::{self, after, Tally};
 use super::setup::sign_in_all;
 use crate::api;
 use crate::background::LoginLoadReport;
@@ -74,21 +74,9 @@ pub async fn run(a: &RevokeArgs) -> Result<RevokeReport, LoadgenError> {
                 continue;
             }
             delete.record(answered - sent);
-            match kicks::outcome(waiter, sent + run.kick_timeout).await {
-                Outcome::Seen(kick) => {
-                    if tally.seen(&kick, "revoked_by_user") {
-                        push.record(after(sent, kick.at));
-                    }
-                    progress.counters.done();
-                }
-                Outcome::Missed => {
-                    tally.missed += 1;
-                    progress.counters.error();
-                }
-                Outcome::Failed(e) => {
-                    tally.error(e);
-                    progress.counters.error();
-                }
+            let outcome = kicks::outcome(waiter, sent + run.kick_timeout).await;
+            if let Some(kick) = tally.settle(outcome, "revoked_by_user", &progress.counters) {
+                push.record(after(sent, kick.at));
             }
         }
     }
