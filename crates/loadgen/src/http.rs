@@ -42,6 +42,19 @@ impl Reply {
 }
 
 /// A connection; requests on it run one after another.
+/// A TCP connection to `target` with Nagle off (every request is small and
+/// latency is what is measured).
+pub async fn connect_tcp(target: &Target) -> Result<TcpStream, LoadgenError> {
+    let stream = TcpStream::connect(target.addr)
+        .await
+        .map_err(|source| LoadgenError::Connect {
+            addr: target.addr,
+            source,
+        })?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 pub struct HttpConn {
     sender: SendRequest<Full<Bytes>>,
     host: String,
@@ -49,14 +62,7 @@ pub struct HttpConn {
 
 impl HttpConn {
     pub async fn connect(target: &Target) -> Result<HttpConn, LoadgenError> {
-        let stream =
-            TcpStream::connect(target.addr)
-                .await
-                .map_err(|source| LoadgenError::Connect {
-                    addr: target.addr,
-                    source,
-                })?;
-        stream.set_nodelay(true)?;
+        let stream = connect_tcp(target).await?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
         // The connection task ends when the sender is dropped or the peer closes;
         // its error, if any, reaches the next `send` on this connection.

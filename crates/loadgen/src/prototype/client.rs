@@ -10,11 +10,10 @@ use futures_util::{SinkExt, StreamExt};
 use hyper::Method;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::http::HttpConn;
+use crate::http::{connect_tcp, HttpConn};
 use crate::target::Target;
 use crate::ws::{Ws, OPEN_TIMEOUT};
 use crate::LoadgenError;
@@ -78,14 +77,7 @@ fn config() -> WebSocketConfig {
 /// reading), so a kick can reach it.
 pub async fn open(target: &Target, session_id: &str) -> Result<Ws, LoadgenError> {
     tokio::time::timeout(OPEN_TIMEOUT, async {
-        let stream =
-            TcpStream::connect(target.addr)
-                .await
-                .map_err(|source| LoadgenError::Connect {
-                    addr: target.addr,
-                    source,
-                })?;
-        stream.set_nodelay(true)?;
+        let stream = connect_tcp(target).await?;
         let url = ws_url(target, session_id);
         let (mut ws, _) =
             tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;

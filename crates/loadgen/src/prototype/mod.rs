@@ -11,8 +11,6 @@ mod idle;
 mod kick;
 mod validate;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -21,8 +19,8 @@ use serde_json::Value;
 use crate::accounts::AccountArgs;
 use crate::cli::{parse_duration, TargetArgs};
 use crate::http::HttpConn;
-use crate::progress::Progress;
 use crate::scenarios::bounded;
+use crate::scenarios::setup::{sign_in_each, SetupLogin};
 use crate::target::Target;
 use crate::LoadgenError;
 
@@ -113,8 +111,21 @@ pub async fn run(command: ProtoCommand) -> Result<Value, LoadgenError> {
     }
 }
 
-/// Connections used to sign sessions in before a measurement.
-const SIGN_IN_CONCURRENCY: u64 = 8;
+/// The prototype's sign-in; yields the session id.
+#[derive(Clone)]
+struct PrototypeLogin;
+
+impl SetupLogin for PrototypeLogin {
+    type Output = String;
+    async fn login(
+        &self,
+        conn: &mut HttpConn,
+        user: String,
+        password: String,
+    ) -> Result<String, LoadgenError> {
+        client::login(conn, &user, &password).await
+    }
+}
 
 /// Signs in accounts `first .. first + n` on `target`; their session ids in
 /// index order. Set-up must fully succeed: the first error ends the run.
@@ -124,42 +135,15 @@ async fn sign_in_many(
     first: u64,
     n: u64,
 ) -> Result<Vec<String>, LoadgenError> {
-    let progress = Progress::start(format!("prototype: signing in {n} sessions"), n);
-    let next = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..SIGN_IN_CONCURRENCY.min(n) {
-        let (target, accounts, next, counters) = (
-            target.clone(),
-            accounts.clone(),
-            next.clone(),
-            progress.counters.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let mut conn = HttpConn::connect(&target).await?;
-            let mut got = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return Ok::<_, LoadgenError>(got);
-                }
-                let user = accounts.name(first + i);
-                got.push((
-                    i,
-                    client::login(&mut conn, &user, &accounts.password).await?,
-                ));
-                counters.done();
-            }
-        }));
-    }
-    let mut all = Vec::with_capacity(n as usize);
-    for w in workers {
-        let part = w
-            .await
-            .map_err(|e| LoadgenError::Worker(format!("sign-in task failed: {e}")))??;
-        all.extend(part);
-    }
-    all.sort_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, id)| id).collect())
+    sign_in_each(
+        target,
+        accounts,
+        first,
+        n,
+        "prototype: signing in",
+        PrototypeLogin,
+    )
+    .await
 }
 
 /// Refuses a run that needs more distinct accounts than the server knows.

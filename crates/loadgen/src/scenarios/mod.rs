@@ -11,7 +11,7 @@ mod kicks;
 mod login;
 mod ping_flood;
 mod revoke;
-mod setup;
+pub(crate) mod setup;
 pub(crate) mod validate;
 
 use std::future::Future;

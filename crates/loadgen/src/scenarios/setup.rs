@@ -1,6 +1,9 @@
 //! Set-up shared by the scenarios: signing in many sessions before a
-//! measurement starts. Set-up must fully succeed; its first error ends the run.
+//! measurement starts, on loginguard or on the Python prototype (one pool,
+//! the per-account call differs). Set-up must fully succeed; its first error
+//! ends the run.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -14,6 +17,37 @@ use crate::LoadgenError;
 /// Connections used for set-up sign-ins (argon2 on the server is the limit anyway).
 const SETUP_CONCURRENCY: u64 = 8;
 
+/// How one account signs in during set-up, and what that yields.
+pub(crate) trait SetupLogin: Clone + Send + Sync + 'static {
+    type Output: Send + 'static;
+    fn login(
+        &self,
+        conn: &mut HttpConn,
+        user: String,
+        password: String,
+    ) -> impl Future<Output = Result<Self::Output, LoadgenError>> + Send;
+}
+
+/// loginguard's sign-in with a device name; yields the session.
+#[derive(Clone)]
+struct Loginguard {
+    device: String,
+}
+
+impl SetupLogin for Loginguard {
+    type Output = Session;
+    async fn login(
+        &self,
+        conn: &mut HttpConn,
+        user: String,
+        password: String,
+    ) -> Result<Session, LoadgenError> {
+        api::login(conn, &user, &password, &self.device)
+            .await
+            .map_err(|e| explain(&user, e))
+    }
+}
+
 /// Signs in accounts `first .. first + n` (one session each, in index order).
 pub async fn sign_in_all(
     target: &Target,
@@ -22,17 +56,33 @@ pub async fn sign_in_all(
     n: u64,
     device: &str,
 ) -> Result<Vec<Session>, LoadgenError> {
-    let progress = Progress::start(format!("signing in {n} sessions"), n);
+    let how = Loginguard {
+        device: device.to_owned(),
+    };
+    sign_in_each(target, accounts, first, n, "signing in", how).await
+}
+
+/// Signs in accounts `first .. first + n` with `how`, `SETUP_CONCURRENCY` at
+/// a time; the results in index order.
+pub(crate) async fn sign_in_each<L: SetupLogin>(
+    target: &Target,
+    accounts: &AccountArgs,
+    first: u64,
+    n: u64,
+    label: &str,
+    how: L,
+) -> Result<Vec<L::Output>, LoadgenError> {
+    let progress = Progress::start(format!("{label} {n} sessions"), n);
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for _ in 0..SETUP_CONCURRENCY.min(n) {
-        let (target, accounts, next, counters) = (
+        let (target, accounts, next, counters, how) = (
             target.clone(),
             accounts.clone(),
             next.clone(),
             progress.counters.clone(),
+            how.clone(),
         );
-        let device = device.to_owned();
         workers.push(tokio::spawn(async move {
             let mut conn = HttpConn::connect(&target).await?;
             let mut got = Vec::new();
@@ -42,11 +92,11 @@ pub async fn sign_in_all(
                     return Ok::<_, LoadgenError>(got);
                 }
                 let user = accounts.name(first + i);
-                let session = api::login(&mut conn, &user, &accounts.password, &device)
-                    .await
-                    .map_err(|e| explain(&user, e))?;
+                let out = how
+                    .login(&mut conn, user, accounts.password.clone())
+                    .await?;
                 counters.done();
-                got.push((i, session));
+                got.push((i, out));
             }
         }));
     }
@@ -58,7 +108,7 @@ pub async fn sign_in_all(
         all.extend(part);
     }
     all.sort_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, s)| s).collect())
+    Ok(all.into_iter().map(|(_, out)| out).collect())
 }
 
 /// A refused set-up sign-in almost always means the server lacks the accounts.
