@@ -2,7 +2,9 @@
 //!
 //! `serve` hands a `Config` to `startup::App` and cancels it on Ctrl-C or
 //! SIGTERM (the only place signals are read); `hash-password` prints an
-//! argon2id hash of a password read from stdin.
+//! argon2id hash of a password read from stdin. clap parses once here for
+//! `--help` and usage errors; `Config::load` then reads `serve`'s arguments
+//! together with the environment and the `--config` file.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use loginguard::config::{Config, ServeArgs};
 use loginguard::startup::App;
+use std::ffi::OsString;
 
 #[derive(Parser)]
 #[command(
@@ -33,13 +36,26 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli
-        .command
-        .unwrap_or_else(|| Command::Serve(Box::default()))
-    {
-        Command::HashPassword => hash_password(),
-        Command::Serve(args) => serve(*args),
+    // `serve`'s own arguments: everything after the subcommand's name.
+    let serve_args = || std::env::args_os().skip(2).collect();
+    match Cli::try_parse() {
+        Ok(Cli {
+            command: Some(Command::HashPassword),
+        }) => hash_password(),
+        Ok(Cli {
+            command: Some(Command::Serve(_)) | None,
+        }) => serve(serve_args()),
+        // A bad setting value: `Config::load` names the setting and its source.
+        Err(e)
+            if std::env::args_os().nth(1).is_some_and(|a| a == "serve")
+                && !matches!(
+                    e.kind(),
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+                ) =>
+        {
+            serve(serve_args())
+        }
+        Err(e) => e.exit(),
     }
 }
 
@@ -67,9 +83,9 @@ fn hash_password() -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
+fn serve(args: Vec<OsString>) -> ExitCode {
     loginguard::telemetry::init("info,tower_http=warn");
-    let config = match Config::load(&args) {
+    let config = match Config::load(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

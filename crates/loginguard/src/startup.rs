@@ -1,9 +1,11 @@
 //! Builds the application from a `Config` and runs it until shutdown.
 //!
-//! `App::build` wires store -> bus -> hub, binds the listener (port 0 allowed)
-//! and exposes `local_addr()`; `App::run` serves until the given token fires,
-//! then closes sockets with 1012, lets in-flight requests finish and waits
-//! (bounded) for background tasks. The binary and the tests use this same path.
+//! `App::build` wires store -> bus -> hub, the use cases and the router's
+//! state, each part from its own config sub-tree, binds the listener (port 0
+//! allowed) and exposes `local_addr()`; `App::run` serves until the given
+//! token fires, then closes sockets with 1012, lets in-flight requests finish
+//! and waits (bounded) for background tasks. The binary and the tests use
+//! this same path. The top of the dependency graph: nothing imports it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,17 +15,19 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::{Authenticator, FailureLimiter, PasswordVerifier, RateLimits, Users};
-use crate::config::{Config, StoreConfig};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::app::{AdminService, Operations, SessionService, SignInService};
+use crate::auth::{FailureLimiter, PasswordVerifier, RateLimits, Users};
+use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
-use crate::http::{self, AdminCache};
+use crate::http::{self, AppState, ClientIpRule, OriginRule};
 use crate::metrics::Metrics;
-use crate::presence::{LocalPresence, Presence, RedisPresence};
-use crate::state::{AppState, Shared};
+use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
 use crate::store::redis::RedisConn;
-use crate::store::{MemoryStore, RedisStore, SessionStore, StoreError, TimedStore};
-use crate::ws::{self, close, Hub};
+use crate::store::{MemoryStore, RedisStore, SessionStore, SnapshotCache, StoreError, TimedStore};
+use crate::ws::{self, close::CloseCode, ConnContext, Hub};
 
 /// How long shutdown waits for HTTP connections to finish their requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -40,9 +44,11 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Users(String),
-    #[error("cannot prepare the session store: {0}")]
+    #[error("cannot prepare the session store")]
     Store(#[from] crate::store::StoreError),
-    #[error("cannot prepare password hashing: {0}")]
+    #[error("the random number generator failed")]
+    Rng(#[source] getrandom::Error),
+    #[error("cannot prepare password hashing")]
     Auth(#[from] crate::auth::AuthError),
 }
 
@@ -50,6 +56,13 @@ pub enum StartupError {
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    hub: Arc<Hub>,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    sweep_interval: Duration,
+    /// Fires when the instance shuts down; sockets close with 1012.
+    shutdown: CancellationToken,
+    store_kind: &'static str,
     /// Present with a Redis store: the event subscription and presence publisher.
     redis: Option<RedisParts>,
 }
@@ -72,81 +85,124 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartupError> {
         raise_file_limit();
-        let users = match &config.users {
+        let users = Arc::new(match &config.accounts.users {
             Some(path) => Users::load(path).map_err(StartupError::Users)?,
             None => {
                 tracing::warn!("DEMO MODE: no --users file; demo accounts user1/password1, user2/password2, admin/admin123 are active");
                 Users::demo()
             }
-        };
+        });
+        let lifetimes = config.session.lifetimes();
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(metrics.clone());
+        let sockets: Arc<dyn LocalSockets> = hub.clone();
         let (store, presence, bus_health, redis): (Arc<dyn SessionStore>, Arc<dyn Presence>, _, _) =
-            match &config.store {
-                StoreConfig::Memory => {
+            match config.store.backend() {
+                StoreBackend::Memory => {
                     let bus = LocalBus::new();
                     bus.attach(hub.clone() as Arc<dyn EventHandler>);
                     (
-                        Arc::new(MemoryStore::new(config.lifetimes, bus)),
-                        Arc::new(LocalPresence::new(hub.clone())),
+                        Arc::new(MemoryStore::new(lifetimes, bus)),
+                        Arc::new(LocalPresence::new(sockets.clone())),
                         Arc::new(BusHealth::new(true)),
                         None,
                     )
                 }
-                StoreConfig::Redis { url, prefix } => {
-                    let conn = RedisConn::single(url).map_err(StoreError::unavailable)?;
-                    redis_parts(
-                        conn,
-                        std::slice::from_ref(url),
-                        prefix,
-                        &config,
-                        &hub,
-                        &clock,
-                    )?
+                StoreBackend::Redis(url) => {
+                    let conn =
+                        RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
+                    redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
                 }
-                StoreConfig::RedisCluster { nodes, prefix } => {
-                    let conn = RedisConn::cluster(nodes).map_err(StoreError::unavailable)?;
-                    redis_parts(conn, nodes, prefix, &config, &hub, &clock)?
+                StoreBackend::Cluster(nodes) => {
+                    let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
+                    let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
+                    redis_parts(conn, nodes, &config, &sockets, &clock)?
                 }
             };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
+        let snapshot = Arc::new(SnapshotCache::new(
+            store.clone(),
+            clock.clone(),
+            config.admin.cache_ttl,
+        ));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // One hashing thread per core: they run at a lower priority, so the
         // async workers still get the CPU for kicks and pongs.
-        let auth = Authenticator {
-            users,
+        let sign_in = SignInService {
+            users: users.clone(),
             verifier: PasswordVerifier::new(cores)?,
             limiter: FailureLimiter::new(
                 RateLimits {
-                    per_ip: config.rate_limit_ip,
-                    per_account: config.rate_limit_account,
+                    per_ip: config.limits.rate_limit_ip,
+                    per_account: config.limits.rate_limit_account,
                 },
                 clock.clone(),
             ),
-            policy: config.policy,
-            lifetimes: config.lifetimes,
+            policy: config.session.policy(),
+            lifetimes,
             store: store.clone(),
             clock: clock.clone(),
+            metrics: metrics.clone(),
         };
-        let listener = bind(config.listen).map_err(|source| StartupError::Bind {
-            addr: config.listen,
+        let sessions = SessionService {
+            store: store.clone(),
+            users: users.clone(),
+            presence: presence.clone(),
+            clock: clock.clone(),
+        };
+        let admin = AdminService {
+            store: store.clone(),
+            snapshot: snapshot.clone(),
+            users: users.clone(),
+            presence,
+            clock: clock.clone(),
+        };
+        let operations = Operations {
+            store: store.clone(),
+            bus_health,
+            snapshot,
+            sockets,
+            metrics: metrics.clone(),
+        };
+        let shutdown = CancellationToken::new();
+        let conn_context = ConnContext {
+            hub: hub.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            auth_timeout: config.ws.auth_timeout,
+            idle_timeout: config.ws.idle_timeout,
+            touch_after: lifetimes.touch_after,
+            metrics,
+            shutdown: shutdown.clone(),
+        };
+        let state = AppState {
+            sign_in: Arc::new(sign_in),
+            sessions: Arc::new(sessions),
+            admin: Arc::new(admin),
+            operations: Arc::new(operations),
+            users,
+            client_ip: ClientIpRule {
+                trust_forwarded_for: config.http.trust_forwarded_for,
+            },
+            origins: OriginRule {
+                allowed: config.http.allowed_origins.clone().into(),
+            },
+            sockets: conn_context,
+        };
+        let listen = config.http.listen;
+        let listener = bind(listen).map_err(|source| StartupError::Bind {
+            addr: listen,
             source,
         })?;
-        let state = AppState::new(Shared {
-            auth,
-            store,
-            hub,
-            presence,
-            bus_health,
-            clock,
-            metrics,
-            admin_cache: AdminCache::new(config.admin_cache_ttl),
-            config,
-            shutdown: CancellationToken::new(),
-        });
         Ok(App {
             listener,
             state,
+            hub,
+            store,
+            clock,
+            sweep_interval: config.session.sweep_interval,
+            shutdown,
+            store_kind: store_kind(&config),
             redis,
         })
     }
@@ -162,25 +218,30 @@ impl App {
         let App {
             listener,
             state,
+            hub,
+            store,
+            clock,
+            sweep_interval,
+            shutdown: inner,
+            store_kind,
             redis,
         } = self;
-        let inner = state.shutdown.clone();
         let tracker = TaskTracker::new();
         if let Some(parts) = redis {
-            tracker.spawn(parts.bus.run(state.hub.clone(), inner.clone()));
+            tracker.spawn(parts.bus.run(hub.clone(), inner.clone()));
             tracker.spawn(parts.presence.run(inner.clone()));
         }
         tracker.spawn(ws::run_revalidation(
-            state.hub.clone(),
-            state.store.clone(),
-            state.clock.clone(),
-            state.config.sweep_interval,
+            hub.clone(),
+            store,
+            clock,
+            sweep_interval,
             inner.clone(),
         ));
         tracker.close();
 
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, store = ?store_kind(&state.config.store), "loginguard listening");
+        tracing::info!(%addr, store = store_kind, "loginguard listening");
         let forward = {
             let inner = inner.clone();
             async move {
@@ -190,26 +251,20 @@ impl App {
             }
         };
         tokio::spawn(forward);
-        http::serve(
-            listener,
-            http::router(state.clone()),
-            inner.clone(),
-            SHUTDOWN_GRACE,
-        )
-        .await;
+        http::serve(listener, http::router(state), inner.clone(), SHUTDOWN_GRACE).await;
         // Sockets watch the token themselves and had the whole HTTP grace
         // period to close; this catches any that registered late.
-        state.hub.close_all(close::RESTARTING);
+        hub.close_all(CloseCode::Restarting);
         let drained = tokio::time::timeout(SOCKET_DRAIN, async {
             tracker.wait().await;
-            while state.hub.socket_count() > 0 {
+            while hub.socket_count() > 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
         .await;
         if drained.is_err() {
             tracing::warn!(
-                sockets = state.hub.socket_count(),
+                sockets = hub.socket_count(),
                 "shutdown grace period ended with work left"
             );
         }
@@ -249,11 +304,11 @@ fn raise_file_limit() {
     }
 }
 
-fn store_kind(store: &StoreConfig) -> &'static str {
-    match store {
-        StoreConfig::Memory => "memory",
-        StoreConfig::Redis { .. } => "redis",
-        StoreConfig::RedisCluster { .. } => "redis-cluster",
+fn store_kind(config: &Config) -> &'static str {
+    match config.store.backend() {
+        StoreBackend::Memory => "memory",
+        StoreBackend::Redis(_) => "redis",
+        StoreBackend::Cluster(_) => "redis-cluster",
     }
 }
 
@@ -268,32 +323,35 @@ type StoreParts = (
 /// `nodes`: a classic `PUBLISH` reaches every node of a cluster.
 fn redis_parts(
     conn: RedisConn,
-    nodes: &[String],
-    prefix: &str,
+    nodes: &[SecretString],
     config: &Config,
-    hub: &Arc<Hub>,
+    sockets: &Arc<dyn LocalSockets>,
     clock: &Arc<dyn Clock>,
-) -> Result<StoreParts, StoreError> {
-    let store = RedisStore::new(conn.clone(), prefix, config.lifetimes);
+) -> Result<StoreParts, StartupError> {
+    let store = RedisStore::new(
+        conn.clone(),
+        &config.store.redis_prefix,
+        config.session.lifetimes(),
+    );
     let clients = nodes
         .iter()
-        .map(|n| redis::Client::open(n.as_str()))
+        .map(|n| redis::Client::open(n.expose_secret()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::unavailable)?;
     let health = Arc::new(BusHealth::new(false));
     let bus = RedisBus::new(clients, store.keys().events_channel(), health.clone());
     let mut id = [0u8; 8];
-    getrandom::fill(&mut id).map_err(StoreError::corrupt)?;
+    getrandom::fill(&mut id).map_err(StartupError::Rng)?;
     let instance = hex::encode(id);
     tracing::info!(%instance, "instance id for presence");
-    let presence = Arc::new(RedisPresence::new(
+    let presence = Arc::new(RedisPresence {
         conn,
-        store.keys().clone(),
+        keys: store.keys().clone(),
         instance,
-        hub.clone(),
-        clock.clone(),
-        config.presence_interval,
-    ));
+        hub: sockets.clone(),
+        clock: clock.clone(),
+        interval: config.ws.presence_interval,
+    });
     Ok((
         Arc::new(store),
         presence.clone(),

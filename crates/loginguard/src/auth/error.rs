@@ -1,30 +1,25 @@
-//! `AuthError`: the ways a sign-in can fail before or after the store.
+//! `AuthError`: failures of the password and token machinery.
 //!
-//! `http::error` maps each variant to its PROTOCOL.md row; nothing here knows
-//! about status codes.
+//! `app` wraps it in `AppError`; nothing here knows about status codes.
+//! Every variant that comes from below keeps its cause.
 
-use std::time::Duration;
-
-use crate::domain::Session;
-use crate::store::StoreError;
-
+/// The machinery of authentication failed; the credentials were not judged.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    /// Wrong user name or password; both answer alike.
-    #[error("invalid user name or password")]
-    InvalidCredentials,
-    /// Too many failed attempts from this IP or for this account.
-    #[error("too many failed sign-in attempts")]
-    RateLimited { retry_after: Duration },
-    /// `deny_new` refused the sign-in; these sessions hold the places.
-    #[error("session limit reached")]
-    SessionLimitReached { active: Vec<Session> },
-    #[error(transparent)]
-    Store(#[from] StoreError),
     /// Too many password checks are already waiting for a hashing thread.
     #[error("too many sign-ins in progress")]
     Busy,
-    /// The password hashing task could not run (runtime shutting down).
-    #[error("password verification failed to run")]
-    Hashing(String),
+    /// A password could not be hashed or checked (a thread could not start,
+    /// or the hashing task stopped before answering).
+    #[error("password hashing failed")]
+    Hashing(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The operating system's random number generator failed.
+    #[error("the random number generator failed")]
+    Rng(#[source] getrandom::Error),
+}
+
+impl AuthError {
+    pub fn hashing(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        AuthError::Hashing(source.into())
+    }
 }

@@ -30,12 +30,12 @@ const HASHING_NICE: i32 = 10;
 /// (m = 19 MiB, t = 2, p = 1: the argon2 crate's defaults).
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AuthError::Hashing(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hashing(e.to_string()))?;
+    getrandom::fill(&mut salt).map_err(AuthError::Rng)?;
+    let salt = SaltString::encode_b64(&salt).map_err(AuthError::hashing)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AuthError::Hashing(e.to_string()))
+        .map_err(AuthError::hashing)
 }
 
 struct Job {
@@ -70,7 +70,7 @@ impl PasswordVerifier {
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || work(&queue))
-                .map_err(|e| AuthError::Hashing(e.to_string()))?;
+                .map_err(AuthError::hashing)?;
         }
         Ok(PasswordVerifier {
             jobs,
@@ -93,7 +93,7 @@ impl PasswordVerifier {
         // The place is given back on drop, so a request cancelled while it
         // waits (timeout, client gone) does not keep it.
         let _place = QueuePlace::take(&self.queued).ok_or(AuthError::Busy)?;
-        let gone = || AuthError::Hashing("password hashing threads stopped".into());
+        let gone = || AuthError::hashing("password hashing threads stopped");
         self.jobs.send(job).map_err(|_| gone())?;
         let ok = answer.await.map_err(|_| gone())?;
         Ok(known && ok)

@@ -11,7 +11,7 @@ use crate::domain::{Token, Username};
 pub fn issue_token(username: &Username) -> Result<Token, AuthError> {
     let mut sid = [0u8; 16];
     let mut secret = [0u8; 32];
-    getrandom::fill(&mut sid).map_err(|e| AuthError::Hashing(e.to_string()))?;
-    getrandom::fill(&mut secret).map_err(|e| AuthError::Hashing(e.to_string()))?;
+    getrandom::fill(&mut sid).map_err(AuthError::Rng)?;
+    getrandom::fill(&mut secret).map_err(AuthError::Rng)?;
     Ok(Token::issue(username, sid, secret))
 }

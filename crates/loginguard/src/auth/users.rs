@@ -36,10 +36,20 @@ pub struct User {
     pub on_limit: Option<OnLimit>,
 }
 
+/// The demo accounts: (user name, display name, password, hash, admin).
+/// The passwords are public on purpose: the page shows them in demo mode.
+pub const DEMO_ACCOUNTS: [(&str, &str, &str, &str, bool); 3] = [
+    ("user1", "User One", "password1", DEMO_USER1, false),
+    ("user2", "User Two", "password2", DEMO_USER2, false),
+    ("admin", "Administrator", "admin123", DEMO_ADMIN, true),
+];
+
 /// All accounts by name.
 #[derive(Clone, Debug, Default)]
 pub struct Users {
     by_name: HashMap<Username, User>,
+    /// True for the built-in demo accounts (no users file).
+    demo: bool,
 }
 
 #[derive(Deserialize)]
@@ -93,17 +103,16 @@ impl Users {
                 return Err(format!("{at}: duplicate username"));
             }
         }
-        Ok(Users { by_name })
+        Ok(Users {
+            by_name,
+            demo: false,
+        })
     }
 
     /// user1/password1, user2/password2 and admin/admin123 (admin).
     pub fn demo() -> Self {
         let mut by_name = HashMap::new();
-        for (name, display, hash, is_admin) in [
-            ("user1", "User One", DEMO_USER1, false),
-            ("user2", "User Two", DEMO_USER2, false),
-            ("admin", "Administrator", DEMO_ADMIN, true),
-        ] {
+        for (name, display, _, hash, is_admin) in DEMO_ACCOUNTS {
             let username = Username::parse(name).expect("demo names are valid");
             by_name.insert(
                 username.clone(),
@@ -117,7 +126,15 @@ impl Users {
                 },
             );
         }
-        Users { by_name }
+        Users {
+            by_name,
+            demo: true,
+        }
+    }
+
+    /// Whether these are the built-in demo accounts.
+    pub fn is_demo(&self) -> bool {
+        self.demo
     }
 
     pub fn get(&self, username: &Username) -> Option<&User> {

@@ -1,21 +1,25 @@
 //! `ApiError`: every error the HTTP API returns, mapped to status and code in
 //! one place, in the order of PROTOCOL.md's table.
 //!
-//! Handlers return `Result<_, ApiError>` and use `?` on `AuthError`,
-//! `StoreError` and extractor rejections. `IntoResponse` only builds the
-//! `{"error": {...}}` body; an `Internal` error's cause is logged here, once,
-//! and never shown to the client.
+//! Handlers return `Result<_, ApiError>` and use `?` on `AppError` and
+//! extractor rejections. `IntoResponse` has no side effects: it serialises
+//! the typed `{"error": {...}}` view and, for a server-side failure, puts the
+//! error itself in the response extensions, where `log_server_errors` logs it
+//! with its cause chain, once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
 
+use super::views::{ErrorDetails, ErrorView};
+use crate::app::AppError;
 use crate::auth::AuthError;
-use crate::domain::{Millis, Reason, Session, Tombstone};
+use crate::domain::{Millis, Session, Tombstone};
 use crate::store::StoreError;
-use crate::ws::message::ActorView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -60,10 +64,10 @@ pub enum ApiError {
     RateLimited { retry_after: Duration },
     /// 503: the store cannot be reached; nothing was changed.
     #[error("session store unavailable")]
-    StoreUnavailable,
-    /// 500: a bug or unreadable stored data; the cause is logged.
-    #[error("internal error: {0}")]
-    Internal(String),
+    StoreUnavailable(#[source] StoreError),
+    /// 500: a bug or unreadable stored data; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -82,7 +86,7 @@ impl ApiError {
             ApiError::SessionLimitReached { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,7 +106,7 @@ impl ApiError {
             ApiError::SessionLimitReached { .. } => "session_limit_reached",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::StoreUnavailable => "store_unavailable",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -117,94 +121,94 @@ impl ApiError {
         }
     }
 
-    fn extra(&self) -> Map<String, Value> {
-        let mut extra = Map::new();
+    fn details(&self) -> Option<ErrorDetails> {
         match self {
-            ApiError::SessionRevoked(t) => {
-                extra.insert("reason".into(), json!(t.reason));
-                extra.insert("revoked_at".into(), json!(t.revoked_at.to_rfc3339()));
-                extra.insert("by".into(), json!(t.by.as_ref().map(ActorView::from)));
-            }
-            ApiError::SessionExpired { revoked_at } => {
-                extra.insert("reason".into(), json!(Reason::Expired));
-                extra.insert("revoked_at".into(), json!(revoked_at.to_rfc3339()));
-            }
-            ApiError::SessionLimitReached { active } => {
-                let list: Vec<Value> = active
-                    .iter()
-                    .map(|s| {
-                        json!({
-                            "session_id": s.session_id,
-                            "device": s.device.as_str(),
-                            "ip": s.ip,
-                            "created_at": s.created_at.to_rfc3339(),
-                            "last_seen_at": s.last_seen_at.to_rfc3339(),
-                        })
-                    })
-                    .collect();
-                extra.insert("active_sessions".into(), Value::Array(list));
-            }
-            _ => {}
+            ApiError::SessionRevoked(t) => Some(ErrorDetails::revoked(t)),
+            ApiError::SessionExpired { revoked_at } => Some(ErrorDetails::expired(*revoked_at)),
+            ApiError::SessionLimitReached { active } => Some(ErrorDetails::limit(active)),
+            _ => None,
         }
-        extra
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            // Logged once per outage by the store, not once per request.
-            StoreError::Unavailable(source) => {
-                tracing::debug!(error = %source, "session store unavailable");
-                ApiError::StoreUnavailable
+            StoreError::Unavailable(_) | StoreError::EventsNotHeard => {
+                ApiError::StoreUnavailable(e)
             }
-            StoreError::Corrupt(what) => ApiError::Internal(what),
+            StoreError::Corrupt(_) => ApiError::Internal(Box::new(e)),
         }
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
         match e {
-            AuthError::InvalidCredentials => ApiError::InvalidCredentials,
-            AuthError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
-            AuthError::Busy => ApiError::RateLimited {
+            AppError::InvalidCredentials => ApiError::InvalidCredentials,
+            AppError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
+            AppError::SessionLimitReached { active } => ApiError::SessionLimitReached { active },
+            AppError::Unauthorized => ApiError::Unauthorized,
+            AppError::SessionRevoked(t) => ApiError::SessionRevoked(t),
+            AppError::SessionExpired { revoked_at } => ApiError::SessionExpired { revoked_at },
+            AppError::Forbidden => ApiError::Forbidden,
+            AppError::NotFound => ApiError::NotFound,
+            AppError::BadInput(what) => ApiError::BadRequest(what.to_owned()),
+            AppError::Store(s) => s.into(),
+            AppError::Auth(AuthError::Busy) => ApiError::RateLimited {
                 retry_after: Duration::from_secs(1),
             },
-            AuthError::SessionLimitReached { active } => ApiError::SessionLimitReached { active },
-            AuthError::Store(s) => s.into(),
-            AuthError::Hashing(what) => ApiError::Internal(what),
+            AppError::Auth(other) => ApiError::Internal(Box::new(other)),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "internal error");
-        }
-        let mut body = Map::new();
-        body.insert("code".into(), json!(self.code()));
         let message = match &self {
+            // Internal details stay in the log.
             ApiError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        body.insert("message".into(), json!(message));
-        body.extend(self.extra());
-        let mut response = (self.status(), axum::Json(json!({ "error": body }))).into_response();
+        let view = ErrorView::new(self.code(), message, self.details());
+        let mut response = (self.status(), axum::Json(view)).into_response();
         if let ApiError::RateLimited { retry_after } = &self {
             let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status().is_server_error() {
+            response.extensions_mut().insert(Arc::new(self));
         }
         response
     }
 }
 
+/// Logs each server-side error once, with its cause chain. A store outage is
+/// logged where it is noticed (once per outage), so here only at debug.
+pub async fn log_server_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(error) = response.extensions().get::<Arc<ApiError>>() {
+        let mut chain = error.to_string();
+        let mut source = std::error::Error::source(error.as_ref());
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        match error.as_ref() {
+            ApiError::StoreUnavailable(_) => tracing::debug!(error = %chain, "request failed"),
+            _ => tracing::error!(error = %chain, "request failed"),
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Reason;
 
     /// PROTOCOL.md's error table, row by row.
     #[test]
@@ -258,7 +262,11 @@ mod tests {
                 429,
                 "rate_limited",
             ),
-            (ApiError::StoreUnavailable, 503, "store_unavailable"),
+            (
+                ApiError::StoreUnavailable(StoreError::EventsNotHeard),
+                503,
+                "store_unavailable",
+            ),
             (ApiError::Internal("x".into()), 500, "internal"),
         ];
         for (err, status, code) in table {
@@ -271,5 +279,14 @@ mod tests {
     fn internal_details_stay_out_of_the_body() {
         let resp = ApiError::Internal("redis said something secret".into()).into_response();
         assert_eq!(resp.status(), 500);
+        assert!(
+            resp.extensions().get::<Arc<ApiError>>().is_some(),
+            "kept for the log"
+        );
+        let body =
+            futures_util::FutureExt::now_or_never(axum::body::to_bytes(resp.into_body(), 4096))
+                .unwrap()
+                .unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
     }
 }

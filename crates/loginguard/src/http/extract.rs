@@ -2,8 +2,8 @@
 //!
 //! `LoginBody` (JSON or form, parsed into `Credentials`), `Meta` (client IP
 //! and User-Agent), `Authenticated` (bearer token -> live session, or the
-//! exact 401), and `Admin`. Every failure is an `ApiError`, so handlers never
-//! see malformed input.
+//! exact 401, through `app::SessionService`), and `Admin`. Every failure is
+//! an `ApiError`, so handlers never see malformed input.
 
 use std::net::SocketAddr;
 
@@ -14,10 +14,14 @@ use axum::http::request::Parts;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use super::state::ClientIpRule;
 use super::ApiError;
-use crate::auth::{ClientMeta, Credentials, User};
-use crate::domain::{DeviceName, Lookup, Reason, Session, Token, Username};
-use crate::state::AppState;
+use crate::app::{ClientMeta, Credentials, SessionService};
+use crate::domain::{DeviceName, Session, Token, Username};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -120,21 +124,21 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
 /// The caller's IP and User-Agent.
 pub struct Meta(pub ClientMeta);
 
-impl FromRequestParts<AppState> for Meta {
+impl<S> FromRequestParts<S> for Meta
+where
+    ClientIpRule: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string())
             .unwrap_or_else(|| "unknown".to_owned());
         // Behind a trusted proxy, the client is the last address it appended.
-        let forwarded = state
-            .config
+        let forwarded = ClientIpRule::from_ref(state)
             .trust_forwarded_for
             .then(|| parts.headers.get("x-forwarded-for"))
             .flatten()
@@ -155,17 +159,16 @@ impl FromRequestParts<AppState> for Meta {
 }
 
 /// A request with a live session behind its bearer token.
-pub struct Authenticated {
-    pub session: Session,
-}
+pub struct Authenticated(pub Session);
 
-impl FromRequestParts<AppState> for Authenticated {
+impl<S> FromRequestParts<S> for Authenticated
+where
+    Arc<SessionService>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let raw = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -173,40 +176,25 @@ impl FromRequestParts<AppState> for Authenticated {
             .and_then(bearer_token)
             .ok_or(ApiError::Unauthorized)?;
         let token = Token::parse(raw).map_err(|_| ApiError::Unauthorized)?;
-        match state.store.validate(&token, state.clock.now()).await? {
-            Lookup::Live(session) => Ok(Authenticated { session }),
-            Lookup::Ended(t) if t.reason == Reason::Expired => Err(ApiError::SessionExpired {
-                revoked_at: t.revoked_at,
-            }),
-            Lookup::Ended(t) => Err(ApiError::SessionRevoked(t)),
-            Lookup::Unknown => Err(ApiError::Unauthorized),
-        }
+        let sessions = Arc::<SessionService>::from_ref(state);
+        Ok(Authenticated(sessions.authenticate(&token).await?))
     }
 }
 
 /// An authenticated administrator.
-pub struct Admin {
-    pub session: Session,
-}
+pub struct Admin(pub Session);
 
-impl FromRequestParts<AppState> for Admin {
+impl<S> FromRequestParts<S> for Admin
+where
+    Arc<SessionService>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let Authenticated { session } = Authenticated::from_request_parts(parts, state).await?;
-        let is_admin = state
-            .auth
-            .users
-            .get(&session.username)
-            .is_some_and(|u: &User| u.is_admin);
-        if is_admin {
-            Ok(Admin { session })
-        } else {
-            Err(ApiError::Forbidden)
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Authenticated(session) = Authenticated::from_request_parts(parts, state).await?;
+        let sessions = Arc::<SessionService>::from_ref(state);
+        Ok(Admin(sessions.require_admin(session)?))
     }
 }
 

@@ -1,35 +1,36 @@
-//! The HTTP API: routes, extractors and the one error type.
+//! The HTTP API: routes, extractors, views and the one error type.
 //!
 //! Handlers are thin: extract (parsing happens in `extract`), make one call
-//! into `auth` or `store`, shape the JSON (`views`). Each resource file has
+//! into `app`, turn the result into a view (`views`). Each resource file has
 //! its own `router()`; this file merges them and adds the JSON 404/405
-//! fallbacks, the 16 KiB body limit and panic safety.
+//! fallbacks, the 16 KiB body limit, the request timeout, panic safety and
+//! the one place server errors are logged.
 
 mod admin;
+mod demo;
 mod error;
 mod extract;
 mod login;
 mod ops;
 mod serve;
 mod sessions;
+mod socket;
+mod state;
 mod views;
 
-pub use admin::AdminCache;
 pub use error::ApiError;
 pub use serve::serve;
+pub use state::{AppState, ClientIpRule, OriginRule};
 
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
-
-use crate::state::AppState;
 
 /// Largest request body accepted (413 `payload_too_large` above).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -54,8 +55,9 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(admin::router())
         .merge(ops::router())
+        .merge(demo::router())
+        .merge(socket::router())
         .merge(crate::web::router())
-        .route("/ws", get(crate::ws::upgrade_handler))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -63,8 +65,8 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))
-        // 5xx are logged where they arise, once per change of state (store
-        // reachability) or with their cause (internal errors); not again here.
+        .layer(middleware::from_fn(error::log_server_errors))
+        // 5xx are logged once by `log_server_errors`, not again here.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
 }

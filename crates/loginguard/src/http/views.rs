@@ -1,12 +1,16 @@
-//! JSON shapes of sessions and users as the API shows them.
+//! JSON shapes of everything the HTTP API answers, errors included.
 //!
-//! One place builds them, so the sign-in response, the own-session views and
-//! the admin list cannot drift apart. Never includes a token or its hash.
+//! One place builds them, so the sign-in response, the session lists, the
+//! admin list and the error bodies cannot drift apart. Each is a typed
+//! `Serialize` view made from an `app` result. Never includes a token's
+//! hash, a password hash or (except the sign-in's own) a token.
 
 use serde::Serialize;
 
+use crate::app::{AdminPage, CurrentSession, ListedSession, SignedIn};
 use crate::auth::User;
-use crate::domain::{Session, SessionId, Username};
+use crate::domain::{Millis, Reason, Session, SessionId, Tombstone};
+use crate::ws::message::ActorView;
 
 #[derive(Serialize)]
 pub struct UserView {
@@ -51,23 +55,78 @@ impl SessionView {
     }
 }
 
-/// A session in a list: the view plus whether it is the caller's and how
-/// many sockets it has open.
+impl From<&CurrentSession> for SessionView {
+    fn from(c: &CurrentSession) -> Self {
+        SessionView::of(&c.session, c.user.as_ref())
+    }
+}
+
+/// `GET /api/auth/sessions`: the caller's sessions.
 #[derive(Serialize)]
-pub struct ListedSession {
+pub struct OwnSessionsView {
+    pub sessions: Vec<OwnSessionView>,
+}
+
+/// A session in the caller's list: the view plus whether it is the caller's
+/// and how many sockets it has open.
+#[derive(Serialize)]
+pub struct OwnSessionView {
     #[serde(flatten)]
     pub view: SessionView,
     pub current: bool,
     pub connections: usize,
 }
 
+impl From<Vec<ListedSession>> for OwnSessionsView {
+    fn from(list: Vec<ListedSession>) -> Self {
+        let sessions = list
+            .iter()
+            .map(|l| OwnSessionView {
+                view: SessionView::of(&l.session, l.user.as_ref()),
+                current: l.current,
+                connections: l.connections,
+            })
+            .collect();
+        OwnSessionsView { sessions }
+    }
+}
+
+/// `GET /api/admin/sessions`: one page of every live session.
+#[derive(Serialize)]
+pub struct AdminPageView {
+    pub sessions: Vec<AdminSessionView>,
+    pub count: usize,
+    pub next_cursor: Option<String>,
+    pub generated_at: String,
+}
+
 /// A session in the admin list.
 #[derive(Serialize)]
-pub struct AdminSession {
+pub struct AdminSessionView {
     pub username: String,
     #[serde(flatten)]
     pub view: SessionView,
     pub connections: usize,
+}
+
+impl From<AdminPage> for AdminPageView {
+    fn from(page: AdminPage) -> Self {
+        let sessions = page
+            .sessions
+            .iter()
+            .map(|l| AdminSessionView {
+                username: l.session.username.to_string(),
+                view: SessionView::of(&l.session, l.user.as_ref()),
+                connections: l.connections,
+            })
+            .collect();
+        AdminPageView {
+            sessions,
+            count: page.count,
+            next_cursor: page.next_cursor,
+            generated_at: page.generated_at.to_rfc3339(),
+        }
+    }
 }
 
 /// `{session_id, device}` of a session pushed out by a sign-in.
@@ -77,12 +136,150 @@ pub struct RevokedView {
     pub device: String,
 }
 
-/// The (account, session) pairs whose socket counts a list shows.
-pub fn presence_keys<'a>(
-    sessions: impl IntoIterator<Item = &'a Session>,
-) -> Vec<(Username, SessionId)> {
-    sessions
-        .into_iter()
-        .map(|s| (s.username.clone(), s.session_id.clone()))
-        .collect()
+/// The sign-in 200: the new session and its token (shown this once).
+#[derive(Serialize)]
+pub struct SignInView {
+    pub session_id: SessionId,
+    pub token: String,
+    pub token_type: &'static str,
+    pub user: UserView,
+    pub created_at: String,
+    pub expires_at: String,
+    pub revoked_sessions: Vec<RevokedView>,
+}
+
+impl From<SignedIn> for SignInView {
+    fn from(s: SignedIn) -> Self {
+        SignInView {
+            session_id: s.session.session_id.clone(),
+            token: s.token.expose().to_owned(),
+            token_type: "Bearer",
+            user: UserView::of(&s.session, Some(&s.user)),
+            created_at: s.session.created_at.to_rfc3339(),
+            expires_at: s.session.expires_at.to_rfc3339(),
+            revoked_sessions: s
+                .revoked
+                .iter()
+                .map(|r| RevokedView {
+                    session_id: r.session_id.clone(),
+                    device: r.device.as_str().to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `{"revoked": n}`.
+#[derive(Serialize)]
+pub struct RevokedCountView {
+    pub revoked: usize,
+}
+
+/// `{"status": "ok"}` and the like.
+#[derive(Serialize)]
+pub struct StatusView {
+    pub status: &'static str,
+}
+
+/// `GET /api/demo`: the demo accounts, shown on the page in demo mode.
+#[derive(Serialize)]
+pub struct DemoView {
+    pub demo: bool,
+    pub accounts: Vec<DemoAccountView>,
+}
+
+#[derive(Serialize)]
+pub struct DemoAccountView {
+    pub username: &'static str,
+    pub password: &'static str,
+    pub is_admin: bool,
+}
+
+/// `{"error": {"code", "message", ...details}}`.
+#[derive(Serialize)]
+pub struct ErrorView {
+    error: ErrorBody,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    details: Option<ErrorDetails>,
+}
+
+impl ErrorView {
+    pub fn new(code: &'static str, message: String, details: Option<ErrorDetails>) -> Self {
+        ErrorView {
+            error: ErrorBody {
+                code,
+                message,
+                details,
+            },
+        }
+    }
+}
+
+/// The fields some errors add inside `error`.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ErrorDetails {
+    /// `session_revoked`: why, when and by whom (null when nobody).
+    Revoked {
+        reason: Reason,
+        revoked_at: String,
+        by: Option<ActorView>,
+    },
+    /// `session_expired`.
+    Expired { reason: Reason, revoked_at: String },
+    /// `session_limit_reached`: the sessions holding the places.
+    Limit {
+        active_sessions: Vec<ActiveSessionView>,
+    },
+}
+
+impl ErrorDetails {
+    pub fn revoked(t: &Tombstone) -> Self {
+        ErrorDetails::Revoked {
+            reason: t.reason,
+            revoked_at: t.revoked_at.to_rfc3339(),
+            by: t.by.as_ref().map(ActorView::from),
+        }
+    }
+
+    pub fn expired(revoked_at: Millis) -> Self {
+        ErrorDetails::Expired {
+            reason: Reason::Expired,
+            revoked_at: revoked_at.to_rfc3339(),
+        }
+    }
+
+    pub fn limit(active: &[Session]) -> Self {
+        ErrorDetails::Limit {
+            active_sessions: active.iter().map(ActiveSessionView::from).collect(),
+        }
+    }
+}
+
+/// A session in a 409's `active_sessions` (never a token).
+#[derive(Serialize)]
+pub struct ActiveSessionView {
+    pub session_id: SessionId,
+    pub device: String,
+    pub ip: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+}
+
+impl From<&Session> for ActiveSessionView {
+    fn from(s: &Session) -> Self {
+        ActiveSessionView {
+            session_id: s.session_id.clone(),
+            device: s.device.as_str().to_owned(),
+            ip: s.ip.clone(),
+            created_at: s.created_at.to_rfc3339(),
+            last_seen_at: s.last_seen_at.to_rfc3339(),
+        }
+    }
 }

@@ -5,16 +5,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::Presence;
+use super::{LocalSockets, Presence};
 use crate::domain::{SessionId, Username};
-use crate::ws::Hub;
 
 pub struct LocalPresence {
-    hub: Arc<Hub>,
+    hub: Arc<dyn LocalSockets>,
 }
 
 impl LocalPresence {
-    pub fn new(hub: Arc<Hub>) -> Self {
+    pub fn new(hub: Arc<dyn LocalSockets>) -> Self {
         LocalPresence { hub }
     }
 }

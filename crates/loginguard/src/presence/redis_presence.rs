@@ -15,44 +15,29 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::Presence;
+use super::{LocalSockets, Presence};
 use crate::domain::{Clock, SessionId, Username};
 use crate::store::redis::{KeySpace, RedisConn};
-use crate::ws::Hub;
 
 /// A full rewrite happens at least this many intervals apart.
 const FULL_EVERY: u32 = 15;
 /// An instance whose heartbeat is older than this many intervals is ignored.
 const STALE_AFTER: u32 = 5;
 
+/// Built by `startup` with a struct literal: every field is a plain input.
 pub struct RedisPresence {
-    conn: RedisConn,
-    keys: KeySpace,
-    instance: String,
-    hub: Arc<Hub>,
-    clock: Arc<dyn Clock>,
-    interval: Duration,
+    pub conn: RedisConn,
+    pub keys: KeySpace,
+    /// This instance's id (random per start).
+    pub instance: String,
+    /// Where this instance's own counts come from (the hub).
+    pub hub: Arc<dyn LocalSockets>,
+    pub clock: Arc<dyn Clock>,
+    /// How often counts and the heartbeat are published.
+    pub interval: Duration,
 }
 
 impl RedisPresence {
-    pub fn new(
-        conn: RedisConn,
-        keys: KeySpace,
-        instance: String,
-        hub: Arc<Hub>,
-        clock: Arc<dyn Clock>,
-        interval: Duration,
-    ) -> Self {
-        RedisPresence {
-            conn,
-            keys,
-            instance,
-            hub,
-            clock,
-            interval,
-        }
-    }
-
     /// Publishes this instance's counts until shutdown, then removes them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut written: HashMap<SessionId, usize> = HashMap::new();

@@ -1,18 +1,24 @@
 //! `StoreError`: the one error every store backend maps its failures into.
 //!
-//! Only `Unavailable` means "try again later" and becomes HTTP 503
-//! `store_unavailable`; `Corrupt` is a bug or foreign data and becomes a 500
-//! with the cause logged. The source error is kept for the log.
+//! `Unavailable` and `EventsNotHeard` mean "try again later" and become
+//! HTTP 503 `store_unavailable`; `Corrupt` is a bug or foreign data and
+//! becomes a 500 with the cause logged. The source error is always kept.
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
 
 /// A store call failed; nothing was changed unless the variant says so.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or did not answer in time.
     #[error("session store unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Unavailable(#[source] Source),
+    /// The store answers but this instance's event subscription is down, so
+    /// its sockets could miss kicks (readiness only).
+    #[error("not hearing the session store's events")]
+    EventsNotHeard,
     /// The backend answered with something we cannot read.
-    #[error("session store returned unreadable data: {0}")]
-    Corrupt(String),
+    #[error("session store returned unreadable data")]
+    Corrupt(#[source] Source),
 }
 
 impl StoreError {
@@ -22,7 +28,7 @@ impl StoreError {
     }
 
     /// The backend answered with something unusable.
-    pub fn corrupt(what: impl std::fmt::Display) -> Self {
-        StoreError::Corrupt(what.to_string())
+    pub fn corrupt(what: impl Into<Source>) -> Self {
+        StoreError::Corrupt(what.into())
     }
 }

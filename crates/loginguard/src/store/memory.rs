@@ -241,7 +241,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::domain::{OnLimit, Policy};
 
     const LIFE: Lifetimes = Lifetimes {
         idle: Duration::from_secs(60),
@@ -253,16 +252,8 @@ mod tests {
     async fn maintain_forgets_expired_accounts_entirely() {
         let store = MemoryStore::new(LIFE, LocalBus::new());
         let (session, _) = Session::sample(1, Millis(0), LIFE.absolute);
-        let policy = Policy {
-            max_sessions: 1,
-            on_limit: OnLimit::KickOldest,
-        };
         store
-            .sign_in(SignInRequest {
-                session,
-                policy,
-                now: Millis(0),
-            })
+            .sign_in(SignInRequest::one_per_account(session))
             .await
             .unwrap();
         assert_eq!(store.maintain(Millis(59_999)).await.unwrap(), 0);

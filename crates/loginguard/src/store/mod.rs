@@ -1,7 +1,7 @@
 //! The session store: one trait, one atomic step per intent.
 //!
-//! Called by `auth` (sign-in), the `http` extractors (validation) and the
-//! revalidation loop. Each method is a single atomic step in the backend (a
+//! Called by `app` (every use case), the socket loop and the revalidation
+//! loop in `ws`. Each method is a single atomic step in the backend (a
 //! lock held for the memory store, one Lua script for Redis), so there is
 //! never a read-then-write race between instances. Every change that ends a
 //! session also emits a `StoreEvent` in that same step. The store never
@@ -10,11 +10,13 @@
 mod error;
 mod memory;
 pub mod redis;
+mod snapshot;
 mod timed;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
+pub use snapshot::{snapshot_order, Snapshot, SnapshotCache};
 pub use timed::TimedStore;
 
 use async_trait::async_trait;
@@ -30,6 +32,23 @@ pub struct SignInRequest {
     pub session: Session,
     pub policy: Policy,
     pub now: Millis,
+}
+
+#[cfg(test)]
+impl SignInRequest {
+    /// `session` under "one per account, newest wins" at its creation time:
+    /// the unit tests' usual sign-in.
+    pub(crate) fn one_per_account(session: Session) -> Self {
+        let now = session.created_at;
+        SignInRequest {
+            session,
+            policy: Policy {
+                max_sessions: 1,
+                on_limit: crate::domain::OnLimit::KickOldest,
+            },
+            now,
+        }
+    }
 }
 
 /// What a sign-in did.

@@ -12,8 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::state::AppState;
-
 /// Sent with every asset. Scripts, styles, images and fetch/WebSocket calls
 /// may only go to this origin; no inline script or style, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -62,13 +60,9 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// The page's routes; `http::router` merges them.
-pub fn router() -> Router<AppState> {
-    routes()
-}
-
-/// Generic over the state so the unit tests can serve it without an app.
-fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// The page's routes; `http::router` merges them. Generic over the state,
+/// so this module needs nothing from the app (and tests serve it bare).
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     ASSETS.iter().fold(Router::new(), |router, asset| {
         router.route(asset.path, get(move || async move { serve(asset) }))
     })
@@ -100,7 +94,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get_asset(path: &str) -> Response {
-        routes::<()>()
+        router::<()>()
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap()

@@ -1,42 +1,155 @@
-//! WebSocket close codes, in one table (PROTOCOL.md) shared with the JS client.
+//! WebSocket close codes: one typed table (PROTOCOL.md), shared with the JS
+//! client through a generated file.
 //!
-//! Each constant says when the server sends it and what a client should do.
-//! Reasons are short ASCII so they fit a close frame (at most 123 bytes).
+//! Each code carries its short reason (ASCII, fits a close frame), whether a
+//! client should reconnect, and what it means. A unit test writes the table
+//! to `clients/js/close-codes.js`, which the client imports, and fails when
+//! the committed copy is stale: the two sides cannot drift.
 
-/// Session revoked; `force_logout` was sent first. Terminal: do not reconnect
-/// with this token.
-pub const REVOKED: u16 = 4001;
-/// Unknown or malformed token, or a first message that is not `auth`.
-/// Terminal: sign in again.
-pub const UNAUTHORIZED: u16 = 4003;
-/// No `auth` message within the auth timeout. Reconnect with backoff.
-pub const AUTH_TIMEOUT: u16 = 4008;
-/// A binary frame: the protocol is text only. A client bug; fix the client.
-pub const UNSUPPORTED_DATA: u16 = 1003;
-/// A text message that is not valid UTF-8. A client bug; fix the client.
-pub const INVALID_DATA: u16 = 1007;
-/// A message over 4 KiB. A client bug; do not resend the same message.
-pub const TOO_BIG: u16 = 1009;
-/// The server is restarting. Reconnect with backoff (to another instance).
-pub const RESTARTING: u16 = 1012;
-/// The session store could not be reached while authenticating. Reconnect
-/// with backoff; the token may still be good.
-pub const TRY_AGAIN_LATER: u16 = 1013;
-/// Nothing was heard for longer than the idle timeout. Reconnect with backoff.
-pub const IDLE: u16 = 1001;
+/// Every close code the server sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseCode {
+    /// 1001: nothing was heard for longer than the idle timeout.
+    Idle,
+    /// 1003: a binary frame; the protocol is text only.
+    UnsupportedData,
+    /// 1007: a text message that is not valid UTF-8.
+    InvalidData,
+    /// 1009: a message over 4 KiB.
+    TooBig,
+    /// 1012: the server is restarting.
+    Restarting,
+    /// 1013: the store could not be reached while authenticating.
+    TryAgainLater,
+    /// 4001: the session was revoked; `force_logout` was sent first.
+    Revoked,
+    /// 4003: unknown or malformed token, or a first message that is not `auth`.
+    Unauthorized,
+    /// 4008: no `auth` message in time.
+    AuthTimeout,
+}
 
-/// The short reason sent with each code.
-pub fn reason(code: u16) -> &'static str {
-    match code {
-        REVOKED => "force_logout",
-        UNAUTHORIZED => "unauthorized",
-        AUTH_TIMEOUT => "auth_timeout",
-        UNSUPPORTED_DATA => "binary_not_supported",
-        INVALID_DATA => "invalid_utf8",
-        TOO_BIG => "message_too_big",
-        RESTARTING => "server_restarting",
-        TRY_AGAIN_LATER => "store_unavailable",
-        IDLE => "idle_timeout",
-        _ => "",
+/// One row of the table.
+pub struct CloseSpec {
+    pub code: u16,
+    /// The constant's name in the JS client (`CloseCode.REVOKED`).
+    pub name: &'static str,
+    /// Sent in the close frame.
+    pub reason: &'static str,
+    /// Whether a client should reconnect (with backoff) after it.
+    pub reconnect: bool,
+    pub meaning: &'static str,
+}
+
+impl CloseCode {
+    pub const ALL: [CloseCode; 9] = [
+        CloseCode::Idle,
+        CloseCode::UnsupportedData,
+        CloseCode::InvalidData,
+        CloseCode::TooBig,
+        CloseCode::Restarting,
+        CloseCode::TryAgainLater,
+        CloseCode::Revoked,
+        CloseCode::Unauthorized,
+        CloseCode::AuthTimeout,
+    ];
+
+    pub const fn spec(self) -> CloseSpec {
+        let (code, name, reason, reconnect, meaning) = match self {
+            CloseCode::Idle => (1001, "IDLE", "idle_timeout", true,
+                "Nothing was heard for longer than the idle timeout; reconnect with backoff."),
+            CloseCode::UnsupportedData => (1003, "UNSUPPORTED_DATA", "binary_not_supported", true,
+                "A binary frame was sent; the protocol is text only (a client bug)."),
+            CloseCode::InvalidData => (1007, "INVALID_DATA", "invalid_utf8", true,
+                "A text message was not valid UTF-8 (a client bug)."),
+            CloseCode::TooBig => (1009, "TOO_BIG", "message_too_big", true,
+                "A message was over 4 KiB (a client bug); do not resend the same message."),
+            CloseCode::Restarting => (1012, "RESTARTING", "server_restarting", true,
+                "The server is restarting; reconnect with backoff, to another instance."),
+            CloseCode::TryAgainLater => (1013, "TRY_AGAIN_LATER", "store_unavailable", true,
+                "The session store could not be reached while authenticating; the token may still be good."),
+            CloseCode::Revoked => (4001, "REVOKED", "force_logout", false,
+                "The session was revoked (force_logout came first); never reconnect with this token."),
+            CloseCode::Unauthorized => (4003, "UNAUTHORIZED", "unauthorized", false,
+                "Unknown or malformed token, or a first message that is not auth; sign in again."),
+            CloseCode::AuthTimeout => (4008, "AUTH_TIMEOUT", "auth_timeout", true,
+                "No auth message in time; reconnect with backoff."),
+        };
+        CloseSpec {
+            code,
+            name,
+            reason,
+            reconnect,
+            meaning,
+        }
+    }
+
+    pub const fn code(self) -> u16 {
+        self.spec().code
+    }
+
+    pub const fn reason(self) -> &'static str {
+        self.spec().reason
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JS client's copy of the table, as `clients/js/close-codes.js` holds it.
+    fn js_module() -> String {
+        let mut out = String::from(
+            "// Generated by `cargo test -p loginguard close_codes_file_is_fresh` from crates/loginguard/src/ws/close.rs. Do not edit.\n\
+             export const CLOSE_CODES = Object.freeze({\n",
+        );
+        let mut rows: Vec<CloseSpec> = CloseCode::ALL.iter().map(|c| c.spec()).collect();
+        rows.sort_by_key(|r| r.code);
+        for r in rows {
+            let fields = serde_json::json!({
+                "name": r.name, "reason": r.reason, "reconnect": r.reconnect, "meaning": r.meaning,
+            });
+            let body: Vec<String> = ["name", "reason", "reconnect", "meaning"]
+                .iter()
+                .map(|k| format!("{:?}: {}", k, fields[k]))
+                .collect();
+            out.push_str(&format!(
+                "  \"{}\": Object.freeze({{ {} }}),\n",
+                r.code,
+                body.join(", ")
+            ));
+        }
+        out.push_str("});\n");
+        out
+    }
+
+    /// Fails when the committed JS table differs from this one; with
+    /// `LOGINGUARD_BLESS=1` it rewrites the file instead.
+    #[test]
+    fn close_codes_file_is_fresh() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../clients/js/close-codes.js");
+        let want = js_module();
+        if std::env::var_os("LOGINGUARD_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "clients/js/close-codes.js is stale: run `LOGINGUARD_BLESS=1 cargo test -p loginguard close_codes_file_is_fresh`"
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_and_reasons_short() {
+        let mut codes: Vec<u16> = CloseCode::ALL.iter().map(|c| c.code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), CloseCode::ALL.len());
+        for c in CloseCode::ALL {
+            assert!(c.reason().is_ascii() && c.reason().len() <= 123);
+        }
+        assert!(!CloseCode::Revoked.spec().reconnect);
+        assert!(!CloseCode::Unauthorized.spec().reconnect);
     }
 }

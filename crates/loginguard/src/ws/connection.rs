@@ -15,7 +15,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::close;
+use super::close::CloseCode;
 use super::hub::{Command, Hub};
 use super::mailbox::Mailbox;
 use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
@@ -77,7 +77,7 @@ where
             let msg = force_logout(&session_id, t.reason, t.by.as_ref(), t.revoked_at);
             return kick(&mut socket, msg).await;
         }
-        Ok(_) => return close_with(&mut socket, close::UNAUTHORIZED).await,
+        Ok(_) => return close_with(&mut socket, CloseCode::Unauthorized).await,
     }
     let ok = ServerMessage::AuthOk {
         session_id: &session_id,
@@ -101,7 +101,7 @@ where
     loop {
         tokio::select! {
             biased;
-            _ = ctx.shutdown.cancelled() => return close_with(&mut socket, close::RESTARTING).await,
+            _ = ctx.shutdown.cancelled() => return close_with(&mut socket, CloseCode::Restarting).await,
             cmd = mailbox.take() => match cmd {
                 Command::Send(text) => {
                     if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
@@ -122,7 +122,7 @@ where
                 let reply = match frame {
                     Some(Ok(Message::Text(text))) => {
                         if text.len() > MAX_MESSAGE_BYTES {
-                            return close_with(&mut socket, close::TOO_BIG).await;
+                            return close_with(&mut socket, CloseCode::TooBig).await;
                         }
                         if last_touch.elapsed() >= ctx.touch_after {
                             last_touch = Instant::now();
@@ -137,7 +137,7 @@ where
                         }
                         answer(text.as_str(), ctx.clock.as_ref())
                     }
-                    Some(Ok(Message::Binary(_))) => return close_with(&mut socket, close::UNSUPPORTED_DATA).await,
+                    Some(Ok(Message::Binary(_))) => return close_with(&mut socket, CloseCode::UnsupportedData).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                     Some(Ok(Message::Close(_))) | None => return,
                     Some(Err(e)) => return on_read_error(&mut socket, e).await,
@@ -150,7 +150,7 @@ where
             }
             _ = &mut timer => {
                 if pinged {
-                    return close_with(&mut socket, close::IDLE).await;
+                    return close_with(&mut socket, CloseCode::Idle).await;
                 }
                 pinged = true;
                 timer.as_mut().reset(heard + ctx.idle_timeout);
@@ -189,20 +189,20 @@ where
     let text = loop {
         let frame = tokio::select! {
             _ = ctx.shutdown.cancelled() => {
-                close_with(socket, close::RESTARTING).await;
+                close_with(socket, CloseCode::Restarting).await;
                 return Auth::Closed;
             }
             f = tokio::time::timeout_at(deadline, socket.next()) => f,
         };
         match frame {
             Err(_elapsed) => {
-                close_with(socket, close::AUTH_TIMEOUT).await;
+                close_with(socket, CloseCode::AuthTimeout).await;
                 return Auth::Closed;
             }
             Ok(Some(Ok(Message::Text(t)))) => break t,
             Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Ok(Some(Ok(Message::Binary(_)))) => {
-                close_with(socket, close::UNSUPPORTED_DATA).await;
+                close_with(socket, CloseCode::UnsupportedData).await;
                 return Auth::Closed;
             }
             Ok(Some(Ok(Message::Close(_))) | None) => return Auth::Closed,
@@ -213,7 +213,7 @@ where
         }
     };
     if text.len() > MAX_MESSAGE_BYTES {
-        close_with(socket, close::TOO_BIG).await;
+        close_with(socket, CloseCode::TooBig).await;
         return Auth::Closed;
     }
     let token = match serde_json::from_str::<ClientMessage>(text.as_str()) {
@@ -221,7 +221,7 @@ where
         _ => None,
     };
     let Some(token) = token else {
-        close_with(socket, close::UNAUTHORIZED).await;
+        close_with(socket, CloseCode::Unauthorized).await;
         return Auth::Closed;
     };
     match ctx.store.validate(&token, ctx.clock.now()).await {
@@ -235,12 +235,12 @@ where
             Auth::Closed
         }
         Ok(Lookup::Unknown) => {
-            close_with(socket, close::UNAUTHORIZED).await;
+            close_with(socket, CloseCode::Unauthorized).await;
             Auth::Closed
         }
         Err(e) => {
             tracing::warn!(error = %e, "websocket auth: store unavailable");
-            close_with(socket, close::TRY_AGAIN_LATER).await;
+            close_with(socket, CloseCode::TryAgainLater).await;
             Auth::Closed
         }
     }
@@ -252,17 +252,17 @@ where
     S: Sink<Message> + Unpin,
 {
     if socket.send(Message::Text(msg.into())).await.is_ok() {
-        close_with(socket, close::REVOKED).await;
+        close_with(socket, CloseCode::Revoked).await;
     }
 }
 
-async fn close_with<S>(socket: &mut S, code: u16)
+async fn close_with<S>(socket: &mut S, code: CloseCode)
 where
     S: Sink<Message> + Unpin,
 {
     let frame = CloseFrame {
-        code,
-        reason: close::reason(code).into(),
+        code: code.code(),
+        reason: code.reason().into(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
@@ -278,9 +278,9 @@ where
     // whose text says "Space limit exceeded".
     let text = e.to_string();
     if text.contains("Space limit exceeded") {
-        close_with(socket, close::TOO_BIG).await;
+        close_with(socket, CloseCode::TooBig).await;
     } else if text.contains("UTF-8") {
-        close_with(socket, close::INVALID_DATA).await;
+        close_with(socket, CloseCode::InvalidData).await;
     } else {
         tracing::debug!(error = %text, "websocket read error");
     }
@@ -297,7 +297,7 @@ mod tests {
     use tokio::sync::mpsc as chan;
 
     use super::*;
-    use crate::domain::{Lifetimes, Millis, OnLimit, Policy, Reason, SystemClock};
+    use crate::domain::{Lifetimes, Millis, Reason, SystemClock};
     use crate::events::{EventHandler, LocalBus};
     use crate::metrics::Metrics;
     use crate::store::{MemoryStore, SignInRequest};
@@ -386,16 +386,8 @@ mod tests {
         let now = SystemClock.now();
         let (session, token) = Session::sample(1, now, LIFE.absolute);
         let user = session.username.clone();
-        let policy = Policy {
-            max_sessions: 1,
-            on_limit: OnLimit::KickOldest,
-        };
         store
-            .sign_in(SignInRequest {
-                session,
-                policy,
-                now,
-            })
+            .sign_in(SignInRequest::one_per_account(session))
             .await
             .unwrap();
 
@@ -425,18 +417,18 @@ mod tests {
             kick.as_str().contains(r#""reason":"revoked_by_admin""#),
             "{kick}"
         );
-        assert_eq!(close_code(rx.recv().await), close::REVOKED);
+        assert_eq!(close_code(rx.recv().await), CloseCode::Revoked.code());
     }
 
     #[tokio::test]
     async fn silence_before_auth_closes_4008_and_nonsense_closes_4003() {
         let (ctx, _) = context(Duration::from_millis(50));
         let (_tx, mut rx) = connect(ctx.clone());
-        assert_eq!(close_code(rx.recv().await), close::AUTH_TIMEOUT);
+        assert_eq!(close_code(rx.recv().await), CloseCode::AuthTimeout.code());
 
         let (tx, mut rx) = connect(ctx);
         tx.send(Ok(Message::Text(r#"{"type":"ping"}"#.into())))
             .unwrap();
-        assert_eq!(close_code(rx.recv().await), close::UNAUTHORIZED);
+        assert_eq!(close_code(rx.recv().await), CloseCode::Unauthorized.code());
     }
 }

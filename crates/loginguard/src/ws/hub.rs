@@ -15,11 +15,13 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::close::CloseCode;
 use super::mailbox::Mailbox;
 use super::message::{force_logout, ActorView, ServerMessage};
 use crate::domain::{Actor, Millis, Reason, SessionId, Username};
 use crate::events::{EventHandler, StoreEvent};
 use crate::metrics::Metrics;
+use crate::presence::LocalSockets;
 
 const SHARDS: usize = 64;
 
@@ -32,7 +34,7 @@ pub enum Command {
     /// when the event reached this instance (for the delivery metric).
     Kick(Arc<str>, Instant),
     /// Close with this code (shutdown: 1012; vanished session: 4003).
-    Close(u16),
+    Close(CloseCode),
 }
 
 struct Entry {
@@ -112,38 +114,12 @@ impl Hub {
         }
     }
 
-    /// Open sockets on this instance.
-    pub fn socket_count(&self) -> usize {
-        self.sockets.load(Ordering::Relaxed)
-    }
-
     /// Open sockets of one session on this instance.
     pub fn connections(&self, username: &Username, session: &SessionId) -> usize {
         self.shard(username)
             .lock()
             .get(username)
             .map_or(0, |l| l.iter().filter(|e| &e.session == session).count())
-    }
-
-    /// Open sockets per session on this instance (for presence).
-    pub fn session_counts(&self) -> HashMap<SessionId, usize> {
-        let mut counts = HashMap::new();
-        for shard in &self.shards {
-            for list in shard.lock().values() {
-                for e in list {
-                    *counts.entry(e.session.clone()).or_insert(0) += 1;
-                }
-            }
-        }
-        counts
-    }
-
-    /// Open sockets on this instance of each session, in the order asked.
-    pub fn connections_of(&self, sessions: &[(Username, SessionId)]) -> Vec<usize> {
-        sessions
-            .iter()
-            .map(|(user, id)| self.connections(user, id))
-            .collect()
     }
 
     /// Every (account, session) with a socket here, deduplicated.
@@ -185,7 +161,7 @@ impl Hub {
     }
 
     /// Closes every socket of one session with `code` (no `force_logout`).
-    pub fn close_session(&self, username: &Username, id: &SessionId, code: u16) {
+    pub fn close_session(&self, username: &Username, id: &SessionId, code: CloseCode) {
         let targets: Vec<_> = self
             .shard(username)
             .lock()
@@ -203,7 +179,7 @@ impl Hub {
     }
 
     /// Sends `code` close to every socket (shutdown).
-    pub fn close_all(&self, code: u16) {
+    pub fn close_all(&self, code: CloseCode) {
         for shard in &self.shards {
             let targets: Vec<_> = shard
                 .lock()
@@ -233,6 +209,31 @@ impl Hub {
         for (mailbox, cmd) in targets {
             mailbox.put(cmd);
         }
+    }
+}
+
+impl LocalSockets for Hub {
+    fn connections_of(&self, sessions: &[(Username, SessionId)]) -> Vec<usize> {
+        sessions
+            .iter()
+            .map(|(user, id)| self.connections(user, id))
+            .collect()
+    }
+
+    fn session_counts(&self) -> HashMap<SessionId, usize> {
+        let mut counts = HashMap::new();
+        for shard in &self.shards {
+            for list in shard.lock().values() {
+                for e in list {
+                    *counts.entry(e.session.clone()).or_insert(0) += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    fn socket_count(&self) -> usize {
+        self.sockets.load(Ordering::Relaxed)
     }
 }
 

@@ -44,21 +44,28 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::ws::close::CloseCode;
 
     #[tokio::test]
     async fn delivers_in_order_and_wakes_a_waiting_task() {
         let mb = Arc::new(Mailbox::default());
-        mb.put(Command::Close(1));
-        mb.put(Command::Close(2));
-        assert!(matches!(mb.take().await, Command::Close(1)));
-        assert!(matches!(mb.take().await, Command::Close(2)));
+        mb.put(Command::Close(CloseCode::Idle));
+        mb.put(Command::Close(CloseCode::Restarting));
+        assert!(matches!(mb.take().await, Command::Close(CloseCode::Idle)));
+        assert!(matches!(
+            mb.take().await,
+            Command::Close(CloseCode::Restarting)
+        ));
         let waiter = tokio::spawn({
             let mb = mb.clone();
             async move { mb.take().await }
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
-        mb.put(Command::Close(3));
-        assert!(matches!(waiter.await.unwrap(), Command::Close(3)));
+        mb.put(Command::Close(CloseCode::TooBig));
+        assert!(matches!(
+            waiter.await.unwrap(),
+            Command::Close(CloseCode::TooBig)
+        ));
     }
 
     #[tokio::test]
@@ -66,7 +73,10 @@ mod tests {
         let mb = Mailbox::default();
         let timed_out = tokio::time::timeout(Duration::from_millis(5), mb.take()).await;
         assert!(timed_out.is_err());
-        mb.put(Command::Close(7));
-        assert!(matches!(mb.take().await, Command::Close(7)));
+        mb.put(Command::Close(CloseCode::Revoked));
+        assert!(matches!(
+            mb.take().await,
+            Command::Close(CloseCode::Revoked)
+        ));
     }
 }

@@ -13,13 +13,22 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::close;
+use super::close::CloseCode;
 use super::hub::Hub;
 use crate::domain::{AccountKey, Clock, Lookup};
 use crate::store::SessionStore;
 
 /// Sessions checked per store call.
 const BATCH: usize = 500;
+
+/// What woke the loop.
+#[derive(Clone, Copy, Debug)]
+enum Wake {
+    /// A bus may have lost events.
+    Resync,
+    /// The periodic timer: also the store's upkeep.
+    Sweep,
+}
 
 /// Runs until `shutdown`: a full check on every resync request and every `every`.
 pub async fn run(
@@ -33,12 +42,12 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
-        let reason = tokio::select! {
+        let wake = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = hub.resync_requested() => "resync",
-            _ = tick.tick() => "sweep",
+            _ = hub.resync_requested() => Wake::Resync,
+            _ = tick.tick() => Wake::Sweep,
         };
-        if reason == "sweep" {
+        if matches!(wake, Wake::Sweep) {
             if let Err(e) = store.maintain(clock.now()).await {
                 tracing::debug!(error = %e, "store maintenance skipped");
             }
@@ -47,11 +56,11 @@ pub async fn run(
             Ok(0) => {}
             Ok(kicked) => tracing::info!(
                 kicked,
-                reason,
+                ?wake,
                 "revalidation closed sockets of ended sessions"
             ),
             Err(e) => {
-                tracing::warn!(error = %e, reason, "revalidation could not reach the store; will retry")
+                tracing::warn!(error = %e, ?wake, "revalidation could not reach the store; will retry")
             }
         }
     }
@@ -85,7 +94,7 @@ async fn check_all(
                     closed += 1;
                 }
                 Lookup::Unknown => {
-                    hub.close_session(user, id, close::UNAUTHORIZED);
+                    hub.close_session(user, id, CloseCode::Unauthorized);
                     closed += 1;
                 }
             }

@@ -25,7 +25,7 @@ async fn hash_password_makes_a_hash_the_users_file_accepts() {
     )
     .unwrap();
     let mut config = with_policy(base_config(), 1, OnLimit::KickOldest);
-    config.users = Some(file);
+    config.accounts.users = Some(file);
     let app = spawn_app(config).await;
     // alice may hold two sessions; bob may not replace his one.
     let a1 = app.login("alice", "correct horse", "A1").await;

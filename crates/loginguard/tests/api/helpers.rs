@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use loginguard::config::{Config, StoreConfig};
+use loginguard::config::{Config, StoreBackend};
 use loginguard::domain::{ManualClock, OnLimit};
 use loginguard::startup::App;
 use serde_json::{json, Value};
@@ -48,23 +48,20 @@ impl Drop for TestApp {
 /// The config every test starts from: port 0, memory store, defaults.
 pub fn base_config() -> Config {
     let mut c = Config::defaults();
-    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.http.listen = "127.0.0.1:0".parse().unwrap();
     c
 }
 
 /// `base_config` on the given Redis.
 pub fn redis_config(redis: &RedisServer) -> Config {
     let mut c = base_config();
-    c.store = StoreConfig::Redis {
-        url: redis.url(),
-        prefix: "lg".into(),
-    };
+    c.store.redis = Some(redis.url().into());
     c
 }
 
 pub fn with_policy(mut c: Config, max: u32, on_limit: OnLimit) -> Config {
-    c.policy.max_sessions = max;
-    c.policy.on_limit = on_limit;
+    c.session.max_sessions = max;
+    c.session.on_limit = on_limit;
     c
 }
 
@@ -76,7 +73,7 @@ pub async fn spawn_app(config: Config) -> TestApp {
 /// With a Redis store, waits until the instance is ready (it hears events).
 pub async fn spawn_app_with_clock(config: Config, clock: Arc<ManualClock>) -> TestApp {
     LazyLock::force(&TRACING);
-    let wait_ready = config.store != StoreConfig::Memory;
+    let wait_ready = !matches!(config.store.backend(), StoreBackend::Memory);
     let app = App::build_with_clock(config, clock.clone())
         .await
         .expect("app builds");
@@ -102,10 +99,7 @@ pub async fn spawn_app_with_clock(config: Config, clock: Arc<ManualClock>) -> Te
 /// `base_config` on the given cluster.
 pub fn cluster_config(cluster: &RedisCluster) -> Config {
     let mut c = base_config();
-    c.store = StoreConfig::RedisCluster {
-        nodes: cluster.urls(),
-        prefix: "lg".into(),
-    };
+    c.store.redis_cluster = cluster.urls().into_iter().map(Into::into).collect();
     c
 }
 

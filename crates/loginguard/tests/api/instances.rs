@@ -26,8 +26,8 @@ async fn instances(
     let mut apps = Vec::new();
     for _ in 0..n {
         let mut c = config.clone();
-        c.users = Some(file.clone());
-        c.rate_limit_ip = 0;
+        c.accounts.users = Some(file.clone());
+        c.limits.rate_limit_ip = 0;
         apps.push(spawn_app_with_clock(c, clock.clone()).await);
     }
     apps
@@ -167,8 +167,8 @@ async fn cross_instance_kick_cluster() {
 async fn connection_counts_are_cluster_wide() {
     let redis = RedisServer::start();
     let mut config = redis_config(&redis);
-    config.presence_interval = Duration::from_millis(100);
-    config.policy.max_sessions = 2;
+    config.ws.presence_interval = Duration::from_millis(100);
+    config.session.max_sessions = 2;
     let dir = tempfile::tempdir().unwrap();
     let apps = instances(config, 2, &names("user", 1), &dir).await;
     let (a, b) = (&apps[0], &apps[1]);

@@ -124,7 +124,7 @@ async fn wrong_password_and_unknown_user_answer_alike() {
 #[tokio::test]
 async fn failed_sign_ins_are_rate_limited_per_account_and_success_is_not() {
     let mut config = base_config();
-    config.rate_limit_account = 3;
+    config.limits.rate_limit_account = 3;
     let app = spawn_app(config).await;
     for _ in 0..5 {
         app.login_ok("user2", "fine").await;
@@ -420,7 +420,7 @@ async fn metrics_count_sign_ins_revocations_kicks_and_sockets() {
 #[tokio::test]
 async fn a_parallel_burst_of_guesses_cannot_pass_the_limit() {
     let mut config = base_config();
-    config.rate_limit_account = 5;
+    config.limits.rate_limit_account = 5;
     let app = spawn_app(config).await;
     let guesses = (0..30).map(|i| {
         let app = &app;

@@ -9,5 +9,6 @@ mod store;
 mod bad_input;
 mod cli;
 mod instances;
+mod layers;
 mod login;
 mod websocket;

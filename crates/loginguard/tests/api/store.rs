@@ -86,7 +86,12 @@ pub async fn redis() -> Subject {
 pub async fn redis_cluster() -> Subject {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
-    let store = RedisStore::new(RedisConn::cluster(&urls).expect("cluster conn"), "lg", LIFE);
+    let store = RedisStore::new(
+        RedisConn::cluster(&urls.iter().map(String::as_str).collect::<Vec<_>>())
+            .expect("cluster conn"),
+        "lg",
+        LIFE,
+    );
     with_bus(store, &urls, Box::new(cluster)).await
 }
 

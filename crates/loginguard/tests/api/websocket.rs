@@ -72,7 +72,7 @@ async fn first_message_must_be_a_valid_auth() {
 #[tokio::test]
 async fn no_auth_in_time_closes_4008() {
     let mut config = base_config();
-    config.ws_auth_timeout = Duration::from_millis(300);
+    config.ws.auth_timeout = Duration::from_millis(300);
     let app = spawn_app(config).await;
     let mut ws = app.ws_raw().await;
     ws.expect_close_code(4008).await;
@@ -140,7 +140,7 @@ async fn unknown_token_closes_4003() {
 #[tokio::test]
 async fn origin_allow_list_refuses_foreign_pages() {
     let mut config = base_config();
-    config.allowed_origins = vec!["https://app.example".into()];
+    config.http.allowed_origins = vec!["https://app.example".into()];
     let app = spawn_app(config).await;
     let upgrade = |origin: Option<&'static str>| {
         let mut req = app
@@ -173,7 +173,7 @@ async fn origin_allow_list_refuses_foreign_pages() {
 #[tokio::test]
 async fn expired_sessions_are_pushed_out_by_the_sweep() {
     let mut config = base_config();
-    config.sweep_interval = Duration::from_millis(100);
+    config.session.sweep_interval = Duration::from_millis(100);
     let app = spawn_app(config).await;
     let t = app.login_ok("user1", "PC1").await;
     let mut ws = app.ws_authed(&t).await;

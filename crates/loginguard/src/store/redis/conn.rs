@@ -39,8 +39,8 @@ impl RedisConn {
     }
 
     /// A lazily connecting handle to a cluster seeded by `nodes`.
-    pub fn cluster(nodes: &[String]) -> RedisResult<Self> {
-        let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+    pub fn cluster(nodes: &[&str]) -> RedisResult<Self> {
+        let client = ClusterClient::builder(nodes.iter().copied())
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(RESPONSE_TIMEOUT)
             .retries(2)

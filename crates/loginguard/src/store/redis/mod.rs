@@ -60,6 +60,21 @@ impl RedisStore {
         ))
     }
 
+    /// A call of `script` on `account`'s keys: every script takes the same
+    /// three (sessions, tombstones, tombstone index), in that order.
+    fn on_account<'a>(
+        &self,
+        script: &'a redis::Script,
+        account: &AccountKey,
+    ) -> redis::ScriptInvocation<'a> {
+        let k = self.keys.account(account);
+        let mut call = script.prepare_invoke();
+        call.key(&k.sessions)
+            .key(&k.tombstones)
+            .key(&k.tombstone_index);
+        call
+    }
+
     /// Runs a script; its reply is a list of strings by convention.
     async fn eval(
         &self,
@@ -99,7 +114,6 @@ impl RedisStore {
         now: Millis,
         touch: bool,
     ) -> Result<Lookup, StoreError> {
-        let k = self.keys.account(account);
         let touch_after = if touch {
             (self.lifetimes.touch_after.as_millis() as u64).to_string()
         } else {
@@ -107,10 +121,7 @@ impl RedisStore {
         };
         let reply = self
             .eval(
-                scripts::LOOKUP
-                    .key(&k.sessions)
-                    .key(&k.tombstones)
-                    .key(&k.tombstone_index)
+                self.on_account(&scripts::LOOKUP, account)
                     .arg(id.as_str())
                     .arg(hash)
                     .arg(now.0)
@@ -130,17 +141,13 @@ impl RedisStore {
         by: Option<&Actor>,
         now: Millis,
     ) -> Result<Vec<Session>, StoreError> {
-        let k = self.keys.account(account);
         let by = match by {
             Some(a) => serde_json::to_string(a).map_err(StoreError::corrupt)?,
             None => String::new(),
         };
         let reply = self
             .eval(
-                scripts::REVOKE
-                    .key(&k.sessions)
-                    .key(&k.tombstones)
-                    .key(&k.tombstone_index)
+                self.on_account(&scripts::REVOKE, account)
                     .arg(now.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
@@ -170,7 +177,6 @@ fn classify(e: redis::RedisError) -> StoreError {
 impl SessionStore for RedisStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let account = AccountKey::of(&req.session.username);
-        let k = self.keys.account(&account);
         let json = serde_json::to_string(&req.session).map_err(StoreError::corrupt)?;
         // The index only feeds the admin listing; an entry for an account whose
         // sign-in then fails is harmless, so it need not be atomic with it.
@@ -183,10 +189,7 @@ impl SessionStore for RedisStore {
         )?;
         let reply = self
             .eval(
-                scripts::SIGN_IN
-                    .key(&k.sessions)
-                    .key(&k.tombstones)
-                    .key(&k.tombstone_index)
+                self.on_account(&scripts::SIGN_IN, &account)
                     .arg(req.now.0)
                     .arg(json)
                     .arg(req.policy.max_sessions)
@@ -245,13 +248,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
-        let k = self.keys.account(account);
         let reply = self
             .eval(
-                scripts::LIST
-                    .key(&k.sessions)
-                    .key(&k.tombstones)
-                    .key(&k.tombstone_index)
+                self.on_account(&scripts::LIST, account)
                     .arg(now.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel()),

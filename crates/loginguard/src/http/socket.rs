@@ -1,46 +1,45 @@
-//! The `/ws` upgrade: the last place that sees HTTP.
+//! `GET /ws`: the upgrade, the last place a socket sees HTTP.
 //!
 //! Checks `Origin` against the allow-list (403 before upgrading), sets small
 //! buffers and the 4 KiB message limit (axum's defaults cost over 100 KiB per
-//! idle socket), then hands the socket to `connection::run`. The token never
-//! travels in the URL: it comes in the first message.
+//! idle socket), then hands the socket to `ws::run_connection`. The token
+//! never travels in the URL: it comes in the first message.
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
 
-use super::connection;
-use super::message::MAX_MESSAGE_BYTES;
-use crate::http::ApiError;
-use crate::state::AppState;
+use super::state::{AppState, OriginRule};
+use super::ApiError;
+use crate::ws::{self, ConnContext, MAX_MESSAGE_BYTES};
 
 /// Socket read buffer. Small because most sockets idle; it grows for the
 /// rare larger message (up to the 4 KiB limit).
 const READ_BUFFER: usize = 1024;
 
-pub async fn handler(
-    State(state): State<AppState>,
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+async fn upgrade(
+    State(origins): State<OriginRule>,
+    State(ctx): State<ConnContext>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let origins = &state.config.allowed_origins;
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let allowed = origins.is_empty()
-            || origin
-                .to_str()
-                .is_ok_and(|o| origins.iter().any(|a| a.eq_ignore_ascii_case(o)));
-        if !allowed {
-            return Err(ApiError::Forbidden);
-        }
+    let origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
+    if !origins.allows(origin) {
+        return Err(ApiError::Forbidden);
     }
     let upgrade = upgrade.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    let ctx = state.conn_context();
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection::run(socket, ctx)))
+        .on_upgrade(move |socket| ws::run_connection(socket, ctx)))
 }

@@ -1,13 +1,16 @@
-//! The sign-in step: rate limit -> password -> token -> store.
+//! The sign-in use case: rate limit -> password -> token -> one store step.
 //!
-//! `Authenticator::sign_in` is the whole use case, callable without axum.
-//! The store's `sign_in` is the single atomic step that applies the policy;
-//! everything before it only decides whether to ask.
+//! Called by the HTTP handler with parsed credentials; callable and tested
+//! without axum. The store's `sign_in` is the single atomic step that applies
+//! the policy; everything before it only decides whether to ask. Records the
+//! result in the metrics and the audit log, once, here.
 
 use std::sync::Arc;
 
-use super::{issue_token, AuthError, FailureLimiter, PasswordVerifier, User, Users};
+use super::AppError;
+use crate::auth::{issue_token, FailureLimiter, PasswordVerifier, User, Users};
 use crate::domain::{Clock, DeviceName, Lifetimes, OnLimit, Policy, Session, Token, Username};
+use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest};
 
 /// What the client sent.
@@ -34,17 +37,18 @@ pub struct SignedIn {
 }
 
 /// Everything sign-in needs; one per instance.
-pub struct Authenticator {
-    pub users: Users,
+pub struct SignInService {
+    pub users: Arc<Users>,
     pub verifier: PasswordVerifier,
     pub limiter: Arc<FailureLimiter>,
     pub policy: Policy,
     pub lifetimes: Lifetimes,
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
 }
 
-impl Authenticator {
+impl SignInService {
     /// The policy for `user`: the global one with the user's overrides.
     pub fn policy_for(&self, user: &User) -> Policy {
         Policy {
@@ -53,12 +57,19 @@ impl Authenticator {
         }
     }
 
+    /// Signs `creds` in from `meta`, or says why not.
     #[tracing::instrument(skip(self, creds, meta), fields(username = %creds.username, ip = %meta.ip))]
     pub async fn sign_in(
         &self,
         creds: Credentials,
         meta: ClientMeta,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<SignedIn, AppError> {
+        let result = self.attempt(creds, meta).await;
+        self.metrics.sign_in(result_label(&result));
+        result
+    }
+
+    async fn attempt(&self, creds: Credentials, meta: ClientMeta) -> Result<SignedIn, AppError> {
         let name = creds.username.as_str();
         let ticket = self
             .limiter
@@ -66,7 +77,7 @@ impl Authenticator {
             .await
             .map_err(|retry_after| {
                 tracing::info!(target: "audit", "sign-in refused: rate limited");
-                AuthError::RateLimited { retry_after }
+                AppError::RateLimited { retry_after }
             })?;
 
         let user = self.users.get(&creds.username);
@@ -79,7 +90,7 @@ impl Authenticator {
             _ => {
                 ticket.failed();
                 tracing::info!(target: "audit", "sign-in refused: invalid credentials");
-                return Err(AuthError::InvalidCredentials);
+                return Err(AppError::InvalidCredentials);
             }
         };
 
@@ -120,8 +131,22 @@ impl Authenticator {
             SignInOutcome::Denied { active } => {
                 debug_assert_eq!(policy.on_limit, OnLimit::DenyNew);
                 tracing::info!(target: "audit", "sign-in refused: session limit reached");
-                Err(AuthError::SessionLimitReached { active })
+                Err(AppError::SessionLimitReached { active })
             }
         }
+    }
+}
+
+/// The `result` label of the sign-in counter.
+fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
+    use crate::auth::AuthError;
+    match result {
+        Ok(_) => "ok",
+        Err(AppError::InvalidCredentials) => "invalid_credentials",
+        Err(AppError::RateLimited { .. }) => "rate_limited",
+        Err(AppError::Auth(AuthError::Busy)) => "busy",
+        Err(AppError::SessionLimitReached { .. }) => "session_limit_reached",
+        Err(AppError::Store(_)) => "store_error",
+        Err(_) => "error",
     }
 }

@@ -1,0 +1,241 @@
+//! Configuration: one typed tree, read from flags, `LOGINGUARD_*` env vars,
+//! a `--config` TOML file and built-in defaults (in that order of precedence).
+//!
+//! Each setting is written once, as a field below: its doc comment is the
+//! `--help` text, `default_value` is the default `--help` shows, `env` names
+//! its variable, and its parser (`parse`) types and checks it. `file` lays
+//! the TOML file under flags and env. Each part of the app receives only its
+//! own sub-tree. The only module that reads the environment or a file.
+
+mod error;
+mod file;
+mod parse;
+
+pub use error::ConfigError;
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use secrecy::SecretString;
+
+use crate::domain::{Lifetimes, OnLimit, Policy};
+
+/// `loginguard serve`: the settings tree plus the file that may hold them.
+#[derive(Parser, Debug)]
+#[command(name = "serve")]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (flat, `_` for `-`: `max_sessions = 2`).
+    #[arg(long, env = "LOGINGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: Config,
+}
+
+/// Every setting of a running instance.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    #[command(flatten)]
+    pub http: HttpConfig,
+    #[command(flatten)]
+    pub store: StoreConfig,
+    #[command(flatten)]
+    pub accounts: AccountsConfig,
+    #[command(flatten)]
+    pub session: SessionConfig,
+    #[command(flatten)]
+    pub ws: WsConfig,
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+    #[command(flatten)]
+    pub admin: AdminConfig,
+}
+
+/// The listener and what it trusts about its clients.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Listener")]
+pub struct HttpConfig {
+    /// Address to listen on.
+    #[arg(long, env = "LOGINGUARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// WebSocket Origin allow-list, comma-separated [default: any].
+    #[arg(long, env = "LOGINGUARD_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Take the client IP from the last X-Forwarded-For entry (only behind a proxy you run).
+    #[arg(long, env = "LOGINGUARD_TRUST_FORWARDED_FOR", num_args = 0..=1,
+          default_value = "false", default_missing_value = "true", value_parser = parse::switch)]
+    pub trust_forwarded_for: bool,
+}
+
+/// Where sessions live.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Session store")]
+pub struct StoreConfig {
+    /// Use Redis at this URL instead of the embedded store, e.g. redis://127.0.0.1:6379/0.
+    #[arg(long, env = "LOGINGUARD_REDIS", hide_env_values = true, value_parser = parse::redis_url,
+          conflicts_with = "redis_cluster")]
+    pub redis: Option<SecretString>,
+    /// Use Redis Cluster seeded by these nodes, comma-separated (redis://h1:p1,redis://h2:p2).
+    #[arg(long, env = "LOGINGUARD_REDIS_CLUSTER", hide_env_values = true, value_delimiter = ',', value_parser = parse::redis_url)]
+    pub redis_cluster: Vec<SecretString>,
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "LOGINGUARD_REDIS_PREFIX", default_value = "lg")]
+    pub redis_prefix: String,
+}
+
+/// Which store backend a `StoreConfig` selects.
+pub enum StoreBackend<'a> {
+    Memory,
+    Redis(&'a SecretString),
+    Cluster(&'a [SecretString]),
+}
+
+impl StoreConfig {
+    pub fn backend(&self) -> StoreBackend<'_> {
+        match (&self.redis, self.redis_cluster.as_slice()) {
+            (Some(url), _) => StoreBackend::Redis(url),
+            (None, []) => StoreBackend::Memory,
+            (None, nodes) => StoreBackend::Cluster(nodes),
+        }
+    }
+}
+
+/// Who may sign in.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Accounts")]
+pub struct AccountsConfig {
+    /// Accounts file (TOML, argon2id hashes); without it, demo accounts.
+    #[arg(long, env = "LOGINGUARD_USERS")]
+    pub users: Option<PathBuf>,
+}
+
+/// The session policy and lifetimes.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Sessions")]
+pub struct SessionConfig {
+    /// Live sessions per account.
+    #[arg(long, env = "LOGINGUARD_MAX_SESSIONS", default_value = "1", value_parser = parse::at_least_one)]
+    pub max_sessions: u32,
+    /// What a sign-in over the limit does: kick_oldest or deny_new.
+    #[arg(long, env = "LOGINGUARD_ON_LIMIT", default_value = "kick_oldest", value_parser = parse::on_limit)]
+    pub on_limit: OnLimit,
+    /// A session unused this long expires.
+    #[arg(long, env = "LOGINGUARD_IDLE_TIMEOUT", default_value = "30m", value_parser = parse::duration)]
+    pub idle_timeout: Duration,
+    /// No session lives longer than this.
+    #[arg(long, env = "LOGINGUARD_ABSOLUTE_LIFETIME", default_value = "12h", value_parser = parse::duration)]
+    pub absolute_lifetime: Duration,
+    /// Write a session's last use to the store at most this often (capped at a quarter of idle-timeout).
+    #[arg(long, env = "LOGINGUARD_TOUCH_INTERVAL", default_value = "60s", value_parser = parse::duration)]
+    pub touch_interval: Duration,
+    /// Recheck every open socket's session this often (expiry, lost events).
+    #[arg(long, env = "LOGINGUARD_SWEEP_INTERVAL", default_value = "30s", value_parser = parse::duration)]
+    pub sweep_interval: Duration,
+}
+
+impl SessionConfig {
+    /// The instance-wide policy (the users file may override it per account).
+    pub fn policy(&self) -> Policy {
+        Policy {
+            max_sessions: self.max_sessions,
+            on_limit: self.on_limit,
+        }
+    }
+
+    pub fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            idle: self.idle_timeout,
+            absolute: self.absolute_lifetime,
+            // Touching less often than a quarter of the idle timeout could let
+            // a session in use expire between two writes.
+            touch_after: self.touch_interval.min(self.idle_timeout / 4),
+        }
+    }
+}
+
+/// WebSocket timing.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "WebSocket")]
+pub struct WsConfig {
+    /// Close a socket that sent nothing this long (a ping is sent halfway).
+    #[arg(id = "ws_idle_timeout", long = "ws-idle-timeout", env = "LOGINGUARD_WS_IDLE_TIMEOUT",
+          default_value = "90s", value_parser = parse::at_least_a_second)]
+    pub idle_timeout: Duration,
+    /// How long a new socket may take to send `auth`.
+    #[arg(id = "ws_auth_timeout", long = "ws-auth-timeout", env = "LOGINGUARD_WS_AUTH_TIMEOUT",
+          default_value = "5s", value_parser = parse::duration)]
+    pub auth_timeout: Duration,
+    /// With Redis: publish this instance's socket counts this often.
+    #[arg(long, env = "LOGINGUARD_PRESENCE_INTERVAL", default_value = "1s", value_parser = parse::duration)]
+    pub presence_interval: Duration,
+}
+
+/// Failed sign-in limits.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Rate limits")]
+pub struct LimitsConfig {
+    /// Failed sign-ins allowed per client IP per minute; 0 = off.
+    #[arg(long, env = "LOGINGUARD_RATE_LIMIT_IP", default_value = "50")]
+    pub rate_limit_ip: u32,
+    /// Failed sign-ins allowed per account per minute; 0 = off.
+    #[arg(long, env = "LOGINGUARD_RATE_LIMIT_ACCOUNT", default_value = "20")]
+    pub rate_limit_account: u32,
+}
+
+/// The admin view.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Administration")]
+pub struct AdminConfig {
+    /// How old the admin session list may be (at most 5s).
+    #[arg(id = "admin_cache_ttl", long = "admin-cache-ttl", env = "LOGINGUARD_ADMIN_CACHE_TTL",
+          default_value = "5s", value_parser = parse::at_most_five_seconds)]
+    pub cache_ttl: Duration,
+}
+
+impl Config {
+    /// Reads `serve`'s arguments (without the program and subcommand
+    /// names), the environment and the `--config` file.
+    pub fn load<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut argv: Vec<OsString> = vec!["serve".into()];
+        argv.extend(args.into_iter().map(Into::into));
+        let command = ServeArgs::command();
+        let matches = command
+            .clone()
+            .try_get_matches_from(&argv)
+            .map_err(ConfigError::from_clap)?;
+        let parsed = ServeArgs::from_arg_matches(&matches).map_err(ConfigError::from_clap)?;
+        let Some(path) = parsed.config else {
+            return Ok(parsed.settings);
+        };
+        // The file sits under flags and env: its values are passed as flags
+        // only for the settings nobody gave, then everything is parsed again.
+        let extra = file::unset_settings_as_flags(&path, &command, &matches)?;
+        argv.extend(extra);
+        let matches = command
+            .try_get_matches_from(&argv)
+            .map_err(|e| ConfigError::from_clap(e).in_file(&path))?;
+        let parsed = ServeArgs::from_arg_matches(&matches)
+            .map_err(|e| ConfigError::from_clap(e).in_file(&path))?;
+        Ok(parsed.settings)
+    }
+
+    /// The built-in defaults, ignoring the environment (tests, embedders).
+    pub fn defaults() -> Config {
+        let command = ServeArgs::command().mut_args(|a| a.env(None));
+        let matches = command
+            .try_get_matches_from(["serve"])
+            .expect("the built-in defaults parse");
+        ServeArgs::from_arg_matches(&matches)
+            .expect("the built-in defaults are valid")
+            .settings
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+//! Value parsers for the settings tree: text in, typed and checked value out.
+//!
+//! Each returns a short problem statement on failure; `ConfigError` adds the
+//! setting's name and where the value came from. Redis URLs are checked here
+//! and wrapped as secrets at once, so no later `Debug` can print a password.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::domain::OnLimit;
+
+/// The longest duration any setting takes: longer ones are surely typos, and
+/// would overflow the time arithmetic they feed.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// `90s`, `30m`, `12h` style; more than zero, at most 10 years.
+pub fn duration(raw: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(raw).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    if d > MAX_DURATION {
+        return Err("must be at most 10 years".into());
+    }
+    Ok(d)
+}
+
+/// A duration of at least one second (the socket idle timer's resolution).
+pub fn at_least_a_second(raw: &str) -> Result<Duration, String> {
+    let d = duration(raw)?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+/// A duration of at most five seconds (PROTOCOL.md's bound on admin staleness).
+pub fn at_most_five_seconds(raw: &str) -> Result<Duration, String> {
+    let d = duration(raw)?;
+    if d > Duration::from_secs(5) {
+        return Err("must be at most 5s".into());
+    }
+    Ok(d)
+}
+
+pub fn at_least_one(raw: &str) -> Result<u32, String> {
+    match raw.trim().parse::<u32>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn on_limit(raw: &str) -> Result<OnLimit, String> {
+    match raw {
+        "kick_oldest" => Ok(OnLimit::KickOldest),
+        "deny_new" => Ok(OnLimit::DenyNew),
+        _ => Err("expected kick_oldest or deny_new".into()),
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`), for switches that env and the
+/// file give as text.
+pub fn switch(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+/// A Redis URL the client library accepts. Its error never repeats the URL,
+/// which may hold a password.
+pub fn redis_url(raw: &str) -> Result<SecretString, String> {
+    let raw = raw.trim();
+    redis::Client::open(raw).map_err(|e| {
+        let why = e.to_string();
+        if why.contains(raw) {
+            "not a usable Redis URL".to_owned()
+        } else {
+            format!("not a usable Redis URL: {why}")
+        }
+    })?;
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert!(duration("0s").is_err());
+        assert!(duration("300000000000y").is_err());
+        assert!(duration("soon").is_err());
+        assert!(at_least_a_second("500ms").is_err());
+        assert!(at_most_five_seconds("6s").is_err());
+    }
+
+    #[test]
+    fn redis_url_errors_do_not_repeat_the_password() {
+        let err = redis_url("redis://:s3cret@[::1:bad/0").unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(redis_url("http://x").is_err());
+        assert!(redis_url("redis://127.0.0.1:6379/0").is_ok());
+    }
+}

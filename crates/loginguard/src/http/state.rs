@@ -1,0 +1,49 @@
+//! `AppState`: the router's state, one sub-state per thing a handler may use.
+//!
+//! Built once by `startup`. Handlers and extractors name the sub-state they
+//! need (`State<Arc<SessionService>>`, `ClientIpRule`, ...) through axum's
+//! `FromRef`, so each one's dependencies can be read off its signature.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::app::{AdminService, Operations, SessionService, SignInService};
+use crate::auth::Users;
+use crate::ws::ConnContext;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub sign_in: Arc<SignInService>,
+    pub sessions: Arc<SessionService>,
+    pub admin: Arc<AdminService>,
+    pub operations: Arc<Operations>,
+    pub users: Arc<Users>,
+    pub client_ip: ClientIpRule,
+    pub origins: OriginRule,
+    pub sockets: ConnContext,
+}
+
+/// Where the client's IP comes from.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIpRule {
+    /// Take it from `X-Forwarded-For` (only behind a proxy we run).
+    pub trust_forwarded_for: bool,
+}
+
+/// Which browser origins may open a WebSocket.
+#[derive(Clone, Debug)]
+pub struct OriginRule {
+    /// Empty: any origin.
+    pub allowed: Arc<[String]>,
+}
+
+impl OriginRule {
+    /// A request without `Origin` (not a browser) is allowed.
+    pub fn allows(&self, origin: Option<&[u8]>) -> bool {
+        let Some(origin) = origin else { return true };
+        self.allowed.is_empty()
+            || std::str::from_utf8(origin)
+                .is_ok_and(|o| self.allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
+    }
+}
