@@ -81,20 +81,24 @@ impl SignInService {
             })?;
 
         let user = self.users.get(&creds.username);
+        // The check settles the ticket itself: this request may be cancelled
+        // (client gone, request timeout) before the hash is done.
         let ok = self
             .verifier
-            .verify(user.map(|u| u.password_hash.as_str()), &creds.password)
+            .verify(
+                user.map(|u| u.password_hash.as_str()),
+                &creds.password,
+                ticket,
+            )
             .await?;
         let user = match (ok, user) {
             (true, Some(user)) => user.clone(),
             _ => {
-                ticket.failed();
                 tracing::info!(target: "audit", "sign-in refused: invalid credentials");
                 return Err(AppError::InvalidCredentials);
             }
         };
 
-        drop(ticket);
         let token = issue_token(&user.username)?;
         let now = self.clock.now();
         let session = Session {

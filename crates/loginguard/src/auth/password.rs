@@ -1,20 +1,21 @@
-//! argon2id hashing and verification.
+//! argon2id hashing and verification, for `auth::sign_in` and `hash-password`.
 //!
-//! Verification costs tens of milliseconds of CPU and 19 MiB of memory, so it
-//! runs on a small pool of dedicated threads, one per core, each reusing its
-//! own memory block (no allocation per sign-in, so the process does not grow
-//! with sign-in floods) and running at a lower scheduling priority than the
-//! async workers, so that kicks and pongs are not queued behind hashing. An
-//! unknown user is verified against a dummy hash: it costs the same time.
+//! A check costs tens of ms of CPU and 19 MiB, so it runs on one niced thread
+//! per core, each reusing its own memory (floods neither grow the process nor
+//! delay kicks and pongs). An unknown user is checked against a dummy hash at
+//! the same cost. Each job owns its queue place and rate-limit ticket and
+//! settles them itself: a requester that hangs up or times out neither frees
+//! its place early nor escapes the failure count.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc::{self, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 
-use super::AuthError;
+use super::{AuthError, Ticket};
 
 /// The most memory one verification may use (a users file with an absurd
 /// `m` cost must not exhaust the host): 256 MiB.
@@ -38,17 +39,24 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .map_err(AuthError::hashing)
 }
 
+/// One password check, from the queue to its verdict.
 struct Job {
     hash: String,
+    /// False for an unknown user: `hash` is the dummy, the answer is false.
+    known: bool,
     password: String,
     span: tracing::Span,
     reply: oneshot::Sender<bool>,
+    /// Settled here, not by the requester, which may be gone by then.
+    ticket: Ticket,
+    /// Given back when the job is done, not when its requester leaves.
+    place: QueuePlace,
 }
 
 /// Verifies passwords on dedicated low-priority threads; cheap to clone.
 #[derive(Clone)]
 pub struct PasswordVerifier {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
     dummy: Arc<String>,
     /// Checks queued or running; past `MAX_QUEUED` new ones are refused.
     queued: Arc<AtomicUsize>,
@@ -63,7 +71,9 @@ impl PasswordVerifier {
     /// Starts `threads` hashing threads (normally one per core). They stop
     /// when the last clone of the verifier is dropped.
     pub fn new(threads: usize) -> Result<Self, AuthError> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        // Every queued job holds a place, so the channel never fills; its
+        // bound only makes that visible.
+        let (jobs, queue) = mpsc::sync_channel::<Job>(MAX_QUEUED);
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads.max(1) {
             let queue = queue.clone();
@@ -81,39 +91,53 @@ impl PasswordVerifier {
 
     /// True when `password` matches `stored`. With `stored == None` (unknown
     /// user) the dummy hash is checked and the answer is always false.
-    pub async fn verify(&self, stored: Option<&str>, password: &str) -> Result<bool, AuthError> {
-        let known = stored.is_some();
+    ///
+    /// The job takes `ticket` and settles it before answering: a wrong
+    /// password is a failure whether or not anyone still waits. Cancel-safe
+    /// in that sense: dropping this future (client gone, request timeout)
+    /// leaves the job queued, holding its place; if it has not started by
+    /// then, it is not hashed and counts as a failure. `Busy` when the
+    /// queue is full; the ticket then counts nothing.
+    pub async fn verify(
+        &self,
+        stored: Option<&str>,
+        password: &str,
+        ticket: Ticket,
+    ) -> Result<bool, AuthError> {
+        let place = QueuePlace::take(&self.queued).ok_or(AuthError::Busy)?;
         let (reply, answer) = oneshot::channel();
         let job = Job {
             hash: stored.unwrap_or(&self.dummy).to_owned(),
+            known: stored.is_some(),
             password: password.to_owned(),
             span: tracing::Span::current(),
             reply,
+            ticket,
+            place,
         };
-        // The place is given back on drop, so a request cancelled while it
-        // waits (timeout, client gone) does not keep it.
-        let _place = QueuePlace::take(&self.queued).ok_or(AuthError::Busy)?;
         let gone = || AuthError::hashing("password hashing threads stopped");
-        self.jobs.send(job).map_err(|_| gone())?;
-        let ok = answer.await.map_err(|_| gone())?;
-        Ok(known && ok)
+        self.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => AuthError::Busy,
+            TrySendError::Disconnected(_) => gone(),
+        })?;
+        answer.await.map_err(|_| gone())
     }
 }
 
 /// One place in the hashing queue, held while a check waits or runs.
-struct QueuePlace<'a>(&'a AtomicUsize);
+struct QueuePlace(Arc<AtomicUsize>);
 
-impl<'a> QueuePlace<'a> {
-    fn take(queued: &'a AtomicUsize) -> Option<Self> {
+impl QueuePlace {
+    fn take(queued: &Arc<AtomicUsize>) -> Option<Self> {
         if queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
             queued.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        Some(QueuePlace(queued))
+        Some(QueuePlace(queued.clone()))
     }
 }
 
-impl Drop for QueuePlace<'_> {
+impl Drop for QueuePlace {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
@@ -130,9 +154,32 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let _entered = job.span.enter();
-        let ok = verify_with(&mut memory, &job.hash, job.password.as_bytes());
-        let _ = job.reply.send(ok);
+        job.run(&mut memory);
+    }
+}
+
+impl Job {
+    /// Checks the password, settles the ticket, frees the place, then answers
+    /// (in that order, so a client that retries at once sees its failure).
+    fn run(self, memory: &mut Vec<Block>) {
+        let _entered = self.span.enter();
+        let ok = if self.reply.is_closed() {
+            // Nobody will read the answer: save the hash, but hanging up
+            // must not turn a guess into a free one.
+            tracing::debug!("password check abandoned before it ran; counted as failed");
+            false
+        } else {
+            // Hash before looking at `known`: an unknown user costs the same.
+            let matched = verify_with(memory, &self.hash, self.password.as_bytes());
+            self.known && matched
+        };
+        if ok {
+            drop(self.ticket);
+        } else {
+            self.ticket.failed();
+        }
+        drop(self.place);
+        let _ = self.reply.send(ok);
     }
 }
 
@@ -188,17 +235,64 @@ fn lower_priority() {
 
 #[cfg(test)]
 mod tests {
+    use std::future::{poll_fn, Future};
+    use std::pin::Pin;
+    use std::task::Poll;
+
     use super::*;
+    use crate::auth::{FailureLimiter, RateLimits};
+    use crate::domain::ManualClock;
+
+    /// One failed attempt allowed per IP; accounts unlimited.
+    fn one_guess_per_ip() -> Arc<FailureLimiter> {
+        let limits = RateLimits {
+            per_ip: 1,
+            per_account: 0,
+        };
+        FailureLimiter::new(limits, Arc::new(ManualClock::new()))
+    }
+
+    /// Polls `check` once, which queues its job (`verify` sends it before
+    /// its first await), and leaves it pending.
+    async fn queue<F: Future + Unpin>(check: &mut F) {
+        poll_fn(|cx| {
+            assert!(Pin::new(&mut *check).poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await
+    }
+
+    /// Queues `check` and drops it, as a cancelled request does.
+    async fn abandon<F: Future + Unpin>(mut check: F) {
+        queue(&mut check).await;
+    }
+
+    /// A hash five times as costly as the default: a check against it keeps
+    /// the only hashing thread busy while a test queues others behind it.
+    fn slow_hash() -> String {
+        let params = Params::new(19_456, 10, 1, None).unwrap();
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    async fn verify(v: &PasswordVerifier, stored: Option<&str>, password: &str) -> bool {
+        v.verify(stored, password, Ticket::unlimited())
+            .await
+            .unwrap()
+    }
 
     #[tokio::test]
     async fn verifies_its_own_hashes() {
         let v = PasswordVerifier::new(2).unwrap();
         let h = hash_password("s3cret").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(v.verify(Some(&h), "s3cret").await.unwrap());
-        assert!(!v.verify(Some(&h), "wrong").await.unwrap());
-        assert!(!v.verify(None, "password1").await.unwrap());
-        assert!(!v.verify(Some("not a hash"), "x").await.unwrap());
+        assert!(verify(&v, Some(&h), "s3cret").await);
+        assert!(!verify(&v, Some(&h), "wrong").await);
+        assert!(!verify(&v, None, "password1").await);
+        assert!(!verify(&v, Some("not a hash"), "x").await);
     }
 
     #[test]
@@ -233,19 +327,58 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_cancelled_check_gives_its_queue_place_back() {
+    async fn a_wrong_password_counts_when_nobody_waits_for_the_answer() {
         let v = PasswordVerifier::new(1).unwrap();
+        let limiter = one_guess_per_ip();
         let h = hash_password("pw").unwrap();
-        for _ in 0..3 {
-            let _ = tokio::time::timeout(
-                std::time::Duration::from_micros(1),
-                v.verify(Some(&h), "pw"),
-            )
-            .await;
-        }
-        // Let the abandoned checks finish on the hashing thread.
-        assert!(v.verify(Some(&h), "pw").await.unwrap());
+        let ticket = limiter.admit("ip", "u").await.unwrap();
+        abandon(Box::pin(v.verify(Some(&h), "wrong", ticket))).await;
+        // The next attempt waits for the abandoned one, then is refused.
+        assert!(limiter.admit("ip", "u").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_queued_check_whose_requester_left_is_not_hashed_but_counts() {
+        let v = PasswordVerifier::new(1).unwrap();
+        let limiter = one_guess_per_ip();
+        let (slow, h) = (slow_hash(), hash_password("pw").unwrap());
+        let ticket = limiter.admit("a", "u").await.unwrap();
+        let mut ahead = Box::pin(v.verify(Some(&slow), "pw", ticket));
+        queue(&mut ahead).await;
+        let ticket = limiter.admit("b", "u").await.unwrap();
+        abandon(Box::pin(v.verify(Some(&h), "pw", ticket))).await;
+        assert!(ahead.await.unwrap());
+        // Hashed, the right password would have counted nothing.
+        assert!(limiter.admit("b", "u").await.is_err());
+        assert!(limiter.admit("a", "u").await.is_ok(), "a success is free");
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_check_holds_its_queue_place_until_its_job_is_done() {
+        let v = PasswordVerifier::new(1).unwrap();
+        let (slow, h) = (slow_hash(), hash_password("pw").unwrap());
+        let mut ahead = Box::pin(v.verify(Some(&slow), "pw", Ticket::unlimited()));
+        queue(&mut ahead).await;
+        abandon(Box::pin(v.verify(Some(&h), "pw", Ticket::unlimited()))).await;
+        assert_eq!(v.queued.load(Ordering::SeqCst), 2);
+        assert!(ahead.await.unwrap());
+        // One thread takes jobs in order: this one runs after the abandoned one.
+        assert!(verify(&v, Some(&h), "pw").await);
         assert_eq!(v.queued.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn abandoned_checks_still_fill_the_bounded_queue() {
+        let v = PasswordVerifier::new(1).unwrap();
+        let (slow, h) = (slow_hash(), hash_password("pw").unwrap());
+        let mut ahead = Box::pin(v.verify(Some(&slow), "pw", Ticket::unlimited()));
+        queue(&mut ahead).await;
+        for _ in 1..MAX_QUEUED {
+            abandon(Box::pin(v.verify(Some(&h), "pw", Ticket::unlimited()))).await;
+        }
+        let refused = v.verify(Some(&h), "pw", Ticket::unlimited()).await;
+        assert!(matches!(refused, Err(AuthError::Busy)), "{refused:?}");
+        assert!(ahead.await.unwrap());
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! Limits on FAILED sign-ins, per client IP and per account.
 //!
-//! Successful sign-ins are never counted (the session policy bounds them).
-//! A sign-in takes a `Ticket` before its password is checked: failures so far
-//! plus checks in flight may not pass the limit, so a burst of parallel
-//! guesses cannot all slip through before the first one has failed. A sign-in
-//! that only finds checks in flight ahead of it waits for them (they may well
-//! succeed) instead of being refused. Counters are fixed one-minute windows
-//! in this process: N instances allow up to N times the rate.
+//! Successful sign-ins are never counted (the session policy bounds them). A
+//! `Ticket`, taken before the check and settled by the hashing job when the
+//! hash is done (whether or not the client still waits), keeps failures plus
+//! checks in flight under the limit, so a parallel burst cannot slip through;
+//! a sign-in that finds only checks in flight ahead waits for them. Counters
+//! are fixed one-minute windows in this process (N instances: N times the rate).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,8 +44,10 @@ pub struct FailureLimiter {
     clock: Arc<dyn Clock>,
 }
 
-/// Permission to check one password; report the result with `failed`, or
-/// drop it (a success, or an abandoned request) to count nothing.
+/// Permission to check one password, in flight until dropped. The hashing
+/// job settles it: `failed` for a wrong password or a check nobody waited
+/// for; dropping it counts nothing (a success, or a check refused before it
+/// was queued).
 pub struct Ticket {
     limiter: Arc<FailureLimiter>,
     keys: Vec<(String, u32)>,
@@ -138,6 +139,21 @@ impl Ticket {
     /// The password was wrong: count it against the IP and the account.
     pub fn failed(mut self) {
         self.failed = true;
+    }
+
+    /// A ticket no limit watches, for tests of the password check alone.
+    #[cfg(test)]
+    pub(crate) fn unlimited() -> Ticket {
+        let limits = RateLimits {
+            per_ip: 0,
+            per_account: 0,
+        };
+        let clock = Arc::new(crate::domain::ManualClock::new());
+        Ticket {
+            limiter: FailureLimiter::new(limits, clock),
+            keys: Vec::new(),
+            failed: false,
+        }
     }
 }
 

@@ -145,6 +145,7 @@ impl Users {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{PasswordVerifier, Ticket};
 
     const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQxMjM0NTY$3Ylf0mvu3HXGyXvwVZ6AotmjKGJOfmCdk1OQnZ6lwYU";
 
@@ -163,7 +164,7 @@ mod tests {
     #[tokio::test]
     async fn demo_hashes_match_the_demo_passwords() {
         let users = Users::demo();
-        let v = super::super::PasswordVerifier::new(1).unwrap();
+        let v = PasswordVerifier::new(1).unwrap();
         for (name, password) in [
             ("user1", "password1"),
             ("user2", "password2"),
@@ -171,7 +172,9 @@ mod tests {
         ] {
             let user = users.get(&Username::parse(name).unwrap()).unwrap();
             assert!(
-                v.verify(Some(&user.password_hash), password).await.unwrap(),
+                v.verify(Some(&user.password_hash), password, Ticket::unlimited())
+                    .await
+                    .unwrap(),
                 "{name}"
             );
         }

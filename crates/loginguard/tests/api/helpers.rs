@@ -140,6 +140,12 @@ impl Reply {
         &self.body["error"]
     }
 
+    /// The `Retry-After` header, in seconds.
+    pub fn retry_after(&self) -> u64 {
+        let value = self.headers["retry-after"].to_str().expect("ASCII");
+        value.parse().expect("whole seconds")
+    }
+
     pub fn token(&self) -> String {
         assert_eq!(self.status, 200, "body: {}", self.body);
         self.body["token"].as_str().expect("token").to_owned()
@@ -172,6 +178,17 @@ impl TestApp {
         let body = json!({"username": user, "password": password, "device": device});
         self.request(reqwest::Method::POST, "/api/auth/login", None, Some(body))
             .await
+    }
+
+    /// `login` from `ip`, as a trusted proxy reports it in `X-Forwarded-For`.
+    pub async fn login_from(&self, ip: &str, user: &str, password: &str) -> Reply {
+        let body = json!({"username": user, "password": password, "device": "x"});
+        let req = self
+            .http
+            .post(self.url("/api/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&body);
+        Reply::from(req.send().await.expect("request sent")).await
     }
 
     /// Signs in a demo account (password derived from the name) and returns the token.
