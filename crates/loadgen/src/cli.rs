@@ -78,6 +78,15 @@ pub struct IdleArgs {
     /// keeps argon2's memory churn out of the measured server's RSS.
     #[arg(long, value_parser = Target::parse)]
     pub sign_in_via: Option<Target>,
+    #[command(flatten)]
+    pub run: IdleRunArgs,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// How the sockets of `idle` and `prototype idle` are opened and held.
+#[derive(Args, Clone, Debug)]
+pub struct IdleRunArgs {
     /// How long to hold every socket open before the "after" RSS sample.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub hold: Duration,
@@ -87,8 +96,6 @@ pub struct IdleArgs {
     /// Give up opening sockets after this long.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     pub duration: Duration,
-    #[command(flatten)]
-    pub accounts: AccountArgs,
 }
 
 /// Sign-ins beside a kick measurement.
@@ -102,6 +109,7 @@ pub struct BackgroundArgs {
     pub background_concurrency: u64,
 }
 
+/// How many kicks, in rounds of how many: `revoke`, `kick` and `prototype kick`.
 #[derive(Args, Clone, Debug)]
 pub struct KickRunArgs {
     /// Kicks to measure.
@@ -116,10 +124,6 @@ pub struct KickRunArgs {
     /// Stop measuring after this long.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub duration: Duration,
-    #[command(flatten)]
-    pub background: BackgroundArgs,
-    #[command(flatten)]
-    pub accounts: AccountArgs,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -132,10 +136,16 @@ pub struct RevokeArgs {
     pub revoke_via: Option<Target>,
     #[command(flatten)]
     pub run: KickRunArgs,
+    #[command(flatten)]
+    pub background: BackgroundArgs,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
 }
 
+/// A duplicate sign-in: the old session's socket on one instance, the same
+/// account signing in again on another (`kick` and `prototype kick`).
 #[derive(Args, Clone, Debug)]
-pub struct KickArgs {
+pub struct DuplicateLoginArgs {
     /// Instance the old session's socket is on.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -144,6 +154,23 @@ pub struct KickArgs {
     pub login_via: Option<Target>,
     #[command(flatten)]
     pub run: KickRunArgs,
+}
+
+impl DuplicateLoginArgs {
+    /// The instance the new sign-ins go to.
+    pub fn login_target(&self) -> &Target {
+        self.login_via.as_ref().unwrap_or(&self.target.target)
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct KickArgs {
+    #[command(flatten)]
+    pub kick: DuplicateLoginArgs,
+    #[command(flatten)]
+    pub background: BackgroundArgs,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -276,7 +303,9 @@ mod tests {
         };
         assert_eq!(a.target.target.addr, "127.0.0.1:8080".parse().unwrap());
         assert_eq!((a.count, a.sources, a.processes), (1000, 1, 1));
-        assert_eq!(a.hold, Duration::from_secs(2));
+        assert_eq!(a.run.hold, Duration::from_secs(2));
+        assert_eq!(a.run.connect_concurrency, 256);
+        assert_eq!(a.run.duration, Duration::from_secs(300));
     }
 
     #[test]
@@ -308,8 +337,8 @@ mod tests {
         );
         assert_eq!(a.run.count, 50);
         assert_eq!(a.run.kick_timeout, Duration::from_millis(500));
-        assert_eq!(a.run.background.background_logins, 1000.0);
-        assert_eq!(a.run.accounts.accounts, 300);
+        assert_eq!(a.background.background_logins, 1000.0);
+        assert_eq!(a.accounts.accounts, 300);
     }
 
     #[test]
@@ -319,6 +348,13 @@ mod tests {
             &["revoke", "--revoke-via", "http://192.168.0.10:8080"],
             &["kick", "--login-via", "http://example.com:8080"],
             &["idle", "--target", "http://8.8.8.8:80"],
+            &["prototype", "kick", "--login-via", "http://10.0.0.2:8000"],
+            &[
+                "prototype",
+                "validate",
+                "--target",
+                "http://example.com:8000",
+            ],
         ] {
             let err = parse(args).unwrap_err().to_string();
             assert!(err.contains("not on loopback"), "{args:?}: {err}");
@@ -326,13 +362,17 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_values_are_refused() {
+    fn bad_values_are_refused() {
         for args in [
             &["idle", "--sources", "0"][..],
             &["idle", "--processes", "0"],
             &["idle", "--count", "0"],
             &["login", "--duration", "soon"],
             &["users", "--count", "10"],
+            &["prototype", "idle", "--count", "0"],
+            &["prototype", "kick", "--batch", "0"],
+            &["prototype", "kick", "--background-logins", "10"],
+            &["prototype", "nonsense"],
         ] {
             assert!(parse(args).is_err(), "{args:?}");
         }

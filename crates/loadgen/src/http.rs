@@ -11,7 +11,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{header, Method, Request};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use crate::target::Target;
 use crate::LoadgenError;
@@ -42,19 +41,6 @@ impl Reply {
 }
 
 /// A connection; requests on it run one after another.
-/// A TCP connection to `target` with Nagle off (every request is small and
-/// latency is what is measured).
-pub async fn connect_tcp(target: &Target) -> Result<TcpStream, LoadgenError> {
-    let stream = TcpStream::connect(target.addr)
-        .await
-        .map_err(|source| LoadgenError::Connect {
-            addr: target.addr,
-            source,
-        })?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
 pub struct HttpConn {
     sender: SendRequest<Full<Bytes>>,
     host: String,
@@ -62,7 +48,7 @@ pub struct HttpConn {
 
 impl HttpConn {
     pub async fn connect(target: &Target) -> Result<HttpConn, LoadgenError> {
-        let stream = connect_tcp(target).await?;
+        let stream = target.connect(None).await?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
         // The connection task ends when the sender is dropped or the peer closes;
         // its error, if any, reaches the next `send` on this connection.
@@ -75,20 +61,9 @@ impl HttpConn {
         })
     }
 
-    /// Sends a request (JSON body when given) and reads the whole reply.
+    /// Sends a request (JSON body when given) and reads the whole reply,
+    /// within `REQUEST_TIMEOUT`.
     pub async fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        json: Option<String>,
-    ) -> Result<Reply, LoadgenError> {
-        tokio::time::timeout(REQUEST_TIMEOUT, self.send_now(method, path, token, json))
-            .await
-            .map_err(|_| LoadgenError::Timeout("HTTP request"))?
-    }
-
-    async fn send_now(
         &mut self,
         method: Method,
         path: &str,
@@ -112,10 +87,15 @@ impl HttpConn {
         let req = req
             .body(body)
             .map_err(|e| LoadgenError::Arg(format!("cannot build a request for {path}: {e}")))?;
-        self.sender.ready().await?;
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, body })
+        let exchange = async {
+            self.sender.ready().await?;
+            let resp = self.sender.send_request(req).await?;
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await?.to_bytes();
+            Ok(Reply { status, body })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| LoadgenError::Timeout("HTTP request"))?
     }
 }

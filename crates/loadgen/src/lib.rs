@@ -6,7 +6,7 @@
 //!
 //! # Layout
 //! - `cli`: the command line, one argument struct per scenario.
-//! - `target`: parses and checks a target URL (loopback only).
+//! - `target`: parses and checks a target URL (loopback only); opens TCP connections to it.
 //! - `error`: `LoadgenError`, the one error type.
 //! - `stats`: latency histograms (hdrhistogram) and their summaries.
 //! - `http`: a lean keep-alive HTTP/1.1 connection (hyper's client conn).

@@ -4,13 +4,13 @@
 //! Buffers are kept small so that tens of thousands of sockets fit in one
 //! client process. Nothing here spawns tasks; scenarios decide who owns a socket.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -20,9 +20,6 @@ use crate::LoadgenError;
 
 /// An open WebSocket to a target.
 pub type Ws = WebSocketStream<TcpStream>;
-
-/// How long connect + upgrade + `auth_ok` may take.
-pub const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long the close frame may take to follow `force_logout`.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -54,24 +51,9 @@ fn config() -> WebSocketConfig {
         .max_frame_size(Some(64 << 10))
 }
 
-/// Connects to `target`'s `/ws`, from `source` when given (bind before connect:
-/// each source address has its own ~28k ephemeral ports).
+/// Connects to `target`'s `/ws`, from `source` when given.
 pub async fn connect(target: &Target, source: Option<IpAddr>) -> Result<Ws, LoadgenError> {
-    let socket = match target.addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    if let Some(ip) = source {
-        socket.bind(SocketAddr::new(ip, 0))?;
-    }
-    let stream = socket
-        .connect(target.addr)
-        .await
-        .map_err(|source| LoadgenError::Connect {
-            addr: target.addr,
-            source,
-        })?;
-    stream.set_nodelay(true)?;
+    let stream = target.connect(source).await?;
     let (ws, _) =
         tokio_tungstenite::client_async_with_config(target.ws_url(), stream, Some(config()))
             .await?;
@@ -90,21 +72,6 @@ pub async fn authenticate(ws: &mut Ws, token: &str) -> Result<(), LoadgenError> 
         ))),
         None => Err(LoadgenError::Protocol("closed before auth_ok".into())),
     }
-}
-
-/// Connects and authenticates within `OPEN_TIMEOUT`.
-pub async fn open_authed(
-    target: &Target,
-    source: Option<IpAddr>,
-    token: &str,
-) -> Result<Ws, LoadgenError> {
-    tokio::time::timeout(OPEN_TIMEOUT, async {
-        let mut ws = connect(target, source).await?;
-        authenticate(&mut ws, token).await?;
-        Ok(ws)
-    })
-    .await
-    .map_err(|_| LoadgenError::Timeout("WebSocket connect and auth"))?
 }
 
 /// Reads until `force_logout` (skipping other messages) and then the close

@@ -4,6 +4,7 @@
 //!
 //! Calls only; no timing and no tasks. Scenarios take their own timestamps.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
@@ -13,9 +14,9 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::http::{connect_tcp, HttpConn};
+use crate::http::HttpConn;
 use crate::target::Target;
-use crate::ws::{Ws, OPEN_TIMEOUT};
+use crate::ws::Ws;
 use crate::LoadgenError;
 
 /// What the prototype's sign-in answers (other fields are ignored).
@@ -72,24 +73,25 @@ fn config() -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
-/// Opens `/ws/{session_id}` and waits for the answer to one "ping": once
-/// "pong" is back, the server has registered the socket (it does so before
-/// reading), so a kick can reach it.
-pub async fn open(target: &Target, session_id: &str) -> Result<Ws, LoadgenError> {
-    tokio::time::timeout(OPEN_TIMEOUT, async {
-        let stream = connect_tcp(target).await?;
-        let url = ws_url(target, session_id);
-        let (mut ws, _) =
-            tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
-        ws.send(Message::Text("ping".into())).await?;
-        match next_text(&mut ws).await? {
-            Some(t) if t == "pong" => Ok(ws),
-            Some(t) => Err(LoadgenError::Protocol(format!("expected pong, got {t:?}"))),
-            None => Err(LoadgenError::Protocol("closed before pong".into())),
-        }
-    })
-    .await
-    .map_err(|_| LoadgenError::Timeout("prototype WebSocket connect and pong"))?
+/// Opens `/ws/{session_id}` (from `source` when given) and waits for the
+/// answer to one "ping": once "pong" is back, the server has registered the
+/// socket (it does so before reading), so a kick can reach it. Unbounded: the
+/// caller (`Dial::open`) sets the deadline.
+pub async fn open(
+    target: &Target,
+    source: Option<IpAddr>,
+    session_id: &str,
+) -> Result<Ws, LoadgenError> {
+    let stream = target.connect(source).await?;
+    let url = ws_url(target, session_id);
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
+    ws.send(Message::Text("ping".into())).await?;
+    match next_text(&mut ws).await? {
+        Some(t) if t == "pong" => Ok(ws),
+        Some(t) => Err(LoadgenError::Protocol(format!("expected pong, got {t:?}"))),
+        None => Err(LoadgenError::Protocol("closed before pong".into())),
+    }
 }
 
 /// Reads until a `force_logout` arrives; when it was read. Runs until then:

@@ -9,14 +9,13 @@
 use std::time::Instant;
 
 use serde::Serialize;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::{check_accounts, client, sign_in_many, ProtoKickArgs};
 use crate::http::HttpConn;
 use crate::progress::Progress;
+use crate::scenarios::dial::Dial;
+use crate::scenarios::kicks::{self, Outcome};
 use crate::stats::{Latency, Summary};
-use crate::target::Target;
 use crate::LoadgenError;
 
 #[derive(Debug, Serialize)]
@@ -40,13 +39,11 @@ pub struct ProtoKickReport {
     pub elapsed_s: f64,
 }
 
-/// A socket waiting for its kick: the moment `force_logout` was read.
-type Armed = JoinHandle<Result<Instant, LoadgenError>>;
-
 pub async fn run(a: &ProtoKickArgs) -> Result<ProtoKickReport, LoadgenError> {
-    let socket_target = &a.target.target;
-    let via = a.login_via.as_ref().unwrap_or(socket_target);
-    let batch = a.batch.min(a.count);
+    let run = &a.kick.run;
+    let socket_target = &a.kick.target.target;
+    let via = a.kick.login_target();
+    let batch = run.batch.min(run.count);
     check_accounts(batch, &a.accounts)?;
     let mut conn = HttpConn::connect(via).await?;
     let mut report = ProtoKickReport {
@@ -64,11 +61,17 @@ pub async fn run(a: &ProtoKickArgs) -> Result<ProtoKickReport, LoadgenError> {
     };
     let (mut from_request, mut login) = (Latency::new(), Latency::new());
     let started = Instant::now();
-    while report.kicks < a.count && started.elapsed() < a.duration {
-        let round = batch.min(a.count - report.kicks);
+    while report.kicks < run.count && started.elapsed() < run.duration {
+        let round = batch.min(run.count - report.kicks);
         let first = report.kicks;
         let olds = sign_in_many(socket_target, &a.accounts, first, round).await?;
-        let armed = arm(socket_target, &olds).await?;
+        let armed = kicks::arm_each(
+            socket_target,
+            Dial::PrototypeId,
+            olds,
+            client::await_force_logout,
+        )
+        .await?;
         let progress = Progress::start("prototype kick: duplicate sign-ins", round);
         let mut sent_at = Vec::with_capacity(armed.len());
         let mut last_answer = Instant::now();
@@ -91,31 +94,24 @@ pub async fn run(a: &ProtoKickArgs) -> Result<ProtoKickReport, LoadgenError> {
                 }
             }
         }
-        let deadline = last_answer + a.kick_timeout;
+        let deadline = last_answer + run.kick_timeout;
         for (waiter, sent) in armed.into_iter().zip(sent_at) {
             let Some(sent) = sent else {
                 waiter.abort();
                 continue;
             };
-            let abort = waiter.abort_handle();
-            match tokio::time::timeout_at(deadline.into(), waiter).await {
-                Ok(Ok(Ok(at))) => {
+            match kicks::outcome(waiter, deadline).await {
+                Outcome::Seen(at) => {
                     report.delivered += 1;
                     from_request.record(at.saturating_duration_since(sent));
                     progress.counters.done();
                 }
-                Ok(Ok(Err(e))) => {
+                Outcome::Failed(e) => {
                     report.errors += 1;
-                    report.first_error.get_or_insert(e.to_string());
+                    report.first_error.get_or_insert(e);
                     progress.counters.error();
                 }
-                Ok(Err(e)) => {
-                    report.errors += 1;
-                    report.first_error.get_or_insert(e.to_string());
-                    progress.counters.error();
-                }
-                Err(_) => {
-                    abort.abort();
+                Outcome::Missed => {
                     report.missed += 1;
                     progress.counters.error();
                 }
@@ -126,36 +122,4 @@ pub async fn run(a: &ProtoKickArgs) -> Result<ProtoKickReport, LoadgenError> {
     report.login_response = login.summary();
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// Opens one socket per session on `target` (each has answered a ping, so the
-/// server holds it); each then waits for its kick in its own task.
-async fn arm(target: &Target, session_ids: &[String]) -> Result<Vec<Armed>, LoadgenError> {
-    let mut armed = Vec::with_capacity(session_ids.len());
-    let mut ready = Vec::with_capacity(session_ids.len());
-    for id in session_ids {
-        let (tx, rx) = oneshot::channel();
-        let (target, id) = (target.clone(), id.clone());
-        armed.push(tokio::spawn(async move {
-            match client::open(&target, &id).await {
-                Ok(ws) => {
-                    let _ = tx.send(Ok(()));
-                    client::await_force_logout(ws).await
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                    Err(LoadgenError::Protocol("socket did not open".into()))
-                }
-            }
-        }));
-        ready.push(rx);
-    }
-    for rx in ready {
-        match rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(LoadgenError::Protocol(format!("arming a socket: {e}"))),
-            Err(_) => return Err(LoadgenError::Protocol("arming task ended".into())),
-        }
-    }
-    Ok(armed)
 }

@@ -2,57 +2,52 @@
 //! `kick`) against the Python prototype re-created in `bench/prototype`, so
 //! that both designs are measured by one tool in one run.
 //!
-//! Owns the prototype's command line, its wire calls (`client`) and its three
-//! scenarios. It must not change how loginguard itself is measured: nothing
-//! outside this module depends on it beyond the `Command::Prototype` hook.
+//! Owns the prototype's wire calls (`client`) and where its three scenarios
+//! differ from loginguard's, whose arguments, loops and reports they reuse.
+//! It must not change how loginguard is measured: outside it, only the
+//! `PrototypeId` ways to check a session and to open a socket call `client`.
 
 pub(crate) mod client;
 mod idle;
 mod kick;
 mod validate;
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::accounts::AccountArgs;
-use crate::cli::{parse_duration, TargetArgs};
+use crate::cli::{DuplicateLoginArgs, IdleRunArgs, TargetArgs, ValidateArgs};
 use crate::http::HttpConn;
 use crate::scenarios::bounded;
 use crate::scenarios::setup::{sign_in_each, SetupLogin};
 use crate::target::Target;
 use crate::LoadgenError;
 
-/// The prototype scenarios.
+/// The prototype scenarios. They take loginguard's argument groups; the
+/// `mut_arg` lines are where the prototype differs: its session check takes
+/// an id, it has no background load, it is given fewer concurrent connects
+/// and less time to open its sockets, and it awaits a round's kicks together.
 #[derive(Subcommand, Debug)]
 pub enum ProtoCommand {
     /// `GET /api/auth/check-session/{id}` per second over keep-alive connections.
-    Validate(ProtoValidateArgs),
+    #[command(mut_arg("sessions", |a| a.help("Distinct sessions whose ids are checked")))]
+    Validate(ValidateArgs),
     /// N idle WebSockets on `/ws/{id}`, one session each; the server's RSS per socket.
+    #[command(
+        mut_arg("connect_concurrency", |a| a.default_value("128")),
+        mut_arg("duration", |a| a.default_value("120s")),
+    )]
     Idle(ProtoIdleArgs),
     /// Socket on `--target`, duplicate sign-in on `--login-via`: kicks delivered or missed.
+    #[command(
+        mut_arg("login_via", |a| {
+            a.help("Instance the duplicate sign-in goes to [default: --target]")
+        }),
+        mut_arg("kick_timeout", |a| {
+            a.help("A kick not seen this long after the round's last sign-in answer is missed")
+        }),
+    )]
     Kick(ProtoKickArgs),
-}
-
-#[derive(Args, Clone, Debug)]
-pub struct ProtoValidateArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Keep-alive connections, each sending one request after another.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub connections: u64,
-    /// Distinct sessions whose ids are checked.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
-    pub sessions: u64,
-    /// Requests to send at most.
-    #[arg(long, default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: u64,
-    /// Stop after this long.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-    #[command(flatten)]
-    pub accounts: AccountArgs,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -65,39 +60,16 @@ pub struct ProtoIdleArgs {
     /// The server's pid: its VmRSS is read before and after the sockets open.
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// How long to hold every socket open before the "after" RSS sample.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub hold: Duration,
-    /// Sockets connecting at the same time.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub connect_concurrency: u64,
-    /// Give up opening sockets after this long.
-    #[arg(long, default_value = "120s", value_parser = parse_duration)]
-    pub duration: Duration,
+    #[command(flatten)]
+    pub run: IdleRunArgs,
     #[command(flatten)]
     pub accounts: AccountArgs,
 }
 
 #[derive(Args, Clone, Debug)]
 pub struct ProtoKickArgs {
-    /// Instance the old session's socket is on.
     #[command(flatten)]
-    pub target: TargetArgs,
-    /// Instance the duplicate sign-in goes to [default: --target].
-    #[arg(long, value_parser = Target::parse)]
-    pub login_via: Option<Target>,
-    /// Kicks to attempt.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: u64,
-    /// Sockets armed per round (their kicks are awaited together).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch: u64,
-    /// A kick not seen this long after the round's last sign-in answer is missed.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub kick_timeout: Duration,
-    /// Stop after this long.
-    #[arg(long, default_value = "120s", value_parser = parse_duration)]
-    pub duration: Duration,
+    pub kick: DuplicateLoginArgs,
     #[command(flatten)]
     pub accounts: AccountArgs,
 }
@@ -106,8 +78,8 @@ pub struct ProtoKickArgs {
 pub async fn run(command: ProtoCommand) -> Result<Value, LoadgenError> {
     match command {
         ProtoCommand::Validate(a) => bounded(a.duration, validate::run(&a)).await,
-        ProtoCommand::Idle(a) => bounded(a.duration + a.hold, idle::run(&a)).await,
-        ProtoCommand::Kick(a) => bounded(a.duration, kick::run(&a)).await,
+        ProtoCommand::Idle(a) => bounded(a.run.duration + a.run.hold, idle::run(&a)).await,
+        ProtoCommand::Kick(a) => bounded(a.kick.run.duration, kick::run(&a)).await,
     }
 }
 
@@ -160,6 +132,8 @@ fn check_accounts(needed: u64, accounts: &AccountArgs) -> Result<(), LoadgenErro
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser;
@@ -187,12 +161,14 @@ mod tests {
             panic!("idle")
         };
         assert_eq!((i.count, i.server_pid), (1000, None));
+        assert_eq!(i.run.connect_concurrency, 128);
+        assert_eq!(i.run.duration, Duration::from_secs(120));
         let ProtoCommand::Kick(k) = parse(&["kick"]).unwrap() else {
             panic!("kick")
         };
-        assert_eq!((k.count, k.batch), (200, 100));
-        assert!(k.login_via.is_none());
-        assert_eq!(k.kick_timeout, Duration::from_secs(2));
+        assert_eq!((k.kick.run.count, k.kick.run.batch), (200, 100));
+        assert!(k.kick.login_via.is_none());
+        assert_eq!(k.kick.run.kick_timeout, Duration::from_secs(2));
     }
 
     #[test]
@@ -213,10 +189,13 @@ mod tests {
         .unwrap() else {
             panic!("kick")
         };
-        assert_eq!(k.target.target.addr, "127.0.0.1:9001".parse().unwrap());
-        assert_eq!(k.login_via.unwrap().addr, "127.0.0.1:9002".parse().unwrap());
-        assert_eq!(k.count, 50);
-        assert_eq!(k.kick_timeout, Duration::from_millis(500));
+        assert_eq!(k.kick.target.target.addr, "127.0.0.1:9001".parse().unwrap());
+        assert_eq!(
+            k.kick.login_target().addr,
+            "127.0.0.1:9002".parse().unwrap()
+        );
+        assert_eq!(k.kick.run.count, 50);
+        assert_eq!(k.kick.run.kick_timeout, Duration::from_millis(500));
         assert_eq!(k.accounts.accounts, 3000);
         let ProtoCommand::Idle(i) =
             parse(&["idle", "--count", "2000", "--server-pid", "42"]).unwrap()
@@ -224,19 +203,6 @@ mod tests {
             panic!("idle")
         };
         assert_eq!((i.count, i.server_pid), (2000, Some(42)));
-    }
-
-    #[test]
-    fn prototype_refuses_bad_arguments() {
-        for args in [
-            &["kick", "--login-via", "http://10.0.0.2:8000"][..],
-            &["validate", "--target", "http://example.com:8000"],
-            &["idle", "--count", "0"],
-            &["kick", "--batch", "0"],
-            &["nonsense"],
-        ] {
-            assert!(parse(args).is_err(), "{args:?}");
-        }
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! `idle`: N authenticated WebSockets held open; the server's RSS per socket.
 //!
-//! Signs in `--sessions` sessions, samples the server's VmRSS, opens the
-//! sockets (in this process or spread over `--processes` children, each
-//! connecting from 127.0.0.x source addresses), holds them, samples again.
-//! RSS per socket = (after - before) / opened. Sign-ins are made before the
-//! first sample so that session state is not billed to the sockets; with
-//! `--sign-in-via` they run on another instance, so argon2's 19 MiB buffers
-//! never touch the measured server's heap.
+//! Signs in `--sessions` sessions (before the first RSS sample, and with
+//! `--sign-in-via` on another instance, so neither session state nor argon2's
+//! buffers are billed to the sockets), then opens and holds the sockets in
+//! this process or over `--processes` children. The report and the
+//! in-process hold also serve `prototype idle`.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -15,12 +13,15 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+use super::dial::Dial;
 use super::idle_sockets::{open_and_hold, HoldEnd, OpenJob, OpenResult};
+use super::rss::{RssProbe, RssReport};
 use super::setup::sign_in_all;
 use crate::cli::IdleArgs;
-use crate::procfs::{open_file_limit, vm_rss_bytes};
+use crate::procfs::open_file_limit;
 use crate::progress::Progress;
 use crate::stats::{per_second, Latency, Summary};
+use crate::target::Target;
 use crate::LoadgenError;
 
 /// Descriptors a client process needs besides its sockets.
@@ -29,6 +30,7 @@ const SPARE_FDS: u64 = 64;
 /// How long a worker child may take to exit after its stdin closes.
 const WORKER_EXIT_GRACE: Duration = Duration::from_secs(30);
 
+/// The report of `idle` and of `prototype idle`.
 #[derive(Debug, Serialize)]
 pub struct IdleReport {
     pub scenario: &'static str,
@@ -38,24 +40,84 @@ pub struct IdleReport {
     pub failed: u64,
     /// Sockets the server closed during the hold.
     pub dropped: u64,
-    pub sessions: u64,
-    pub sources: u8,
-    pub processes: u32,
+    /// How `idle` spread the sockets (`prototype idle` has one session per
+    /// socket and one process).
+    #[serde(flatten)]
+    pub spread: Option<Spread>,
     pub open_s: f64,
     pub opened_per_s: f64,
-    /// Connect + upgrade + auth, per socket.
+    /// Connect + upgrade + auth (prototype: first ping/pong), per socket.
     pub connect: Summary,
     pub server_rss: Option<RssReport>,
     pub first_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RssReport {
-    pub pid: u32,
-    pub before_bytes: u64,
-    pub after_bytes: u64,
-    pub per_socket_bytes: u64,
-    pub per_socket_kib: f64,
+pub struct Spread {
+    pub sessions: u64,
+    pub sources: u8,
+    pub processes: u32,
+}
+
+/// How a run's sockets did: opening them, and what holding them cost.
+pub(crate) struct Holding {
+    opened: OpenResult,
+    open_s: Duration,
+    dropped: u64,
+    server_rss: Option<RssReport>,
+}
+
+/// Opens `job`'s sockets in this process, holds them for `hold`, samples the
+/// server's RSS at the end of the hold, then closes them.
+pub(crate) async fn hold_in_process(
+    job: &OpenJob,
+    label: &str,
+    hold: Duration,
+    rss: &RssProbe,
+) -> Result<Holding, LoadgenError> {
+    let started = Instant::now();
+    let progress = Progress::start(label, job.count);
+    let (opened, held) = open_and_hold(job, progress.counters.clone()).await?;
+    drop(progress);
+    let open_s = started.elapsed();
+    tokio::time::sleep(hold).await;
+    let server_rss = rss.per_socket(opened.opened)?;
+    let end = held.close().await;
+    Ok(Holding {
+        opened,
+        open_s,
+        dropped: end.dropped,
+        server_rss,
+    })
+}
+
+impl IdleReport {
+    pub(crate) fn new(
+        scenario: &'static str,
+        target: &Target,
+        requested: u64,
+        spread: Option<Spread>,
+        h: Holding,
+    ) -> IdleReport {
+        let mut connect = Latency::new();
+        for &us in &h.opened.connect_us {
+            connect.record_us(us);
+        }
+        IdleReport {
+            scenario,
+            target: target.to_string(),
+            requested,
+            opened: h.opened.opened,
+            failed: h.opened.failed,
+            dropped: h.dropped,
+            spread,
+            open_s: h.open_s.as_secs_f64(),
+            opened_per_s: per_second(h.opened.opened, h.open_s),
+            connect: connect.summary(),
+            server_rss: h.server_rss,
+            first_error: h.opened.first_error,
+        }
+    }
 }
 
 pub async fn run(a: &IdleArgs) -> Result<IdleReport, LoadgenError> {
@@ -79,7 +141,7 @@ pub async fn run(a: &IdleArgs) -> Result<IdleReport, LoadgenError> {
     )
     .await?;
     let tokens: Vec<String> = sessions.into_iter().map(|s| s.token).collect();
-    let before = a.server_pid.map(vm_rss_bytes).transpose()?;
+    let rss = RssProbe::start(a.server_pid)?;
     let jobs: Vec<OpenJob> = (0..u64::from(a.processes))
         .map(|p| {
             let first = p * per_process;
@@ -88,100 +150,78 @@ pub async fn run(a: &IdleArgs) -> Result<IdleReport, LoadgenError> {
                 first_index: first,
                 count: per_process.min(a.count.saturating_sub(first)),
                 sources: a.sources,
-                tokens: tokens.clone(),
-                concurrency: a.connect_concurrency.div_ceil(u64::from(a.processes)),
-                open_timeout_ms: a.duration.as_millis() as u64,
+                dial: Dial::Token,
+                keys: tokens.clone(),
+                concurrency: a.run.connect_concurrency.div_ceil(u64::from(a.processes)),
+                open_timeout_ms: a.run.duration.as_millis() as u64,
             }
         })
         .filter(|j| j.count > 0)
         .collect();
 
-    let started = Instant::now();
-    let (results, dropped, after) = if a.processes == 1 {
-        let progress = Progress::start("idle: opening sockets", a.count);
-        let (result, held) = open_and_hold(&jobs[0], progress.counters.clone()).await?;
-        drop(progress);
-        let open_s = started.elapsed();
-        tokio::time::sleep(a.hold).await;
-        let after = a.server_pid.map(vm_rss_bytes).transpose()?;
-        let end = held.close().await;
-        (vec![(result, open_s)], end.dropped, after)
+    let holding = if a.processes == 1 {
+        hold_in_process(&jobs[0], "idle: opening sockets", a.run.hold, &rss).await?
     } else {
-        let mut children = Vec::new();
-        for job in &jobs {
-            children.push(spawn_worker(job).await?);
-        }
-        let mut results = Vec::new();
-        for (child, reader) in &mut children {
-            let result =
-                read_line::<OpenResult>(reader, a.duration + Duration::from_secs(60)).await;
-            match result {
-                Ok(r) => results.push((r, started.elapsed())),
-                Err(e) => {
-                    let _ = child.start_kill();
-                    return Err(e);
-                }
-            }
-        }
-        tokio::time::sleep(a.hold).await;
-        let after = a.server_pid.map(vm_rss_bytes).transpose()?;
-        let mut dropped = 0;
-        for (child, _) in &mut children {
-            drop(child.stdin.take());
-        }
-        for (mut child, mut reader) in children {
-            match read_line::<HoldEnd>(&mut reader, WORKER_EXIT_GRACE).await {
-                Ok(end) => dropped += end.dropped,
-                Err(_) => {
-                    let _ = child.start_kill();
-                }
-            }
-            let _ = tokio::time::timeout(WORKER_EXIT_GRACE, child.wait()).await;
-        }
-        (results, dropped, after)
+        hold_in_workers(&jobs, a.run.duration, a.run.hold, &rss).await?
     };
-
-    let open_s = results.iter().map(|(_, t)| *t).max().unwrap_or_default();
-    let mut connect = Latency::new();
-    let (mut opened, mut failed, mut first_error) = (0, 0, None);
-    for (r, _) in &results {
-        opened += r.opened;
-        failed += r.failed;
-        for &us in &r.connect_us {
-            connect.record_us(us);
-        }
-        if first_error.is_none() {
-            first_error.clone_from(&r.first_error);
-        }
-    }
-    let server_rss = match (a.server_pid, before, after) {
-        (Some(pid), Some(before_bytes), Some(after_bytes)) => {
-            let per = after_bytes.saturating_sub(before_bytes) / opened.max(1);
-            Some(RssReport {
-                pid,
-                before_bytes,
-                after_bytes,
-                per_socket_bytes: per,
-                per_socket_kib: (per as f64 / 1024.0 * 100.0).round() / 100.0,
-            })
-        }
-        _ => None,
-    };
-    Ok(IdleReport {
-        scenario: "idle",
-        target: target.to_string(),
-        requested: a.count,
-        opened,
-        failed,
-        dropped,
+    let spread = Spread {
         sessions: tokens.len() as u64,
         sources: a.sources,
         processes: a.processes,
-        open_s: open_s.as_secs_f64(),
-        opened_per_s: per_second(opened, open_s),
-        connect: connect.summary(),
+    };
+    Ok(IdleReport::new(
+        "idle",
+        target,
+        a.count,
+        Some(spread),
+        holding,
+    ))
+}
+
+/// `hold_in_process` with one `idle-worker` child per job; each may take
+/// `open_timeout` and a minute more to report.
+async fn hold_in_workers(
+    jobs: &[OpenJob],
+    open_timeout: Duration,
+    hold: Duration,
+    rss: &RssProbe,
+) -> Result<Holding, LoadgenError> {
+    let started = Instant::now();
+    let mut children = Vec::new();
+    for job in jobs {
+        children.push(spawn_worker(job).await?);
+    }
+    let mut opened = OpenResult::default();
+    for (child, reader) in &mut children {
+        match read_line::<OpenResult>(reader, open_timeout + Duration::from_secs(60)).await {
+            Ok(r) => opened.merge(r),
+            Err(e) => {
+                let _ = child.start_kill();
+                return Err(e);
+            }
+        }
+    }
+    let open_s = started.elapsed();
+    tokio::time::sleep(hold).await;
+    let server_rss = rss.per_socket(opened.opened)?;
+    let mut dropped = 0;
+    for (child, _) in &mut children {
+        drop(child.stdin.take());
+    }
+    for (mut child, mut reader) in children {
+        match read_line::<HoldEnd>(&mut reader, WORKER_EXIT_GRACE).await {
+            Ok(end) => dropped += end.dropped,
+            Err(_) => {
+                let _ = child.start_kill();
+            }
+        }
+        let _ = tokio::time::timeout(WORKER_EXIT_GRACE, child.wait()).await;
+    }
+    Ok(Holding {
+        opened,
+        open_s,
+        dropped,
         server_rss,
-        first_error,
     })
 }
 

@@ -1,12 +1,14 @@
 //! Opens and holds a share of the idle sockets; the same code runs inside the
-//! `idle` process or in an `idle-worker` child (`idle --processes K`).
+//! `idle` process, in an `idle-worker` child (`idle --processes K`), or for
+//! `prototype idle` (the job's `Dial` says which server's socket).
 //!
 //! One task per socket: it connects (from its source address), authenticates,
-//! reports, then reads until told to stop so that protocol pings are answered.
+//! reports, then reads until told to stop so that the server's pings are answered.
 //! The worker protocol is one JSON `OpenJob` line on stdin, one `OpenResult`
 //! line on stdout when the sockets are open, stdin EOF to close them, and one
 //! `HoldEnd` line on stdout once they are closed.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,9 +18,11 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::dial::Dial;
 use crate::progress::{Counters, Progress};
 use crate::target::{source_addr, Target};
-use crate::{ws, LoadgenError};
+use crate::ws::{self, Ws};
+use crate::LoadgenError;
 
 /// How long closing the held sockets may take.
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
@@ -31,7 +35,9 @@ pub struct OpenJob {
     pub first_index: u64,
     pub count: u64,
     pub sources: u8,
-    pub tokens: Vec<String>,
+    pub dial: Dial,
+    /// Tokens or session ids (as `dial` wants), reused round-robin.
+    pub keys: Vec<String>,
     pub concurrency: u64,
     /// Stop opening after this long.
     pub open_timeout_ms: u64,
@@ -45,6 +51,19 @@ pub struct OpenResult {
     /// Connect + upgrade + auth time of each opened socket.
     pub connect_us: Vec<u64>,
     pub first_error: Option<String>,
+}
+
+impl OpenResult {
+    /// Adds another share's result to this one (its first error only if
+    /// this one has none).
+    pub fn merge(&mut self, other: OpenResult) {
+        self.opened += other.opened;
+        self.failed += other.failed;
+        self.connect_us.extend(other.connect_us);
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
 }
 
 /// How holding went (a worker's last line).
@@ -78,23 +97,30 @@ pub async fn open_and_hold(
     counters: Arc<Counters>,
 ) -> Result<(OpenResult, Held), LoadgenError> {
     let target = Target::parse(&job.target)?;
-    if job.tokens.is_empty() {
-        return Err(LoadgenError::Arg(
-            "no session tokens for the sockets".into(),
-        ));
+    if job.keys.is_empty() {
+        return Err(LoadgenError::Arg("no session keys for the sockets".into()));
     }
     let (stop, stop_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(job.concurrency as usize));
     let dropped = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let tokens: Arc<[String]> = job.tokens.clone().into();
+    let keys: Arc<[String]> = job.keys.clone().into();
     let tasks = (0..job.count)
         .map(|k| {
             let i = job.first_index + k;
+            let (target, dial) = (target.clone(), job.dial);
+            let source = source_addr(&target, job.sources, i);
+            let key = keys[(i % keys.len() as u64) as usize].clone();
+            let opening = async move {
+                dial.open(&target, source, &key)
+                    .await
+                    .map_err(|e| match source {
+                        Some(ip) => format!("{e} (source {ip})"),
+                        None => e.to_string(),
+                    })
+            };
             tokio::spawn(hold_one(
-                target.clone(),
-                source_addr(&target, job.sources, i),
-                tokens[(i % tokens.len() as u64) as usize].clone(),
+                opening,
                 permits.clone(),
                 tx.clone(),
                 stop_rx.clone(),
@@ -138,10 +164,10 @@ pub async fn open_and_hold(
     ))
 }
 
+/// Runs `opening` once a permit is free, reports how it went, then holds
+/// the socket until told to stop (or the server closes it).
 async fn hold_one(
-    target: Target,
-    source: Option<std::net::IpAddr>,
-    token: String,
+    opening: impl Future<Output = Result<Ws, String>>,
     permits: Arc<Semaphore>,
     report: mpsc::UnboundedSender<Result<Duration, String>>,
     mut stop: watch::Receiver<bool>,
@@ -155,9 +181,7 @@ async fn hold_one(
             return;
         }
         let started = Instant::now();
-        ws::open_authed(&target, source, &token)
-            .await
-            .map(|ws| (ws, started.elapsed()))
+        opening.await.map(|ws| (ws, started.elapsed()))
     };
     let mut ws = match opened {
         Ok((ws, took)) => {
@@ -165,7 +189,7 @@ async fn hold_one(
             ws
         }
         Err(e) => {
-            let _ = report.send(Err(format!("{e} (source {source:?})")));
+            let _ = report.send(Err(e));
             return;
         }
     };

@@ -38,14 +38,14 @@ pub struct KickReport {
 }
 
 pub async fn run(a: &KickArgs) -> Result<KickReport, LoadgenError> {
-    let run = &a.run;
-    let socket_target = &a.target.target;
-    let via = a.login_via.as_ref().unwrap_or(socket_target);
+    let run = &a.kick.run;
+    let socket_target = &a.kick.target.target;
+    let via = a.kick.login_target();
     let batch = run.batch.min(run.count);
-    kicks::check_batch(batch, &run.accounts)?;
-    let mut olds = sign_in_all(socket_target, &run.accounts, 0, batch, "loadgen-old").await?;
+    kicks::check_batch(batch, &a.accounts)?;
+    let mut olds = sign_in_all(socket_target, &a.accounts, 0, batch, "loadgen-old").await?;
     let mut conn = HttpConn::connect(via).await?;
-    let background = kicks::start_background(&run.background, via, &run.accounts, batch)?;
+    let background = kicks::start_background(&a.background, via, &a.accounts, batch)?;
 
     let mut tally = Tally::default();
     let mut diff = SignedLatency::default();
@@ -61,9 +61,9 @@ pub async fn run(a: &KickArgs) -> Result<KickReport, LoadgenError> {
                 continue;
             }
             tally.kicks += 1;
-            let user = run.accounts.name(j as u64);
+            let user = a.accounts.name(j as u64);
             let sent = Instant::now();
-            let res = api::login(&mut conn, &user, &run.accounts.password, "loadgen-new").await;
+            let res = api::login(&mut conn, &user, &a.accounts.password, "loadgen-new").await;
             let answered = Instant::now();
             match res {
                 Ok(new) => olds[j] = new,

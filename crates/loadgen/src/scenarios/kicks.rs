@@ -1,23 +1,27 @@
-//! What `revoke` and `kick` share: sockets armed to catch one kick each, the
-//! outcome of one kick, the tally of a run, and the optional background load.
+//! What `revoke` and `kick` share: sockets armed to catch one kick each (also
+//! for `prototype kick`), the outcome of one kick, the tally of a run, and
+//! the optional background load.
 //!
-//! A socket is "armed" once it is authenticated and its own task is already
-//! reading, so the kick's arrival time is taken the moment it is read, not
-//! when the measuring loop gets round to it.
+//! A socket is "armed" once the server holds it (authenticated; on the
+//! prototype, its ping answered) and its own task is already reading, so the
+//! kick's arrival time is taken the moment it is read, not when the measuring
+//! loop gets round to it.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::dial::Dial;
 use crate::accounts::AccountArgs;
 use crate::api::Session;
 use crate::background::{LoginLoad, LoginLoadReport, LoginLoadSpec};
 use crate::cli::BackgroundArgs;
 use crate::progress::Counters;
 use crate::target::Target;
-use crate::ws::{self, Kick};
+use crate::ws::{self, Kick, Ws};
 use crate::LoadgenError;
 
 /// A socket waiting for its kick.
@@ -26,21 +30,39 @@ pub type Armed = JoinHandle<Result<Kick, LoadgenError>>;
 /// Opens and authenticates one socket per session on `target`; each then
 /// waits for its kick in its own task. Fails if any socket cannot open.
 pub async fn arm(target: &Target, sessions: &[Session]) -> Result<Vec<Armed>, LoadgenError> {
-    let mut armed = Vec::with_capacity(sessions.len());
-    let mut ready = Vec::with_capacity(sessions.len());
-    for s in sessions {
+    let tokens = sessions.iter().map(|s| s.token.clone());
+    arm_each(target, Dial::Token, tokens, ws::await_kick).await
+}
+
+/// Opens one socket per key on `target` (`dial` says how) and hands each to
+/// `wait` in its own task. Returns once every socket is open, so that every
+/// kick sent after it can reach its socket; fails if any cannot open.
+pub(crate) async fn arm_each<T, W, F>(
+    target: &Target,
+    dial: Dial,
+    keys: impl IntoIterator<Item = String>,
+    wait: W,
+) -> Result<Vec<JoinHandle<Result<T, LoadgenError>>>, LoadgenError>
+where
+    T: Send + 'static,
+    W: FnOnce(Ws) -> F + Copy + Send + 'static,
+    F: Future<Output = Result<T, LoadgenError>> + Send,
+{
+    let mut armed = Vec::new();
+    let mut ready = Vec::new();
+    for key in keys {
         let (tx, rx) = oneshot::channel();
-        let (target, token) = (target.clone(), s.token.clone());
+        let target = target.clone();
         armed.push(tokio::spawn(async move {
-            let opened = ws::open_authed(&target, None, &token).await;
-            let (ws, result) = match opened {
-                Ok(ws) => (Some(ws), Ok(())),
-                Err(e) => (None, Err(e.to_string())),
-            };
-            let _ = tx.send(result);
-            match ws {
-                Some(ws) => ws::await_kick(ws).await,
-                None => Err(LoadgenError::Protocol("socket did not open".into())),
+            match dial.open(&target, None, &key).await {
+                Ok(ws) => {
+                    let _ = tx.send(Ok(()));
+                    wait(ws).await
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    Err(LoadgenError::Protocol("socket did not open".into()))
+                }
             }
         }));
         ready.push(rx);
@@ -55,17 +77,20 @@ pub async fn arm(target: &Target, sessions: &[Session]) -> Result<Vec<Armed>, Lo
     Ok(armed)
 }
 
-/// What became of one kick.
-pub enum Outcome {
-    Seen(Kick),
+/// What became of one kick (`T`: what the socket's task saw of it).
+pub enum Outcome<T = Kick> {
+    Seen(T),
     /// No `force_logout` by the deadline.
     Missed,
     /// The socket ended some other way.
     Failed(String),
 }
 
-/// Waits for `armed` until `deadline`.
-pub async fn outcome(armed: Armed, deadline: Instant) -> Outcome {
+/// Waits for `armed` until `deadline`; a socket still waiting then is closed.
+pub async fn outcome<T>(
+    armed: JoinHandle<Result<T, LoadgenError>>,
+    deadline: Instant,
+) -> Outcome<T> {
     let abort = armed.abort_handle();
     match tokio::time::timeout_at(deadline.into(), armed).await {
         Ok(Ok(Ok(kick))) => Outcome::Seen(kick),
@@ -100,7 +125,6 @@ impl Tally {
         self.first_error.get_or_insert(e);
     }
 
-    /// Counts a seen kick; true when it is what PROTOCOL.md promises.
     /// Counts one kick's outcome (and the progress line); returns the kick
     /// when it came with `reason` and then close 4001.
     pub fn settle(&mut self, outcome: Outcome, reason: &str, counters: &Counters) -> Option<Kick> {
@@ -122,6 +146,7 @@ impl Tally {
         }
     }
 
+    /// Counts a seen kick; true when it is what PROTOCOL.md promises.
     pub fn seen(&mut self, kick: &Kick, reason: &str) -> bool {
         let right = kick.reason == reason && kick.close_code == Some(4001);
         if right {

@@ -4,13 +4,15 @@
 //! it with a hard timeout (twice its `--duration` plus set-up time) and turns
 //! the report into JSON. Printing is left to the caller.
 
-mod idle;
-mod idle_sockets;
+pub(crate) mod dial;
+pub(crate) mod idle;
+pub(crate) mod idle_sockets;
 mod kick;
-mod kicks;
+pub(crate) mod kicks;
 mod login;
 mod ping_flood;
 mod revoke;
+pub(crate) mod rss;
 pub(crate) mod setup;
 pub(crate) mod validate;
 
@@ -30,9 +32,9 @@ const SETUP_ALLOWANCE: Duration = Duration::from_secs(120);
 /// Runs `command`; `None` for the internal idle worker, which prints its own lines.
 pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
     let report = match command {
-        Command::Idle(a) => bounded(a.duration + a.hold, idle::run(&a)).await?,
+        Command::Idle(a) => bounded(a.run.duration + a.run.hold, idle::run(&a)).await?,
         Command::Revoke(a) => bounded(a.run.duration, revoke::run(&a)).await?,
-        Command::Kick(a) => bounded(a.run.duration, kick::run(&a)).await?,
+        Command::Kick(a) => bounded(a.kick.run.duration, kick::run(&a)).await?,
         Command::Login(a) => bounded(a.duration, login::run(&a)).await?,
         Command::Validate(a) => bounded(a.duration, validate::run(&a)).await?,
         Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::dial::Dial;
 use super::setup::sign_in_all;
 use crate::background::{LoginLoad, LoginLoadReport, LoginLoadSpec};
 use crate::cli::PingFloodArgs;
@@ -46,7 +47,7 @@ pub async fn run(a: &PingFloodArgs) -> Result<PingFloodReport, LoadgenError> {
     let sessions = sign_in_all(target, &a.accounts, 0, a.sockets, "loadgen-ping").await?;
     let mut sockets = Vec::with_capacity(sessions.len());
     for s in &sessions {
-        sockets.push(ws::open_authed(target, None, &s.token).await?);
+        sockets.push(Dial::Token.open(target, None, &s.token).await?);
     }
     let flood = (a.flood_concurrency > 0).then(|| {
         LoginLoad::start(

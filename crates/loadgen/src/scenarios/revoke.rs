@@ -40,10 +40,10 @@ pub async fn run(a: &RevokeArgs) -> Result<RevokeReport, LoadgenError> {
     let socket_target = &a.target.target;
     let via = a.revoke_via.as_ref().unwrap_or(socket_target);
     let batch = run.batch.min(run.count);
-    kicks::check_batch(batch, &run.accounts)?;
-    let revokers = sign_in_all(via, &run.accounts, 0, batch, "loadgen-revoker").await?;
+    kicks::check_batch(batch, &a.accounts)?;
+    let revokers = sign_in_all(via, &a.accounts, 0, batch, "loadgen-revoker").await?;
     let mut conn = HttpConn::connect(via).await?;
-    let background = kicks::start_background(&run.background, via, &run.accounts, batch)?;
+    let background = kicks::start_background(&a.background, via, &a.accounts, batch)?;
 
     let mut tally = Tally::default();
     let (mut push, mut delete) = (Latency::new(), Latency::new());
@@ -51,7 +51,7 @@ pub async fn run(a: &RevokeArgs) -> Result<RevokeReport, LoadgenError> {
     let progress = Progress::start("revoke: kicks", run.count);
     while tally.kicks < run.count && started.elapsed() < run.duration {
         let round = batch.min(run.count - tally.kicks);
-        let victims = sign_in_all(socket_target, &run.accounts, 0, round, "loadgen-victim").await?;
+        let victims = sign_in_all(socket_target, &a.accounts, 0, round, "loadgen-victim").await?;
         let armed = kicks::arm(socket_target, &victims).await?;
         for ((victim, revoker), waiter) in victims.iter().zip(&revokers).zip(armed) {
             if started.elapsed() >= run.duration {

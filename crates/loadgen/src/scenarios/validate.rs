@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -15,7 +15,6 @@ use crate::cli::ValidateArgs;
 use crate::http::HttpConn;
 use crate::progress::Progress;
 use crate::stats::{per_second, Latency, Summary};
-use crate::target::Target;
 use crate::LoadgenError;
 
 #[derive(Debug, Serialize)]
@@ -59,101 +58,91 @@ impl Check {
     }
 }
 
-/// One closed-loop run, shared by `validate` and `prototype validate`.
-pub(crate) struct ClosedLoop<'a> {
-    pub scenario: &'static str,
-    pub target: &'a Target,
-    pub keys: Arc<[String]>,
-    pub check: Check,
-    pub connections: u64,
-    pub count: u64,
-    pub duration: Duration,
-}
-
 pub async fn run(a: &ValidateArgs) -> Result<ValidateReport, LoadgenError> {
-    let target = &a.target.target;
-    let sessions = sign_in_all(target, &a.accounts, 0, a.sessions, "loadgen-validate").await?;
-    ClosedLoop {
-        scenario: "validate",
-        target,
-        keys: sessions.into_iter().map(|s| s.token).collect(),
-        check: Check::Token,
-        connections: a.connections,
-        count: a.count,
-        duration: a.duration,
-    }
-    .run()
-    .await
+    let sessions = sign_in_all(
+        &a.target.target,
+        &a.accounts,
+        0,
+        a.sessions,
+        "loadgen-validate",
+    )
+    .await?;
+    let tokens = sessions.into_iter().map(|s| s.token).collect();
+    closed_loop("validate", a, tokens, Check::Token).await
 }
 
-impl ClosedLoop<'_> {
-    /// `connections` keep-alive connections, each sending its next check when
-    /// the last answer is in, until `count` checks or `duration`.
-    pub(crate) async fn run(self) -> Result<ValidateReport, LoadgenError> {
-        let progress = Progress::start(format!("{}: requests", self.scenario), self.count);
-        let issued = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
-        let deadline = started + self.duration;
-        let mut workers = Vec::new();
-        for _ in 0..self.connections {
-            let (target, keys, issued, counters) = (
-                self.target.clone(),
-                self.keys.clone(),
-                issued.clone(),
-                progress.counters.clone(),
-            );
-            let (count, check) = (self.count, self.check);
-            workers.push(tokio::spawn(async move {
-                let mut share = Share::default();
-                let mut conn = HttpConn::connect(&target).await?;
-                loop {
-                    let n = issued.fetch_add(1, Ordering::Relaxed);
-                    let now = Instant::now();
-                    if n >= count || now >= deadline {
-                        return Ok::<_, LoadgenError>(share);
+/// `--connections` keep-alive connections, each sending its next `check` of
+/// one of `keys` when the last answer is in, until `--count` checks or
+/// `--duration`. Shared by `validate` and `prototype validate`.
+pub(crate) async fn closed_loop(
+    scenario: &'static str,
+    a: &ValidateArgs,
+    keys: Arc<[String]>,
+    check: Check,
+) -> Result<ValidateReport, LoadgenError> {
+    let progress = Progress::start(format!("{scenario}: requests"), a.count);
+    let issued = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + a.duration;
+    let mut workers = Vec::new();
+    for _ in 0..a.connections {
+        let (target, keys, issued, counters) = (
+            a.target.target.clone(),
+            keys.clone(),
+            issued.clone(),
+            progress.counters.clone(),
+        );
+        let count = a.count;
+        workers.push(tokio::spawn(async move {
+            let mut share = Share::default();
+            let mut conn = HttpConn::connect(&target).await?;
+            loop {
+                let n = issued.fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                if n >= count || now >= deadline {
+                    return Ok::<_, LoadgenError>(share);
+                }
+                let key = &keys[(n % keys.len() as u64) as usize];
+                match check.send(&mut conn, key).await {
+                    Ok(()) => {
+                        share.latency.record(now.elapsed());
+                        share.ok += 1;
+                        counters.done();
                     }
-                    let key = &keys[(n % keys.len() as u64) as usize];
-                    match check.send(&mut conn, key).await {
-                        Ok(()) => {
-                            share.latency.record(now.elapsed());
-                            share.ok += 1;
-                            counters.done();
-                        }
-                        Err(e) => {
-                            share.errors += 1;
-                            share.first_error.get_or_insert(e.to_string());
-                            counters.error();
-                            conn = HttpConn::connect(&target).await?;
-                        }
+                    Err(e) => {
+                        share.errors += 1;
+                        share.first_error.get_or_insert(e.to_string());
+                        counters.error();
+                        conn = HttpConn::connect(&target).await?;
                     }
                 }
-            }));
-        }
-        let mut total = Share::default();
-        for w in workers {
-            let share = w
-                .await
-                .map_err(|e| LoadgenError::Worker(format!("validate task failed: {e}")))??;
-            total.latency.add(&share.latency);
-            total.ok += share.ok;
-            total.errors += share.errors;
-            if total.first_error.is_none() {
-                total.first_error = share.first_error;
             }
-        }
-        let elapsed = started.elapsed();
-        drop(progress);
-        Ok(ValidateReport {
-            scenario: self.scenario,
-            target: self.target.to_string(),
-            connections: self.connections,
-            sessions: self.keys.len() as u64,
-            ok: total.ok,
-            errors: total.errors,
-            per_s: per_second(total.ok, elapsed),
-            elapsed_s: elapsed.as_secs_f64(),
-            latency: total.latency.summary(),
-            first_error: total.first_error,
-        })
+        }));
     }
+    let mut total = Share::default();
+    for w in workers {
+        let share = w
+            .await
+            .map_err(|e| LoadgenError::Worker(format!("validate task failed: {e}")))??;
+        total.latency.add(&share.latency);
+        total.ok += share.ok;
+        total.errors += share.errors;
+        if total.first_error.is_none() {
+            total.first_error = share.first_error;
+        }
+    }
+    let elapsed = started.elapsed();
+    drop(progress);
+    Ok(ValidateReport {
+        scenario,
+        target: a.target.target.to_string(),
+        connections: a.connections,
+        sessions: keys.len() as u64,
+        ok: total.ok,
+        errors: total.errors,
+        per_s: per_second(total.ok, elapsed),
+        elapsed_s: elapsed.as_secs_f64(),
+        latency: total.latency.summary(),
+        first_error: total.first_error,
+    })
 }
