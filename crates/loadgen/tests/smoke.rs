@@ -39,9 +39,9 @@ async fn start_server(max_sessions: u32) -> Server {
     let users = dir.path().join("users.toml");
     write_users_file(&users, "lg", ACCOUNTS, PASSWORD, CHEAP).expect("users file");
     let mut config = Config::defaults();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.users = Some(users);
-    config.policy.max_sessions = max_sessions;
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.accounts.users = Some(users);
+    config.session.max_sessions = max_sessions;
     let app = App::build(config).await.expect("app builds");
     let url = format!("http://{}", app.local_addr());
     let cancel = CancellationToken::new();
