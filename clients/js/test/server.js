@@ -1,5 +1,6 @@
 // Test support: starts and stops REAL loginguard and redis-server processes
-// on free loopback ports, for the client's unit tests and the browser tests.
+// on free loopback ports, for the client's unit tests and the browser tests
+// (one fixture for both: `serverForSuite` in a `describe`).
 // It must not fake any server behaviour; it only spawns the binary built by
 // cargo (LOGINGUARD_BIN, else target/debug/loginguard) and reads its log.
 
@@ -7,10 +8,11 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const repoRoot = path.resolve(here, "../../..");
+const repoRoot = path.resolve(here, "../../..");
 export const binary = process.env.LOGINGUARD_BIN ?? path.join(repoRoot, "target/debug/loginguard");
 
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -71,17 +73,18 @@ function stopProcess(proc, signal = "SIGTERM", timeoutMs = 5000) {
 }
 
 /**
- * Starts `loginguard serve` with `args` on `listen` (default a port chosen by
- * the server). Resolves once it logs its address. `stop()` ends it;
- * `restart()` starts it again on the same address with the same arguments.
+ * A `loginguard serve` with `args`, not started yet. `start()` resolves once
+ * it logs the address it chose and fills in `addr`, `url` and `wsUrl`;
+ * `stop()` ends it; `restart()` starts it again on the same address with the
+ * same arguments.
  */
-export async function startLoginguard({ args = [], listen = "127.0.0.1:0" } = {}) {
-  if (!existsSync(binary)) {
-    throw new Error(`loginguard binary not found at ${binary}; run \`cargo build\` first or set LOGINGUARD_BIN`);
-  }
-  const server = { args, proc: null, addr: null };
+function loginguard(args) {
+  const server = { args, proc: null, addr: null, url: null, wsUrl: null };
   const launch = async (where) => {
-    const proc = spawn(binary, ["serve", "--listen", where, ...args], {
+    if (!existsSync(binary)) {
+      throw new Error(`loginguard binary not found at ${binary}; run \`cargo build\` first or set LOGINGUARD_BIN`);
+    }
+    const proc = spawn(binary, ["serve", "--listen", where, ...server.args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1", RUST_LOG: process.env.RUST_LOG ?? "info" },
     });
@@ -96,15 +99,38 @@ export async function startLoginguard({ args = [], listen = "127.0.0.1:0" } = {}
     const m = await waitForLine(proc, /loginguard listening addr=(\S+)/, "loginguard", 20_000);
     server.proc = proc;
     server.addr = m[1];
+    server.url = `http://${server.addr}`;
+    server.wsUrl = `ws://${server.addr}/ws`;
   };
-  await launch(listen);
-  server.url = `http://${server.addr}`;
-  server.wsUrl = `ws://${server.addr}/ws`;
-  server.stop = () => stopProcess(server.proc);
+  server.start = () => launch("127.0.0.1:0");
+  server.stop = () => (server.proc ? stopProcess(server.proc) : Promise.resolve());
   server.restart = async () => {
-    await stopProcess(server.proc);
+    await server.stop();
     await launch(server.addr);
   };
+  return server;
+}
+
+/**
+ * The server of the enclosing `describe`: registers a `before` that starts
+ * loginguard with `args` (on a fresh redis-server of its own when `redis`)
+ * and an `after` that stops both. Returns the server at once; its `url`,
+ * `wsUrl`, `stop()` and `restart()` are live inside the suite's tests.
+ */
+export function serverForSuite({ args = [], redis = false } = {}) {
+  const server = loginguard(args);
+  let store = null;
+  before(async () => {
+    if (redis) {
+      store = await startRedis();
+      server.args = ["--redis", store.url, ...args];
+    }
+    await server.start();
+  });
+  after(async () => {
+    await server.stop();
+    await store?.stop();
+  });
   return server;
 }
 
