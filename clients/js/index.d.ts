@@ -200,6 +200,13 @@ export interface LoginGuardApiOptions {
   fetch?: typeof fetch;
 }
 
+/** A public demo account, listed only when the server runs without a users file. */
+export interface DemoAccount {
+  username: string;
+  password: string;
+  is_admin: boolean;
+}
+
 export declare class LoginGuardApi {
   constructor(options?: LoginGuardApiOptions);
   baseUrl: string;
@@ -210,6 +217,7 @@ export declare class LoginGuardApi {
   session(): Promise<SessionInfo>;
   sessions(): Promise<ListedSession[]>;
   revokeSession(sessionId: string): Promise<void>;
+  demoAccounts(): Promise<DemoAccount[]>;
   adminSessions(page?: { cursor?: string | null; limit?: number }): Promise<AdminPage>;
   adminSignOutUser(username: string): Promise<{ revoked: number }>;
 }

@@ -387,6 +387,14 @@ export class LoginGuardApi {
     return this._call("DELETE", `/api/auth/sessions/${encodeURIComponent(sessionId)}`);
   }
 
+  /**
+   * GET /api/demo: the demo accounts ({username, password, is_admin}) when
+   * the server runs in demo mode (no users file); an empty list otherwise.
+   */
+  async demoAccounts() {
+    return (await this._call("GET", "/api/demo")).accounts;
+  }
+
   /** GET /api/admin/sessions: one page of every live session. */
   adminSessions({ cursor, limit } = {}) {
     const q = new URLSearchParams();

@@ -54,11 +54,13 @@ async function device(name, { viewport = { width: 1100, height: 760 } } = {}) {
   return { name, context, page, errors };
 }
 
-/** A new device with the page open on the sign-in form. */
+/** A new device with the page open on the sign-in form, once the page has asked for the demo accounts. */
 async function opened(name, server) {
   const dev = await device(name);
+  const demo = dev.page.waitForResponse((r) => r.url().endsWith("/api/demo"));
   await dev.page.goto(server.url, { waitUntil: "domcontentloaded" });
   await dev.page.locator("#signin-view:not([hidden])").waitFor();
+  await demo;
   return dev;
 }
 
@@ -177,6 +179,19 @@ describe("two devices, one session (default policy)", () => {
     await done(pc1, pc2);
   });
 
+  test("in demo mode the sign-in form lists the demo accounts, and they sign in", async () => {
+    const pc = await opened("PC", server);
+    const notice = pc.page.locator("#demo-accounts");
+    await notice.waitFor({ state: "visible" });
+    assert.match(await notice.textContent(), /Demo mode\./);
+    const rows = (await notice.locator("li").allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
+    assert.deepEqual(rows, ["user1 / password1", "user2 / password2", "admin / admin123 admin"]);
+    await notice.screenshot({ path: path.join(shots, "demo-accounts.png") });
+    await signIn(pc, { username: "admin", password: "admin123", deviceName: "Admin desk" });
+    await pc.page.locator("#admin-view:not([hidden])").waitFor();
+    await done(pc);
+  });
+
   test("a wrong password is explained; Escape on the dialog still leads to sign-in, never back", async () => {
     const pc1 = await opened("PC1", server);
     await signIn(pc1, { username: "user2", password: "nope", deviceName: "PC1" });
@@ -191,6 +206,17 @@ describe("two devices, one session (default policy)", () => {
     await pc1.page.locator("#signin-view:not([hidden])").waitFor();
     assert.equal(await pc1.page.locator("#account-view").isHidden(), true);
     await done(pc1);
+  });
+});
+
+describe("accounts from a users file (--users)", () => {
+  const server = serverForSuite({ users: [{ username: "alice", password: "correct horse" }] });
+
+  test("the sign-in form lists no demo accounts", async () => {
+    const pc = await signedIn("PC", server, { username: "alice", password: "correct horse", deviceName: "Laptop" });
+    assert.equal(await pc.page.locator("#demo-accounts").getAttribute("hidden"), "");
+    assert.equal(await pc.page.locator("#demo-list li").count(), 0);
+    await done(pc);
   });
 });
 

@@ -171,6 +171,14 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
     assert.match(describeForceLogout(kick, { username: "user2" }), /^An administrator signed user2 out at \d\d:\d\d:\d\d\.$/);
   });
 
+  test("LoginGuardApi.demoAccounts lists the demo accounts, with their passwords, in demo mode", async () => {
+    const accounts = await new LoginGuardApi({ baseUrl: server.url }).demoAccounts();
+    assert.deepEqual(
+      accounts.map((a) => `${a.username}/${a.password}${a.is_admin ? " (admin)" : ""}`),
+      ["user1/password1", "user2/password2", "admin/admin123 (admin)"],
+    );
+  });
+
   test("LoginGuardApi: errors carry the stable code; a revoked token says why", async () => {
     const api = new LoginGuardApi({ baseUrl: server.url });
     await assert.rejects(api.signIn({ username: "user1", password: "wrong" }), (err) => {
@@ -194,6 +202,17 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
     });
     const unreachable = new LoginGuardApi({ baseUrl: "http://127.0.0.1:9" });
     await assert.rejects(unreachable.session(), (err) => err.status === 0 && err.code === "network_error");
+  });
+});
+
+describe("against a server with a users file", () => {
+  const server = serverForSuite({ users: [{ username: "alice", password: "correct horse" }] });
+
+  test("demoAccounts is empty and the demo accounts do not exist", async () => {
+    const api = new LoginGuardApi({ baseUrl: server.url });
+    assert.deepEqual(await api.demoAccounts(), []);
+    await assert.rejects(api.signIn({ username: "user1", password: "password1" }), (err) => err.code === "invalid_credentials");
+    assert.equal((await api.signIn({ username: "alice", password: "correct horse" })).user.username, "alice");
   });
 });
 

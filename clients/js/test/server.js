@@ -4,9 +4,10 @@
 // It must not fake any server behaviour; it only spawns the binary built by
 // cargo (LOGINGUARD_BIN, else target/debug/loginguard) and reads its log.
 
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -113,25 +114,51 @@ function loginguard(args) {
 
 /**
  * The server of the enclosing `describe`: registers a `before` that starts
- * loginguard with `args` (on a fresh redis-server of its own when `redis`)
- * and an `after` that stops both. Returns the server at once; its `url`,
- * `wsUrl`, `stop()` and `restart()` are live inside the suite's tests.
+ * loginguard with `args`, on a fresh redis-server of its own when `redis`,
+ * with a users file of `users` ([{username, password}]) when given (else in
+ * demo mode), and an `after` that stops and removes all of it. Returns the
+ * server at once; its `url`, `wsUrl`, `stop()` and `restart()` are live
+ * inside the suite's tests.
  */
-export function serverForSuite({ args = [], redis = false } = {}) {
+export function serverForSuite({ args = [], redis = false, users = null } = {}) {
   const server = loginguard(args);
   let store = null;
+  let dir = null;
   before(async () => {
+    const extra = [];
     if (redis) {
       store = await startRedis();
-      server.args = ["--redis", store.url, ...args];
+      extra.push("--redis", store.url);
     }
+    if (users) {
+      dir = mkdtempSync(path.join(os.tmpdir(), "loginguard-users-"));
+      extra.push("--users", writeUsersFile(dir, users));
+    }
+    server.args = [...extra, ...args];
     await server.start();
   });
   after(async () => {
     await server.stop();
     await store?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
   return server;
+}
+
+/**
+ * Writes `dir`/users.toml with `accounts` and returns its path. The hashes
+ * come from the binary's own `hash-password`, so the file is what an
+ * operator would write.
+ */
+function writeUsersFile(dir, accounts) {
+  const entries = accounts.map(({ username, password }) => {
+    const run = spawnSync(binary, ["hash-password"], { input: `${password}\n`, encoding: "utf8" });
+    if (run.status !== 0) throw new Error(`loginguard hash-password failed: ${run.stderr}`);
+    return `[[users]]\nusername = "${username}"\npassword_hash = "${run.stdout.trim()}"\n`;
+  });
+  const file = path.join(dir, "users.toml");
+  writeFileSync(file, entries.join("\n"));
+  return file;
 }
 
 /** Starts a throw-away redis-server on a free port (no persistence). */

@@ -6,6 +6,7 @@
 //! fallbacks, the 16 KiB body limit and panic safety.
 
 mod admin;
+mod demo;
 mod error;
 mod extract;
 mod login;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(admin::router())
         .merge(ops::router())
+        .merge(demo::router())
         .merge(crate::web::router())
         .route("/ws", get(crate::ws::upgrade_handler))
         .fallback(|| async { ApiError::NotFound })
