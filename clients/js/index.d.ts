@@ -10,9 +10,11 @@ export interface CloseCodeInfo {
   readonly reason: string;
   /** Whether the client reconnects after it (false: terminal for this token). */
   readonly reconnect: boolean;
+  /** When the server sends it, in one sentence. */
+  readonly meaning: string;
 }
 
-export declare const CLOSE_CODES: Readonly<Record<4001 | 4003 | 4008 | 1003 | 1007 | 1009 | 1012 | 1013 | 1001, CloseCodeInfo>>;
+export declare const CLOSE_CODES: Readonly<Record<1001 | 1003 | 1007 | 1009 | 1012 | 1013 | 4001 | 4003 | 4008, CloseCodeInfo>>;
 export declare const CloseCode: Readonly<{
   REVOKED: 4001;
   UNAUTHORIZED: 4003;
@@ -198,6 +200,13 @@ export interface LoginGuardApiOptions {
   fetch?: typeof fetch;
 }
 
+/** A public demo account, listed only when the server runs without a users file. */
+export interface DemoAccount {
+  username: string;
+  password: string;
+  is_admin: boolean;
+}
+
 export declare class LoginGuardApi {
   constructor(options?: LoginGuardApiOptions);
   baseUrl: string;
@@ -208,6 +217,7 @@ export declare class LoginGuardApi {
   session(): Promise<SessionInfo>;
   sessions(): Promise<ListedSession[]>;
   revokeSession(sessionId: string): Promise<void>;
+  demoAccounts(): Promise<DemoAccount[]>;
   adminSessions(page?: { cursor?: string | null; limit?: number }): Promise<AdminPage>;
   adminSignOutUser(username: string): Promise<{ revoked: number }>;
 }

@@ -4,24 +4,18 @@
 // turns server pushes into events. It must not keep tokens anywhere but in
 // memory (storing them is the app's choice), never put a token in a URL, and
 // never reconnect after close 4001 (revoked) or 4003 (unauthorized).
-// The same file is served by the binary at /client/loginguard-client.js.
+// The same file is served by the binary at /client/loginguard-client.js,
+// beside the close-code table it imports (/client/close-codes.js).
+
+import { CLOSE_CODES } from "./close-codes.js";
 
 /**
- * WebSocket close codes, mirroring crates/loginguard/src/ws/close.rs (a test
- * checks that the two tables agree). `reconnect` says what this client does
+ * WebSocket close codes, code -> {name, reason, reconnect, meaning}. The
+ * table is generated from crates/loginguard/src/ws/close.rs (a Rust test
+ * fails when the file is stale). `reconnect` says what this client does
  * after each one: false means the close is terminal for this token.
  */
-export const CLOSE_CODES = Object.freeze({
-  4001: Object.freeze({ name: "REVOKED", reason: "force_logout", reconnect: false }),
-  4003: Object.freeze({ name: "UNAUTHORIZED", reason: "unauthorized", reconnect: false }),
-  4008: Object.freeze({ name: "AUTH_TIMEOUT", reason: "auth_timeout", reconnect: true }),
-  1003: Object.freeze({ name: "UNSUPPORTED_DATA", reason: "binary_not_supported", reconnect: true }),
-  1007: Object.freeze({ name: "INVALID_DATA", reason: "invalid_utf8", reconnect: true }),
-  1009: Object.freeze({ name: "TOO_BIG", reason: "message_too_big", reconnect: true }),
-  1012: Object.freeze({ name: "RESTARTING", reason: "server_restarting", reconnect: true }),
-  1013: Object.freeze({ name: "TRY_AGAIN_LATER", reason: "store_unavailable", reconnect: true }),
-  1001: Object.freeze({ name: "IDLE", reason: "idle_timeout", reconnect: true }),
-});
+export { CLOSE_CODES };
 
 /** The same codes by name: `CloseCode.REVOKED === 4001`. */
 export const CloseCode = Object.freeze(
@@ -391,6 +385,14 @@ export class LoginGuardApi {
   /** DELETE /api/auth/sessions/{id}: ends one of the account's sessions. */
   revokeSession(sessionId) {
     return this._call("DELETE", `/api/auth/sessions/${encodeURIComponent(sessionId)}`);
+  }
+
+  /**
+   * GET /api/demo: the demo accounts ({username, password, is_admin}) when
+   * the server runs in demo mode (no users file); an empty list otherwise.
+   */
+  async demoAccounts() {
+    return (await this._call("GET", "/api/demo")).accounts;
   }
 
   /** GET /api/admin/sessions: one page of every live session. */

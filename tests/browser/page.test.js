@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-import { login, startLoginguard, startRedis } from "../../clients/js/test/server.js";
+import { login, serverForSuite } from "../../clients/js/test/server.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = process.env.LG_SCREENSHOTS ?? path.join(here, "artifacts");
@@ -54,13 +54,18 @@ async function device(name, { viewport = { width: 1100, height: 760 } } = {}) {
   return { name, context, page, errors };
 }
 
-async function open(dev, server) {
+/** A new device with the page open on the sign-in form, once the page has asked for the demo accounts. */
+async function opened(name, server) {
+  const dev = await device(name);
+  const demo = dev.page.waitForResponse((r) => r.url().endsWith("/api/demo"));
   await dev.page.goto(server.url, { waitUntil: "domcontentloaded" });
   await dev.page.locator("#signin-view:not([hidden])").waitFor();
+  await demo;
+  return dev;
 }
 
 /** Signs in through the form, using the keyboard only. Returns the login response. */
-async function signIn(dev, server, { username, password, deviceName }) {
+async function signIn(dev, { username, password, deviceName }) {
   const { page } = dev;
   await page.locator("#username").focus();
   await page.keyboard.type(username);
@@ -90,27 +95,34 @@ async function recordBadge(dev) {
   return () => dev.page.evaluate(() => window.__badgeStates);
 }
 
-function noErrors(...devs) {
+/** user1's credentials on the form of device `pc` ("Chrome on PC1", ...). */
+const user1On = (pc) => ({ username: "user1", password: "password1", deviceName: `Chrome on ${pc}` });
+
+/** A new device signed in through the form, once its badge says online. */
+async function signedIn(name, server, credentials) {
+  const dev = await opened(name, server);
+  await signIn(dev, credentials);
+  await waitBadge(dev, "online");
+  return dev;
+}
+
+/** Checks that no device saw a script error or a CSP violation, then closes them all. */
+async function done(...devs) {
   assert.deepEqual(devs.flatMap((d) => d.errors), [], "no script errors or CSP violations");
+  for (const d of devs) await d.context.close();
 }
 
 describe("two devices, one session (default policy)", () => {
-  let server;
-  before(async () => {
-    server = await startLoginguard();
-  });
-  after(() => server?.stop());
+  const server = serverForSuite();
 
   test("PC2 signing in shows PC1 a dialog naming PC2 within 1 s, and PC1 cannot act behind it", async () => {
-    const pc1 = await device("PC1");
-    const pc2 = await device("PC2");
-    await open(pc1, server);
-    await open(pc2, server);
+    const pc1 = await opened("PC1", server);
+    const pc2 = await opened("PC2", server);
 
     assert.equal(await pc2.page.inputValue("#device"), "Chrome on Linux", "device name pre-filled from the browser");
     assert.equal(await pc2.page.evaluate(() => document.activeElement?.id), "username", "focus starts in the form");
     await pc2.page.screenshot({ path: path.join(shots, "signin.png") });
-    const first = await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
+    const first = await signIn(pc1, user1On("PC1"));
     assert.equal(first.status(), 200);
     await waitBadge(pc1, "online");
     await pc1.page.locator("#sessions li").first().waitFor();
@@ -118,7 +130,7 @@ describe("two devices, one session (default policy)", () => {
     const stored = await pc1.page.evaluate(() => JSON.parse(sessionStorage.getItem("loginguard.session")));
     assert.equal(typeof stored.token, "string");
 
-    const second = await signIn(pc2, server, { username: "user1", password: "password1", deviceName: "Chrome on PC2" });
+    const second = await signIn(pc2, user1On("PC2"));
     assert.equal(second.status(), 200);
     const t0 = Date.now();
     await pc1.page.locator("#kicked-dialog[open]").waitFor({ timeout: 1000 });
@@ -164,15 +176,25 @@ describe("two devices, one session (default policy)", () => {
     assert.equal(await pc1.page.inputValue("#username"), "user1");
     assert.equal(await pc1.page.evaluate(() => document.activeElement?.id), "password");
     assert.equal(await pc1.page.evaluate(() => sessionStorage.getItem("loginguard.session")), null);
-    noErrors(pc1, pc2);
-    await pc1.context.close();
-    await pc2.context.close();
+    await done(pc1, pc2);
+  });
+
+  test("in demo mode the sign-in form lists the demo accounts, and they sign in", async () => {
+    const pc = await opened("PC", server);
+    const notice = pc.page.locator("#demo-accounts");
+    await notice.waitFor({ state: "visible" });
+    assert.match(await notice.textContent(), /Demo mode\./);
+    const rows = (await notice.locator("li").allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
+    assert.deepEqual(rows, ["user1 / password1", "user2 / password2", "admin / admin123 admin"]);
+    await notice.screenshot({ path: path.join(shots, "demo-accounts.png") });
+    await signIn(pc, { username: "admin", password: "admin123", deviceName: "Admin desk" });
+    await pc.page.locator("#admin-view:not([hidden])").waitFor();
+    await done(pc);
   });
 
   test("a wrong password is explained; Escape on the dialog still leads to sign-in, never back", async () => {
-    const pc1 = await device("PC1");
-    await open(pc1, server);
-    await signIn(pc1, server, { username: "user2", password: "nope", deviceName: "PC1" });
+    const pc1 = await opened("PC1", server);
+    await signIn(pc1, { username: "user2", password: "nope", deviceName: "PC1" });
     await pc1.page.locator("#signin-error:not([hidden])").waitFor();
     assert.match(await pc1.page.locator("#signin-error").textContent(), /user name or password is wrong/);
     await pc1.page.locator("#password").fill("password2");
@@ -183,30 +205,30 @@ describe("two devices, one session (default policy)", () => {
     await pc1.page.keyboard.press("Escape");
     await pc1.page.locator("#signin-view:not([hidden])").waitFor();
     assert.equal(await pc1.page.locator("#account-view").isHidden(), true);
-    noErrors(pc1);
-    await pc1.context.close();
+    await done(pc1);
+  });
+});
+
+describe("accounts from a users file (--users)", () => {
+  const server = serverForSuite({ users: [{ username: "alice", password: "correct horse" }] });
+
+  test("the sign-in form lists no demo accounts", async () => {
+    const pc = await signedIn("PC", server, { username: "alice", password: "correct horse", deviceName: "Laptop" });
+    assert.equal(await pc.page.locator("#demo-accounts").getAttribute("hidden"), "");
+    assert.equal(await pc.page.locator("#demo-list li").count(), 0);
+    await done(pc);
   });
 });
 
 describe("two sessions allowed (--max-sessions 2)", () => {
-  let server;
-  before(async () => {
-    server = await startLoginguard({ args: ["--max-sessions", "2"] });
-  });
-  after(() => server?.stop());
+  const server = serverForSuite({ args: ["--max-sessions", "2"] });
 
   test("lists update live, and 'sign out' of another session from the list kicks it", async () => {
-    const pc1 = await device("PC1");
-    const pc2 = await device("PC2");
-    await open(pc1, server);
-    await open(pc2, server);
-    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
-    await waitBadge(pc1, "online");
+    const pc1 = await signedIn("PC1", server, user1On("PC1"));
     await pc1.page.locator("#sessions li").first().waitFor();
     assert.equal(await pc1.page.locator("#sessions li").count(), 1);
 
-    await signIn(pc2, server, { username: "user1", password: "password1", deviceName: "Chrome on PC2" });
-    await waitBadge(pc2, "online");
+    const pc2 = await signedIn("PC2", server, user1On("PC2"));
     // PC1's list grows by itself (sessions_changed), without a reload.
     await pc1.page.locator("#sessions li:nth-child(2)").waitFor({ timeout: 2000 });
     await pc2.page.locator("#sessions li:nth-child(2)").waitFor();
@@ -237,26 +259,17 @@ describe("two sessions allowed (--max-sessions 2)", () => {
     const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px)`);
     await phone.page.screenshot({ path: path.join(shots, "sessions-phone.png") });
-    noErrors(pc1, pc2, phone);
-    for (const d of [pc1, pc2, phone]) await d.context.close();
+    await done(pc1, pc2, phone);
   });
 });
 
 describe("deny_new policy (--on-limit deny_new)", () => {
-  let server;
-  before(async () => {
-    server = await startLoginguard({ args: ["--on-limit", "deny_new"] });
-  });
-  after(() => server?.stop());
+  const server = serverForSuite({ args: ["--on-limit", "deny_new"] });
 
   test("the refused device sees 409 session_limit_reached; the signed-in one gets a login_blocked notice", async () => {
-    const pc1 = await device("PC1");
-    const pc2 = await device("PC2");
-    await open(pc1, server);
-    await open(pc2, server);
-    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
-    await waitBadge(pc1, "online");
-    const refused = await signIn(pc2, server, { username: "user1", password: "password1", deviceName: "Chrome on PC2" });
+    const pc1 = await signedIn("PC1", server, user1On("PC1"));
+    const pc2 = await opened("PC2", server);
+    const refused = await signIn(pc2, user1On("PC2"));
     assert.equal(refused.status(), 409);
     await pc2.page.locator('#signin-error[data-code="session_limit_reached"]:not([hidden])').waitFor();
     assert.match(await pc2.page.locator("#signin-error").textContent(), /signed in on too many devices.*Chrome on PC1/s);
@@ -268,29 +281,15 @@ describe("deny_new policy (--on-limit deny_new)", () => {
     await notice.getByRole("button", { name: "Dismiss" }).click();
     assert.equal(await notice.count(), 0);
     assert.equal(await badge(pc1), "online");
-    noErrors(pc1, pc2);
-    await pc1.context.close();
-    await pc2.context.close();
+    await done(pc1, pc2);
   });
 });
 
 describe("server restart (sessions in Redis)", () => {
-  let redis;
-  let server;
-  before(async () => {
-    redis = await startRedis();
-    server = await startLoginguard({ args: ["--redis", redis.url] });
-  });
-  after(async () => {
-    await server?.stop();
-    await redis?.stop();
-  });
+  const server = serverForSuite({ redis: true });
 
   test("the badge goes reconnecting -> online and the page stays signed in", async () => {
-    const pc1 = await device("PC1");
-    await open(pc1, server);
-    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
-    await waitBadge(pc1, "online");
+    const pc1 = await signedIn("PC1", server, user1On("PC1"));
     await pc1.page.locator("#sessions li").first().waitFor();
     const states = await recordBadge(pc1);
     await server.stop();
@@ -305,28 +304,19 @@ describe("server restart (sessions in Redis)", () => {
     assert.ok(!seen.includes("offline"), `never offline: ${seen}`);
     assert.equal(await pc1.page.locator("#account-view").isVisible(), true);
     await pc1.page.waitForFunction(() => /1 connection/.test(document.getElementById("sessions").textContent));
-    assert.deepEqual(pc1.errors, []);
-    await pc1.context.close();
+    await done(pc1);
   });
 });
 
 describe("admin view", () => {
-  let server;
-  before(async () => {
-    server = await startLoginguard({ args: ["--max-sessions", "4"] });
-  });
-  after(() => server?.stop());
+  const server = serverForSuite({ args: ["--max-sessions", "4"] });
 
   test("lists every session page by page, and 'force sign-out' kicks the user's page", async () => {
-    const pc1 = await device("PC1");
-    const adm = await device("ADMIN");
-    await open(pc1, server);
-    await signIn(pc1, server, { username: "user1", password: "password1", deviceName: "Chrome on PC1" });
-    await waitBadge(pc1, "online");
+    const pc1 = await signedIn("PC1", server, user1On("PC1"));
     for (const n of [1, 2, 3, 4]) await login(server.url, "user2", "password2", `Kiosk ${n}`);
 
-    await open(adm, server);
-    await signIn(adm, server, { username: "admin", password: "admin123", deviceName: "Admin desk" });
+    const adm = await opened("ADMIN", server);
+    await signIn(adm, { username: "admin", password: "admin123", deviceName: "Admin desk" });
     await adm.page.locator("#admin-view:not([hidden])").waitFor();
     await adm.page.locator("#admin-table tbody tr").first().waitFor();
     // 6 sessions: admin, user1, user2 x4. Five per page -> two pages.
@@ -351,18 +341,12 @@ describe("admin view", () => {
     await adm.page.locator("#admin-status:not([hidden])").waitFor();
     assert.equal(await adm.page.locator("#admin-status").textContent(), "user1 was signed out of 1 session.");
     await adm.page.waitForFunction(() => !document.querySelector('#admin-table tr[data-username="user1"]'));
-    noErrors(pc1, adm);
-    await pc1.context.close();
-    await adm.context.close();
+    await done(pc1, adm);
   });
 
   test("a non-admin does not see the admin view", async () => {
-    const pc = await device("PC");
-    await open(pc, server);
-    await signIn(pc, server, { username: "user2", password: "password2", deviceName: "Laptop" });
-    await waitBadge(pc, "online");
+    const pc = await signedIn("PC", server, { username: "user2", password: "password2", deviceName: "Laptop" });
     assert.equal(await pc.page.locator("#admin-view").isHidden(), true);
-    noErrors(pc);
-    await pc.context.close();
+    await done(pc);
   });
 });

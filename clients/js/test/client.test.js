@@ -5,7 +5,7 @@
 // something does NOT happen (no reconnect after a terminal close).
 
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 import { WebSocket } from "ws";
 
 import {
@@ -16,7 +16,7 @@ import {
   describeForceLogout,
   guessDeviceName,
 } from "../index.js";
-import { eventually, login, startLoginguard, startRedis } from "./server.js";
+import { eventually, login, serverForSuite } from "./server.js";
 
 /** A WebSocket constructor that remembers every URL it was asked to open. */
 function recordingWebSocket() {
@@ -43,27 +43,52 @@ function track(client) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Every client a test opened; closed when the test ends, pass or fail. */
+const clients = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+});
+
+/** A tracked client for `token` on `server` whose WebSocket records the URLs it opens. */
+function open(server, token, extra = {}) {
+  const { Recording, urls } = recordingWebSocket();
+  const client = new LoginGuardClient({ url: server.wsUrl, token, WebSocket: Recording, ...extra });
+  clients.push(client);
+  return { client, log: track(client), urls };
+}
+
+/** A backoff short enough that a reconnect, if any, happens within `noReconnect`'s wait. */
+const QUICK_RETRY = { backoff: { initial: 10, max: 50 } };
+
+/** Waits far beyond QUICK_RETRY's backoff, then checks only one socket was ever opened. */
+async function noReconnect(urls, when) {
+  await sleep(300);
+  assert.equal(urls.length, 1, `no reconnect ${when}`);
+}
+
+/** `open` with QUICK_RETRY, connected, once the server has closed it and it went offline without ever being online. */
+async function closedOnConnect(server, token) {
+  const opened = open(server, token, QUICK_RETRY);
+  opened.client.connect();
+  await eventually(() => opened.client.state === "offline" && opened.log.named("disconnect").length, { what: "closed on connect" });
+  assert.ok(!opened.log.states.includes("online"), `states: ${opened.log.states}`);
+  return opened;
+}
+
+/** `open`, connected, once it is online. */
+async function online(server, token, extra = {}) {
+  const opened = open(server, token, extra);
+  opened.client.connect();
+  await eventually(() => opened.client.state === "online", { what: "online" });
+  return opened;
+}
+
 describe("against a server with the default policy (1 session, kick_oldest)", () => {
-  let server;
-  const clients = [];
-  before(async () => {
-    server = await startLoginguard();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await server?.stop();
-  });
-  const open = (token, extra = {}) => {
-    const { Recording, urls } = recordingWebSocket();
-    const client = new LoginGuardClient({ url: server.wsUrl, token, WebSocket: Recording, ...extra });
-    clients.push(client);
-    const log = track(client);
-    return { client, log, urls };
-  };
+  const server = serverForSuite();
 
   test("authenticates with the first message and goes connecting -> online", async () => {
     const { body } = await login(server.url, "user1", "password1", "Node PC1");
-    const { client, log, urls } = open(body.token);
+    const { client, log, urls } = open(server, body.token);
     client.connect();
     assert.equal(client.state, "connecting");
     await eventually(() => client.state === "online", { what: "online" });
@@ -80,18 +105,14 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
 
   test("sends JSON pings at the configured interval and hears pongs", async () => {
     const { body } = await login(server.url, "user2", "password2", "Node pinger");
-    const { client, log } = open(body.token, { pingInterval: 100 });
-    client.connect();
+    const { log } = await online(server, body.token, { pingInterval: 100 });
     await eventually(() => log.named("pong").length >= 3, { what: "three pongs", timeoutMs: 3000 });
     assert.match(log.named("pong")[0].payload.server_time, /^\d{4}-\d\d-\d\dT.*Z$/);
-    client.close();
   });
 
   test("a second sign-in kicks: forceLogout names the new device, then offline, no reconnect", async () => {
     const first = await login(server.url, "user1", "password1", "Node PC1");
-    const { client, log, urls } = open(first.body.token, { backoff: { initial: 10, max: 50 } });
-    client.connect();
-    await eventually(() => client.state === "online", { what: "online" });
+    const { client, log, urls } = await online(server, first.body.token, QUICK_RETRY);
     const t0 = Date.now();
     const second = await login(server.url, "user1", "password1", "Chrome on PC2");
     assert.equal(second.status, 200);
@@ -107,42 +128,32 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
     assert.equal(bye.code, 4001);
     assert.equal(bye.reconnect, false);
     assert.deepEqual(log.states, ["connecting", "online", "offline"]);
-    await sleep(300); // far beyond the 10-50 ms backoff: a reconnect would have happened
-    assert.equal(urls.length, 1, "no reconnect after 4001");
+    await noReconnect(urls, "after 4001");
     assert.equal(client.state, "offline");
   });
 
   test("a token revoked while the device was away is kicked on connect, with who replaced it", async () => {
     const away = await login(server.url, "user2", "password2", "Laptop");
     await login(server.url, "user2", "password2", "Phone");
-    const { client, log, urls } = open(away.body.token, { backoff: { initial: 10, max: 50 } });
-    client.connect();
-    await eventually(() => client.state === "offline" && log.named("disconnect").length, { what: "kicked on connect" });
+    const { log, urls } = await closedOnConnect(server, away.body.token);
     const kick = log.named("forceLogout")[0].payload;
     assert.equal(kick.reason, "duplicate_login");
     assert.equal(kick.by.device, "Phone");
     assert.equal(log.named("disconnect")[0].payload.code, 4001);
-    assert.ok(!log.states.includes("online"));
-    await sleep(300);
-    assert.equal(urls.length, 1);
+    await noReconnect(urls, "after 4001 on connect");
   });
 
   test("an unknown token is refused with 4003 and never retried", async () => {
-    const { client, log, urls } = open("not-a-real-token", { backoff: { initial: 10, max: 50 } });
-    client.connect();
-    await eventually(() => client.state === "offline" && log.named("disconnect").length, { what: "4003" });
+    const { log, urls } = await closedOnConnect(server, "not-a-real-token");
     assert.equal(log.named("disconnect")[0].payload.code, 4003);
     assert.equal(log.named("disconnect")[0].payload.reconnect, false);
     assert.equal(log.named("forceLogout").length, 0);
-    await sleep(300);
-    assert.equal(urls.length, 1, "no reconnect after 4003");
+    await noReconnect(urls, "after 4003");
   });
 
   test("admin force sign-out reaches the socket with reason revoked_by_admin", async () => {
     const user = await login(server.url, "user2", "password2", "Desk");
-    const { client, log } = open(user.body.token);
-    client.connect();
-    await eventually(() => client.state === "online", { what: "online" });
+    const { client, log } = await online(server, user.body.token);
     const admin = new LoginGuardApi({ baseUrl: server.url });
     const signedIn = await admin.signIn({ username: "admin", password: "admin123", device: "Admin console" });
     assert.equal(signedIn.user.is_admin, true);
@@ -158,6 +169,14 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
     assert.equal(kick.reason, "revoked_by_admin");
     assert.equal(kick.by, null);
     assert.match(describeForceLogout(kick, { username: "user2" }), /^An administrator signed user2 out at \d\d:\d\d:\d\d\.$/);
+  });
+
+  test("LoginGuardApi.demoAccounts lists the demo accounts, with their passwords, in demo mode", async () => {
+    const accounts = await new LoginGuardApi({ baseUrl: server.url }).demoAccounts();
+    assert.deepEqual(
+      accounts.map((a) => `${a.username}/${a.password}${a.is_admin ? " (admin)" : ""}`),
+      ["user1/password1", "user2/password2", "admin/admin123 (admin)"],
+    );
   });
 
   test("LoginGuardApi: errors carry the stable code; a revoked token says why", async () => {
@@ -186,19 +205,23 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
   });
 });
 
-describe("against a server with two sessions per account", () => {
-  let server;
-  before(async () => {
-    server = await startLoginguard({ args: ["--max-sessions", "2"] });
+describe("against a server with a users file", () => {
+  const server = serverForSuite({ users: [{ username: "alice", password: "correct horse" }] });
+
+  test("demoAccounts is empty and the demo accounts do not exist", async () => {
+    const api = new LoginGuardApi({ baseUrl: server.url });
+    assert.deepEqual(await api.demoAccounts(), []);
+    await assert.rejects(api.signIn({ username: "user1", password: "password1" }), (err) => err.code === "invalid_credentials");
+    assert.equal((await api.signIn({ username: "alice", password: "correct horse" })).user.username, "alice");
   });
-  after(() => server?.stop());
+});
+
+describe("against a server with two sessions per account", () => {
+  const server = serverForSuite({ args: ["--max-sessions", "2"] });
 
   test("sessionsChanged reaches the other sessions when one is added or ended", async () => {
     const a = await login(server.url, "user1", "password1", "Tablet");
-    const client = new LoginGuardClient({ url: server.wsUrl, token: a.body.token, WebSocket });
-    const log = track(client);
-    client.connect();
-    await eventually(() => client.state === "online", { what: "online" });
+    const { client, log } = await online(server, a.body.token);
     const b = await login(server.url, "user1", "password1", "Phone");
     assert.deepEqual(b.body.revoked_sessions, []);
     await eventually(() => log.named("sessionsChanged").length === 1, { what: "sessions_changed on add" });
@@ -210,23 +233,15 @@ describe("against a server with two sessions per account", () => {
     await eventually(() => log.named("sessionsChanged").length === 2, { what: "sessions_changed on end" });
     assert.equal(client.state, "online");
     assert.equal(log.named("forceLogout").length, 0);
-    client.close();
   });
 });
 
 describe("against a deny_new server", () => {
-  let server;
-  before(async () => {
-    server = await startLoginguard({ args: ["--on-limit", "deny_new"] });
-  });
-  after(() => server?.stop());
+  const server = serverForSuite({ args: ["--on-limit", "deny_new"] });
 
   test("a refused sign-in with the right password raises loginBlocked; the 409 lists the live session", async () => {
     const a = await login(server.url, "user1", "password1", "Home PC");
-    const client = new LoginGuardClient({ url: server.wsUrl, token: a.body.token, WebSocket });
-    const log = track(client);
-    client.connect();
-    await eventually(() => client.state === "online", { what: "online" });
+    const { client, log } = await online(server, a.body.token);
     const api = new LoginGuardApi({ baseUrl: server.url });
     await assert.rejects(api.signIn({ username: "user1", password: "password1", device: "Intruder PC" }), (err) => {
       assert.equal(err.status, 409);
@@ -239,34 +254,16 @@ describe("against a deny_new server", () => {
     await eventually(() => log.named("loginBlocked").length === 1, { what: "login_blocked" });
     assert.equal(log.named("loginBlocked")[0].payload.by.device, "Intruder PC");
     assert.equal(client.state, "online");
-    client.close();
   });
 });
 
 describe("server restart (Redis keeps the sessions)", () => {
-  let redis;
-  let server;
-  before(async () => {
-    redis = await startRedis();
-    server = await startLoginguard({ args: ["--redis", redis.url] });
-  });
-  after(async () => {
-    await server?.stop();
-    await redis?.stop();
-  });
+  const server = serverForSuite({ redis: true });
 
   test("goes online -> reconnecting -> online with backoff, and keeps its session", async () => {
     const a = await login(server.url, "user1", "password1", "Survivor");
-    const { Recording, urls } = recordingWebSocket();
-    const client = new LoginGuardClient({
-      url: server.wsUrl,
-      token: a.body.token,
-      WebSocket: Recording,
-      backoff: { initial: 50, max: 400, factor: 2, jitter: 0.5 },
-    });
-    const log = track(client);
-    client.connect();
-    await eventually(() => client.state === "online", { what: "online" });
+    const backoff = { initial: 50, max: 400, factor: 2, jitter: 0.5 };
+    const { client, log, urls } = await online(server, a.body.token, { backoff });
     await server.stop();
     await eventually(() => client.state === "reconnecting", { what: "reconnecting" });
     const first = log.named("disconnect")[0].payload;
@@ -281,7 +278,6 @@ describe("server restart (Redis keeps the sessions)", () => {
     const delays = log.named("disconnect").map((e) => e.payload.delay);
     assert.ok(delays.every((d) => d <= 400), `capped: ${delays}`);
     assert.ok(urls.length >= 3);
-    client.close();
   });
 });
 

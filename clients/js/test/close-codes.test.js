@@ -1,75 +1,69 @@
-// Checks that the client's close-code table (index.js CLOSE_CODES) agrees
-// with the server's (crates/loginguard/src/ws/close.rs): same codes, names,
-// reasons, and "terminal" exactly where the Rust docs say so. It reads the
-// Rust source as text; it must not need a build of the server.
+// Checks the client against the generated close-code table (close-codes.js,
+// written from crates/loginguard/src/ws/close.rs by a Rust test that also
+// fails when the file is stale). This file checks only the JS side: that the
+// client exports that very table, derives CloseCode and shouldReconnect from
+// it, that the table keeps the shape the client relies on, and that the
+// binary serves it beside the client so the client's import resolves.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { test } from "node:test";
+import { describe, test } from "node:test";
 
+import { CLOSE_CODES as GENERATED } from "../close-codes.js";
 import { CLOSE_CODES, CloseCode, shouldReconnect } from "../index.js";
-import { repoRoot } from "./server.js";
+import { serverForSuite } from "./server.js";
 
-const closeRs = readFileSync(path.join(repoRoot, "crates/loginguard/src/ws/close.rs"), "utf8");
+const entries = Object.entries(GENERATED);
 
-/** name -> {code, doc} from `/// doc` lines followed by `pub const NAME: u16 = CODE;`. */
-function rustConstants(src) {
-  const out = new Map();
-  let doc = [];
-  for (const line of src.split("\n")) {
-    const t = line.trim();
-    if (t.startsWith("///")) {
-      doc.push(t.slice(3).trim());
-      continue;
-    }
-    const m = t.match(/^pub const ([A-Z0-9_]+): u16 = (\d+);/);
-    if (m) out.set(m[1], { code: Number(m[2]), doc: doc.join(" ") });
-    doc = [];
-  }
-  return out;
-}
-
-/** name -> reason from the `reason()` match arms: `NAME => "reason",`. */
-function rustReasons(src) {
-  const out = new Map();
-  for (const m of src.matchAll(/^\s*([A-Z][A-Z0-9_]*) => "([^"]*)",/gm)) out.set(m[1], m[2]);
-  return out;
-}
-
-const constants = rustConstants(closeRs);
-const reasons = rustReasons(closeRs);
-
-test("close.rs parses into a non-empty table", () => {
-  assert.ok(constants.size >= 6, `found only ${constants.size} constants in close.rs`);
-  assert.equal(reasons.size, constants.size, "every constant has a reason() arm");
+test("the client exports the generated table itself, frozen", () => {
+  assert.equal(CLOSE_CODES, GENERATED);
+  assert.ok(Object.isFrozen(CLOSE_CODES));
+  for (const [code, c] of entries) assert.ok(Object.isFrozen(c), `${code} is frozen`);
 });
 
-test("the client knows exactly the server's codes, under the same names", () => {
-  const server = [...constants].map(([name, { code }]) => `${code} ${name}`).sort();
-  const client = Object.entries(CLOSE_CODES).map(([code, c]) => `${code} ${c.name}`).sort();
-  assert.deepEqual(client, server);
+test("every entry is a close code with a name, a short reason, a reconnect flag and one sentence", () => {
+  assert.ok(entries.length >= 6, `only ${entries.length} codes`);
+  const codes = entries.map(([code]) => Number(code));
+  assert.deepEqual(codes, [...codes].sort((a, b) => a - b), "sorted by code");
+  for (const [code, c] of entries) {
+    assert.match(code, /^(1\d{3}|4\d{3})$/, "a standard (1xxx) or application (4xxx) code");
+    assert.deepEqual(Object.keys(c), ["name", "reason", "reconnect", "meaning"], `fields of ${code}`);
+    assert.match(c.name, /^[A-Z][A-Z0-9_]*$/);
+    assert.match(c.reason, /^[a-z0-9_]{1,123}$/, "short ASCII: it travels in the close frame");
+    assert.equal(typeof c.reconnect, "boolean");
+    assert.match(c.meaning, /^[A-Z][^\n]*\.$/, `one sentence for ${code}`);
+  }
+  const names = entries.map(([, c]) => c.name);
+  assert.equal(new Set(names).size, names.length, "names are unique");
 });
 
-test("the short reasons agree", () => {
-  for (const [name, { code }] of constants) {
-    assert.equal(CLOSE_CODES[code].reason, reasons.get(name), `reason of ${code} ${name}`);
-  }
+test("CloseCode is the table by name", () => {
+  assert.deepEqual(
+    CloseCode,
+    Object.fromEntries(entries.map(([code, c]) => [c.name, Number(code)])),
+  );
+  assert.equal(CloseCode.REVOKED, 4001);
 });
 
-test("terminal codes are the ones close.rs documents as terminal", () => {
-  for (const [name, { code, doc }] of constants) {
-    const terminal = /\bTerminal\b/i.test(doc) || /do not reconnect/i.test(doc);
-    assert.equal(CLOSE_CODES[code].reconnect, !terminal, `${code} ${name}: "${doc}"`);
-    assert.equal(shouldReconnect(code), !terminal);
-  }
-  // PROTOCOL.md: never reconnect after 4001 or 4003.
+test("shouldReconnect follows the table; 4001 and 4003 are terminal; unknown codes reconnect", () => {
+  for (const [code, c] of entries) assert.equal(shouldReconnect(Number(code)), c.reconnect, `${code} ${c.name}`);
+  // PROTOCOL.md: never reconnect after 4001 (revoked) or 4003 (unauthorized).
   assert.equal(shouldReconnect(4001), false);
   assert.equal(shouldReconnect(4003), false);
   // Codes outside the table (1006 lost connection, 1000 normal) reconnect.
   assert.equal(shouldReconnect(1006), true);
+  assert.equal(shouldReconnect(1000), true);
 });
 
-test("CloseCode is the table by name", () => {
-  for (const [name, { code }] of constants) assert.equal(CloseCode[name], code);
+describe("served by the binary", () => {
+  const server = serverForSuite();
+
+  test("at /client/close-codes.js, beside the client that imports it", async () => {
+    const client = await fetch(`${server.url}/client/loginguard-client.js`);
+    assert.match(await client.text(), /from "\.\/close-codes\.js"/);
+    const res = await fetch(new URL("./close-codes.js", client.url));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /^text\/javascript/);
+    assert.equal(await res.text(), readFileSync(new URL("../close-codes.js", import.meta.url), "utf8"));
+  });
 });

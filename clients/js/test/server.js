@@ -1,16 +1,19 @@
 // Test support: starts and stops REAL loginguard and redis-server processes
-// on free loopback ports, for the client's unit tests and the browser tests.
+// on free loopback ports, for the client's unit tests and the browser tests
+// (one fixture for both: `serverForSuite` in a `describe`).
 // It must not fake any server behaviour; it only spawns the binary built by
 // cargo (LOGINGUARD_BIN, else target/debug/loginguard) and reads its log.
 
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const repoRoot = path.resolve(here, "../../..");
+const repoRoot = path.resolve(here, "../../..");
 export const binary = process.env.LOGINGUARD_BIN ?? path.join(repoRoot, "target/debug/loginguard");
 
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -71,17 +74,18 @@ function stopProcess(proc, signal = "SIGTERM", timeoutMs = 5000) {
 }
 
 /**
- * Starts `loginguard serve` with `args` on `listen` (default a port chosen by
- * the server). Resolves once it logs its address. `stop()` ends it;
- * `restart()` starts it again on the same address with the same arguments.
+ * A `loginguard serve` with `args`, not started yet. `start()` resolves once
+ * it logs the address it chose and fills in `addr`, `url` and `wsUrl`;
+ * `stop()` ends it; `restart()` starts it again on the same address with the
+ * same arguments.
  */
-export async function startLoginguard({ args = [], listen = "127.0.0.1:0" } = {}) {
-  if (!existsSync(binary)) {
-    throw new Error(`loginguard binary not found at ${binary}; run \`cargo build\` first or set LOGINGUARD_BIN`);
-  }
-  const server = { args, proc: null, addr: null };
+function loginguard(args) {
+  const server = { args, proc: null, addr: null, url: null, wsUrl: null };
   const launch = async (where) => {
-    const proc = spawn(binary, ["serve", "--listen", where, ...args], {
+    if (!existsSync(binary)) {
+      throw new Error(`loginguard binary not found at ${binary}; run \`cargo build\` first or set LOGINGUARD_BIN`);
+    }
+    const proc = spawn(binary, ["serve", "--listen", where, ...server.args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1", RUST_LOG: process.env.RUST_LOG ?? "info" },
     });
@@ -96,16 +100,65 @@ export async function startLoginguard({ args = [], listen = "127.0.0.1:0" } = {}
     const m = await waitForLine(proc, /loginguard listening addr=(\S+)/, "loginguard", 20_000);
     server.proc = proc;
     server.addr = m[1];
+    server.url = `http://${server.addr}`;
+    server.wsUrl = `ws://${server.addr}/ws`;
   };
-  await launch(listen);
-  server.url = `http://${server.addr}`;
-  server.wsUrl = `ws://${server.addr}/ws`;
-  server.stop = () => stopProcess(server.proc);
+  server.start = () => launch("127.0.0.1:0");
+  server.stop = () => (server.proc ? stopProcess(server.proc) : Promise.resolve());
   server.restart = async () => {
-    await stopProcess(server.proc);
+    await server.stop();
     await launch(server.addr);
   };
   return server;
+}
+
+/**
+ * The server of the enclosing `describe`: registers a `before` that starts
+ * loginguard with `args`, on a fresh redis-server of its own when `redis`,
+ * with a users file of `users` ([{username, password}]) when given (else in
+ * demo mode), and an `after` that stops and removes all of it. Returns the
+ * server at once; its `url`, `wsUrl`, `stop()` and `restart()` are live
+ * inside the suite's tests.
+ */
+export function serverForSuite({ args = [], redis = false, users = null } = {}) {
+  const server = loginguard(args);
+  let store = null;
+  let dir = null;
+  before(async () => {
+    const extra = [];
+    if (redis) {
+      store = await startRedis();
+      extra.push("--redis", store.url);
+    }
+    if (users) {
+      dir = mkdtempSync(path.join(os.tmpdir(), "loginguard-users-"));
+      extra.push("--users", writeUsersFile(dir, users));
+    }
+    server.args = [...extra, ...args];
+    await server.start();
+  });
+  after(async () => {
+    await server.stop();
+    await store?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return server;
+}
+
+/**
+ * Writes `dir`/users.toml with `accounts` and returns its path. The hashes
+ * come from the binary's own `hash-password`, so the file is what an
+ * operator would write.
+ */
+function writeUsersFile(dir, accounts) {
+  const entries = accounts.map(({ username, password }) => {
+    const run = spawnSync(binary, ["hash-password"], { input: `${password}\n`, encoding: "utf8" });
+    if (run.status !== 0) throw new Error(`loginguard hash-password failed: ${run.stderr}`);
+    return `[[users]]\nusername = "${username}"\npassword_hash = "${run.stdout.trim()}"\n`;
+  });
+  const file = path.join(dir, "users.toml");
+  writeFileSync(file, entries.join("\n"));
+  return file;
 }
 
 /** Starts a throw-away redis-server on a free port (no persistence). */

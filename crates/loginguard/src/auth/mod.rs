@@ -15,4 +15,4 @@ pub use error::AuthError;
 pub use password::{hash_password, PasswordVerifier};
 pub use rate_limit::{FailureLimiter, RateLimits, Ticket};
 pub use token::issue_token;
-pub use users::{User, Users, DEMO_ACCOUNTS};
+pub use users::{DemoAccount, User, Users};

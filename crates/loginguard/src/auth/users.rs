@@ -36,20 +36,48 @@ pub struct User {
     pub on_limit: Option<OnLimit>,
 }
 
-/// The demo accounts: (user name, display name, password, hash, admin).
-/// The passwords are public on purpose: the page shows them in demo mode.
-pub const DEMO_ACCOUNTS: [(&str, &str, &str, &str, bool); 3] = [
-    ("user1", "User One", "password1", DEMO_USER1, false),
-    ("user2", "User Two", "password2", DEMO_USER2, false),
-    ("admin", "Administrator", "admin123", DEMO_ADMIN, true),
+/// A demo account. Its password is public on purpose: the page and the
+/// README show it to newcomers.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoAccount {
+    pub username: &'static str,
+    pub display_name: &'static str,
+    pub password: &'static str,
+    password_hash: &'static str,
+    pub is_admin: bool,
+}
+
+/// The accounts of demo mode (no users file).
+const DEMO_ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount {
+        username: "user1",
+        display_name: "User One",
+        password: "password1",
+        password_hash: DEMO_USER1,
+        is_admin: false,
+    },
+    DemoAccount {
+        username: "user2",
+        display_name: "User Two",
+        password: "password2",
+        password_hash: DEMO_USER2,
+        is_admin: false,
+    },
+    DemoAccount {
+        username: "admin",
+        display_name: "Administrator",
+        password: "admin123",
+        password_hash: DEMO_ADMIN,
+        is_admin: true,
+    },
 ];
 
 /// All accounts by name.
 #[derive(Clone, Debug, Default)]
 pub struct Users {
     by_name: HashMap<Username, User>,
-    /// True for the built-in demo accounts (no users file).
-    demo: bool,
+    /// The demo accounts when these are they; empty for a users file.
+    demo: &'static [DemoAccount],
 }
 
 #[derive(Deserialize)]
@@ -103,37 +131,34 @@ impl Users {
                 return Err(format!("{at}: duplicate username"));
             }
         }
-        Ok(Users {
-            by_name,
-            demo: false,
-        })
+        Ok(Users { by_name, demo: &[] })
     }
 
     /// user1/password1, user2/password2 and admin/admin123 (admin).
     pub fn demo() -> Self {
-        let mut by_name = HashMap::new();
-        for (name, display, _, hash, is_admin) in DEMO_ACCOUNTS {
-            let username = Username::parse(name).expect("demo names are valid");
-            by_name.insert(
-                username.clone(),
-                User {
-                    username,
-                    name: display.to_owned(),
-                    password_hash: hash.to_owned(),
-                    is_admin,
+        let by_name = DEMO_ACCOUNTS
+            .iter()
+            .map(|demo| {
+                let username = Username::parse(demo.username).expect("demo names are valid");
+                let user = User {
+                    username: username.clone(),
+                    name: demo.display_name.to_owned(),
+                    password_hash: demo.password_hash.to_owned(),
+                    is_admin: demo.is_admin,
                     max_sessions: None,
                     on_limit: None,
-                },
-            );
-        }
+                };
+                (username, user)
+            })
+            .collect();
         Users {
             by_name,
-            demo: true,
+            demo: DEMO_ACCOUNTS,
         }
     }
 
-    /// Whether these are the built-in demo accounts.
-    pub fn is_demo(&self) -> bool {
+    /// The demo accounts with their passwords in demo mode; none otherwise.
+    pub fn demo_accounts(&self) -> &'static [DemoAccount] {
         self.demo
     }
 
@@ -145,7 +170,7 @@ impl Users {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{PasswordVerifier, Ticket};
+    use crate::auth::Ticket;
 
     const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQxMjM0NTY$3Ylf0mvu3HXGyXvwVZ6AotmjKGJOfmCdk1OQnZ6lwYU";
 
@@ -164,26 +189,31 @@ mod tests {
     #[tokio::test]
     async fn demo_hashes_match_the_demo_passwords() {
         let users = Users::demo();
-        let v = PasswordVerifier::new(1).unwrap();
-        for (name, password) in [
-            ("user1", "password1"),
-            ("user2", "password2"),
-            ("admin", "admin123"),
-        ] {
-            let user = users.get(&Username::parse(name).unwrap()).unwrap();
+        let v = crate::auth::PasswordVerifier::new(1).unwrap();
+        assert_eq!(users.demo_accounts().len(), 3);
+        for demo in users.demo_accounts() {
+            let user = users.get(&Username::parse(demo.username).unwrap()).unwrap();
             assert!(
-                v.verify(Some(&user.password_hash), password, Ticket::unlimited())
-                    .await
-                    .unwrap(),
-                "{name}"
+                v.verify(
+                    Some(&user.password_hash),
+                    demo.password,
+                    Ticket::unlimited()
+                )
+                .await
+                .unwrap(),
+                "{}",
+                demo.username
             );
+            assert_eq!(user.is_admin, demo.is_admin);
         }
-        assert!(
-            users
-                .get(&Username::parse("admin").unwrap())
-                .unwrap()
-                .is_admin
-        );
+        let admin = users.get(&Username::parse("admin").unwrap()).unwrap();
+        assert!(admin.is_admin);
+    }
+
+    #[test]
+    fn a_users_file_has_no_demo_accounts() {
+        let text = format!("[[users]]\nusername = \"user1\"\npassword_hash = \"{HASH}\"\n");
+        assert!(Users::parse(&text).unwrap().demo_accounts().is_empty());
     }
 
     #[test]

@@ -12,25 +12,24 @@ use axum::{Json, Router};
 
 use super::state::AppState;
 use super::views::{DemoAccountView, DemoView};
-use crate::auth::{Users, DEMO_ACCOUNTS};
+use crate::auth::Users;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/demo", get(demo))
 }
 
 async fn demo(State(users): State<Arc<Users>>) -> Json<DemoView> {
-    let demo = users.is_demo();
-    let accounts = if demo {
-        DEMO_ACCOUNTS
-            .iter()
-            .map(|&(username, _, password, _, is_admin)| DemoAccountView {
-                username,
-                password,
-                is_admin,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Json(DemoView { demo, accounts })
+    let accounts: Vec<DemoAccountView> = users
+        .demo_accounts()
+        .iter()
+        .map(|a| DemoAccountView {
+            username: a.username,
+            password: a.password,
+            is_admin: a.is_admin,
+        })
+        .collect();
+    Json(DemoView {
+        demo: !accounts.is_empty(),
+        accounts,
+    })
 }

@@ -1,11 +1,12 @@
 //! The web page at `/` and the JS client, embedded in the binary.
 //!
 //! Merged into the app router by `http::router`. Serves the page (`assets/`)
-//! and `clients/js` (`loginguard-client`) at stable paths, each with its
-//! Content-Type, a strict Content-Security-Policy (no inline script, nothing
-//! from another origin) and `nosniff`. Static bytes only: it must not read
-//! files at run time, touch the store or see a token; the page talks to the
-//! API like any other client.
+//! and `clients/js` (`loginguard-client` and its generated close-code table)
+//! at stable paths, each with its Content-Type, a strict
+//! Content-Security-Policy (no inline script, nothing from another origin)
+//! and `nosniff`. Static bytes only: it must not read files at run time,
+//! touch the store or see a token; the page talks to the API like any other
+//! client.
 
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -25,39 +26,42 @@ struct Asset {
     body: &'static str,
 }
 
-/// Every file the page needs. The client paths are stable: apps may load
-/// the module from a loginguard server directly.
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+const TS: &str = "application/typescript; charset=utf-8";
+
+/// `asset!(client path, type, file)`: `file` is in `clients/js`;
+/// `asset!(path, type, file)`: `file` is relative to this directory.
+macro_rules! asset {
+    (client $path:literal, $content_type:expr, $file:literal) => {
+        asset!(
+            $path,
+            $content_type,
+            concat!("../../../../clients/js/", $file)
+        )
+    };
+    ($path:literal, $content_type:expr, $file:expr) => {
+        Asset {
+            path: $path,
+            content_type: $content_type,
+            body: include_str!($file),
+        }
+    };
+}
+
+/// Every file the page needs; the page itself comes first. The client paths
+/// are stable: apps may load the module from a loginguard server directly,
+/// and it imports the close-code table by the relative `./close-codes.js`.
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("assets/index.html"),
-    },
-    Asset {
-        path: "/assets/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/app.js"),
-    },
-    Asset {
-        path: "/assets/app.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("assets/app.css"),
-    },
-    Asset {
-        path: "/assets/favicon.svg",
-        content_type: "image/svg+xml",
-        body: include_str!("assets/favicon.svg"),
-    },
-    Asset {
-        path: "/client/loginguard-client.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../../../clients/js/index.js"),
-    },
-    Asset {
-        path: "/client/loginguard-client.d.ts",
-        content_type: "application/typescript; charset=utf-8",
-        body: include_str!("../../../../clients/js/index.d.ts"),
-    },
+    asset!("/", HTML, "assets/index.html"),
+    asset!("/assets/app.js", JS, "assets/app.js"),
+    asset!("/assets/app.css", CSS, "assets/app.css"),
+    asset!("/assets/favicon.svg", SVG, "assets/favicon.svg"),
+    asset!(client "/client/loginguard-client.js", JS, "index.js"),
+    asset!(client "/client/close-codes.js", JS, "close-codes.js"),
+    asset!(client "/client/loginguard-client.d.ts", TS, "index.d.ts"),
 ];
 
 /// The page's routes; `http::router` merges them. Generic over the state,
@@ -154,5 +158,29 @@ mod tests {
         }
         let app = ASSETS[1].body;
         assert!(app.contains("from \"/client/loginguard-client.js\""));
+    }
+
+    #[test]
+    fn every_module_the_client_imports_is_served_beside_it() {
+        let client = ASSETS
+            .iter()
+            .find(|a| a.path == "/client/loginguard-client.js")
+            .unwrap();
+        let imports: Vec<&str> = client
+            .body
+            .match_indices("from \"./")
+            .map(|(i, from)| {
+                let rest = &client.body[i + from.len()..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect();
+        assert!(imports.contains(&"close-codes.js"), "{imports:?}");
+        for module in imports {
+            let path = format!("/client/{module}");
+            assert!(
+                ASSETS.iter().any(|a| a.path == path),
+                "{path} is not served"
+            );
+        }
     }
 }

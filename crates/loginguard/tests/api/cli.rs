@@ -1,6 +1,8 @@
-//! The command line: `hash-password`, start-up errors, the users file.
+//! The command line: `hash-password`, start-up errors, the users file and
+//! demo mode.
 
 use loginguard::domain::OnLimit;
+use serde_json::json;
 
 use crate::helpers::*;
 use crate::process::run;
@@ -31,7 +33,7 @@ async fn hash_password_makes_a_hash_the_users_file_accepts() {
     let a1 = app.login("alice", "correct horse", "A1").await;
     assert_eq!(a1.body["user"]["name"], "Alice");
     let a2 = app.login("alice", "correct horse", "A2").await;
-    assert_eq!(a2.body["revoked_sessions"], serde_json::json!([]));
+    assert_eq!(a2.body["revoked_sessions"], json!([]));
     assert_eq!(app.sessions(&a2.token()).await.len(), 2);
     app.login("bob", "correct horse", "B1").await.token();
     app.login("bob", "correct horse", "B2")
@@ -40,6 +42,26 @@ async fn hash_password_makes_a_hash_the_users_file_accepts() {
     app.login("user1", "password1", "x")
         .await
         .error(401, "invalid_credentials");
+    let demo = app.get("/api/demo", None).await;
+    assert_eq!(demo.status, 200);
+    assert_eq!(demo.body, json!({"demo": false, "accounts": []}));
+}
+
+#[tokio::test]
+async fn demo_mode_lists_its_accounts_for_the_page() {
+    let app = spawn_app(base_config()).await;
+    let demo = app.get("/api/demo", None).await;
+    assert_eq!(demo.status, 200);
+    assert_eq!(
+        demo.body,
+        json!({"demo": true, "accounts": [
+            {"username": "user1", "password": "password1", "is_admin": false},
+            {"username": "user2", "password": "password2", "is_admin": false},
+            {"username": "admin", "password": "admin123", "is_admin": true},
+        ]})
+    );
+    let admin = app.login("admin", "admin123", "desk").await;
+    assert_eq!(admin.body["user"]["is_admin"], true);
 }
 
 #[test]

@@ -1,8 +1,9 @@
-// The page's behaviour: sign-in, the live session list, the forced-logout
-// dialog, the login_blocked notice and the admin view. It talks to the server
-// only through loginguard-client (HTTP and WebSocket). It keeps the token in
-// sessionStorage (never a cookie, never a URL) and builds the DOM with
-// textContent only, so no server string is ever parsed as HTML.
+// The page's behaviour: sign-in (with the demo accounts in demo mode), the
+// live session list, the forced-logout dialog, the login_blocked notice and
+// the admin view. It talks to the server only through loginguard-client
+// (HTTP and WebSocket). It keeps the token in sessionStorage (never a cookie,
+// never a URL) and builds the DOM with textContent only, so no server string
+// is ever parsed as HTML.
 
 import { LoginGuardApi, LoginGuardClient, describeForceLogout, guessDeviceName } from "/client/loginguard-client.js";
 
@@ -19,6 +20,8 @@ const el = {
   signinTitle: $("signin-title"),
   signinNotice: $("signin-notice"),
   signinError: $("signin-error"),
+  demoAccounts: $("demo-accounts"),
+  demoList: $("demo-list"),
   signinForm: $("signin-form"),
   signinSubmit: $("signin-submit"),
   username: $("username"),
@@ -516,10 +519,28 @@ el.signinForm.addEventListener("submit", async (event) => {
 el.signoutButton.addEventListener("click", () => signOut());
 el.sessionsRefresh.addEventListener("click", () => refreshSessions());
 
+// ---------- demo accounts ----------
+
+/** In demo mode, lists the demo accounts on the sign-in form: a newcomer sees the page before the log. */
+async function showDemoAccounts() {
+  let accounts;
+  try {
+    accounts = await api.demoAccounts();
+  } catch {
+    return; // the form works without the hint
+  }
+  const admin = (a) => (a.is_admin ? [" ", node("span", { class: "tag neutral", text: "admin" })] : []);
+  el.demoList.replaceChildren(
+    ...accounts.map((a) => node("li", {}, node("code", { text: a.username }), " / ", node("code", { text: a.password }), ...admin(a))),
+  );
+  el.demoAccounts.hidden = accounts.length === 0;
+}
+
 // ---------- start ----------
 
 async function start() {
   el.device.value = guessDeviceName(navigator.userAgent);
+  showDemoAccounts();
   const me = loadMe();
   if (!me) {
     showSignIn();
