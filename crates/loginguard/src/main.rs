@@ -9,11 +9,12 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use loginguard::config::{Config, ServeArgs};
-use loginguard::startup::App;
+use loginguard::startup::{self, App};
 use std::ffi::OsString;
 
 #[derive(Parser)]
@@ -33,27 +34,28 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Read a password from stdin and print its argon2id hash for the users file.
     HashPassword,
+    /// Check the settings (flags, env, `--config` file) and every file they
+    /// name, without starting; exits non-zero with the line and the reason.
+    CheckConfig(Box<ServeArgs>),
 }
 
 fn main() -> ExitCode {
-    // `serve`'s own arguments: everything after the subcommand's name.
-    let serve_args = || std::env::args_os().skip(2).collect();
+    // `serve`'s (and `check-config`'s) own arguments: everything after the
+    // subcommand's name.
+    let own_args = || std::env::args_os().skip(2).collect();
     match Cli::try_parse() {
-        Ok(Cli {
-            command: Some(Command::HashPassword),
-        }) => hash_password(),
-        Ok(Cli {
-            command: Some(Command::Serve(_)) | None,
-        }) => serve(serve_args()),
+        Ok(Cli { command }) => match command {
+            Some(Command::HashPassword) => hash_password(),
+            Some(Command::CheckConfig(_)) => check_config(own_args()),
+            Some(Command::Serve(_)) | None => serve(own_args()),
+        },
         // A bad setting value: `Config::load` names the setting and its source.
-        Err(e)
-            if std::env::args_os().nth(1).is_some_and(|a| a == "serve")
-                && !matches!(
-                    e.kind(),
-                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-                ) =>
-        {
-            serve(serve_args())
+        Err(e) if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            match std::env::args_os().nth(1) {
+                Some(sub) if sub == "serve" => serve(own_args()),
+                Some(sub) if sub == "check-config" => check_config(own_args()),
+                _ => e.exit(),
+            }
         }
         Err(e) => e.exit(),
     }
@@ -79,6 +81,22 @@ fn hash_password() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(args: Vec<OsString>) -> ExitCode {
+    let checked = Config::load(args)
+        .map_err(|e| e.to_string())
+        .and_then(|config| startup::check_config(&config).map_err(|e| e.to_string()));
+    match checked {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Prometheus metrics: one registry per instance, rendered by `GET /metrics`.
 //!
 //! Counters and histograms are recorded where things happen (sign-in
-//! results in `http`, revocations in `ws::hub`, kick delivery in
-//! `ws::connection`, store calls in `store::timed`); gauges that are cheap to read on demand (open sockets,
-//! live sessions) are set when the page is rendered. Labels are fixed,
+//! results in `app::sign_in`, revocations in `ws::hub`, kick delivery in
+//! `ws::connection`, store calls and errors in `store::timed`); gauges that
+//! are cheap to read on demand (open sockets, live sessions, store and event
+//! health, hashing queue) are set when the page is rendered. The dashboard
+//! and alerts in `deploy/` use these names; `scripts/check-ops` checks them. Labels are fixed,
 //! short, static strings: never a user name, session id or token.
 
 use prometheus_client::encoding::text::encode;
@@ -27,8 +29,24 @@ pub struct Metrics {
     revocations: Family<Labels, Counter>,
     kick_delivery: Histogram,
     store_calls: Family<Labels, Histogram, fn() -> Histogram>,
+    store_errors: Family<Labels, Counter>,
     open_sockets: Gauge,
     live_sessions: Gauge,
+    store_up: Gauge,
+    events_subscribed: Gauge,
+    hashing_queue_depth: Gauge,
+    hashing_queue_capacity: Gauge,
+}
+
+/// The gauges read on demand when `/metrics` is rendered.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Readings {
+    pub open_sockets: usize,
+    pub live_sessions: usize,
+    pub store_up: bool,
+    pub events_subscribed: bool,
+    pub hashing_queue_depth: usize,
+    pub hashing_queue_capacity: usize,
 }
 
 impl Metrics {
@@ -55,6 +73,36 @@ impl Metrics {
             "Session store call latency by operation",
             store_calls.clone(),
         );
+        let store_errors = Family::<Labels, Counter>::default();
+        registry.register(
+            "store_errors",
+            "Failed session store calls by operation and kind (unavailable, corrupt)",
+            store_errors.clone(),
+        );
+        let store_up = Gauge::default();
+        registry.register(
+            "store_up",
+            "1 when the session store answered a ping at scrape time",
+            store_up.clone(),
+        );
+        let events_subscribed = Gauge::default();
+        registry.register(
+            "events_subscribed",
+            "1 while this instance hears the store's revocation events",
+            events_subscribed.clone(),
+        );
+        let hashing_queue_depth = Gauge::default();
+        registry.register(
+            "hashing_queue_depth",
+            "Password checks queued or running on the hashing threads",
+            hashing_queue_depth.clone(),
+        );
+        let hashing_queue_capacity = Gauge::default();
+        registry.register(
+            "hashing_queue_capacity",
+            "Password checks allowed to wait before sign-ins are answered 429",
+            hashing_queue_capacity.clone(),
+        );
         let open_sockets = Gauge::default();
         registry.register(
             "open_sockets",
@@ -73,8 +121,13 @@ impl Metrics {
             revocations,
             kick_delivery,
             store_calls,
+            store_errors,
             open_sockets,
             live_sessions,
+            store_up,
+            events_subscribed,
+            hashing_queue_depth,
+            hashing_queue_capacity,
         }
     }
 
@@ -99,15 +152,55 @@ impl Metrics {
         self.store_calls.get_or_create(&vec![("op", op)]).clone()
     }
 
+    /// The error counter of one store operation and kind; kept like `store_call`.
+    pub fn store_error(&self, op: &'static str, kind: &'static str) -> Counter {
+        self.store_errors
+            .get_or_create(&vec![("op", op), ("kind", kind)])
+            .clone()
+    }
+
     /// The text exposition, with the on-demand gauges set first.
-    pub fn render(&self, open_sockets: usize, live_sessions: usize) -> String {
-        self.open_sockets.set(open_sockets as i64);
-        self.live_sessions.set(live_sessions as i64);
+    pub fn render(&self, r: &Readings) -> String {
+        self.open_sockets.set(r.open_sockets as i64);
+        self.live_sessions.set(r.live_sessions as i64);
+        self.store_up.set(i64::from(r.store_up));
+        self.events_subscribed.set(i64::from(r.events_subscribed));
+        self.hashing_queue_depth.set(r.hashing_queue_depth as i64);
+        self.hashing_queue_capacity
+            .set(r.hashing_queue_capacity as i64);
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
     }
+}
+
+/// OpenMetrics text (what `render` makes) as the older Prometheus text
+/// format 0.0.4, for scrapers and tools that do not ask for OpenMetrics
+/// (`promtool check metrics`, curl): a counter's HELP and TYPE name the
+/// `_total` series, and there is no `# EOF`.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
 }
 
 impl Default for Metrics {
@@ -127,7 +220,15 @@ mod tests {
         m.revoked("duplicate_login", 2);
         m.kick_delivered(0.0004);
         m.store_call("sign_in").observe(0.0002);
-        let text = m.render(3, 7);
+        m.store_error("validate", "unavailable").inc();
+        let text = m.render(&Readings {
+            open_sockets: 3,
+            live_sessions: 7,
+            store_up: true,
+            events_subscribed: false,
+            hashing_queue_depth: 2,
+            hashing_queue_capacity: 512,
+        });
         for needle in [
             "loginguard_sign_ins_total{result=\"ok\"} 1",
             "loginguard_revocations_total{reason=\"duplicate_login\"} 2",
@@ -135,8 +236,18 @@ mod tests {
             "loginguard_store_call_seconds_count{op=\"sign_in\"} 1",
             "loginguard_open_sockets 3",
             "loginguard_live_sessions 7",
+            "loginguard_store_errors_total{op=\"validate\",kind=\"unavailable\"} 1",
+            "loginguard_store_up 1",
+            "loginguard_events_subscribed 0",
+            "loginguard_hashing_queue_depth 2",
+            "loginguard_hashing_queue_capacity 512",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+        let legacy = to_prometheus_text(&text);
+        assert!(legacy.contains("# TYPE loginguard_sign_ins_total counter"));
+        assert!(legacy.contains("# HELP loginguard_sign_ins_total "));
+        assert!(legacy.contains("# TYPE loginguard_kick_delivery_seconds histogram"));
+        assert!(!legacy.contains("# EOF"));
     }
 }

@@ -85,13 +85,12 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartupError> {
         raise_file_limit();
-        let users = Arc::new(match &config.accounts.users {
-            Some(path) => Users::load(path).map_err(StartupError::Users)?,
-            None => {
-                tracing::warn!("DEMO MODE: no --users file; demo accounts user1/password1, user2/password2, admin/admin123 are active");
-                Users::demo()
-            }
-        });
+        let users = Arc::new(load_users(&config)?);
+        if users.demo_accounts().is_empty() {
+            tracing::info!(accounts = users.len(), "users file loaded");
+        } else {
+            tracing::warn!("DEMO MODE: no --users file; demo accounts user1/password1, user2/password2, admin/admin123 are active");
+        }
         let lifetimes = config.session.lifetimes();
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(metrics.clone());
@@ -128,9 +127,10 @@ impl App {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // One hashing thread per core: they run at a lower priority, so the
         // async workers still get the CPU for kicks and pongs.
+        let verifier = PasswordVerifier::new(cores)?;
         let sign_in = SignInService {
             users: users.clone(),
-            verifier: PasswordVerifier::new(cores)?,
+            verifier: verifier.clone(),
             limiter: FailureLimiter::new(
                 RateLimits {
                     per_ip: config.limits.rate_limit_ip,
@@ -162,6 +162,7 @@ impl App {
             bus_health,
             snapshot,
             sockets,
+            verifier,
             metrics: metrics.clone(),
         };
         let shutdown = CancellationToken::new();
@@ -270,6 +271,29 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The accounts `config` names: its users file, or the demo accounts.
+pub fn load_users(config: &Config) -> Result<Users, StartupError> {
+    match &config.accounts.users {
+        Some(path) => Users::load(path).map_err(StartupError::Users),
+        None => Ok(Users::demo()),
+    }
+}
+
+/// What `loginguard check-config` checks without starting anything: the
+/// settings (already parsed into `config`) and every file they name.
+/// Returns a one-line summary.
+pub fn check_config(config: &Config) -> Result<String, StartupError> {
+    let users = load_users(config)?;
+    let accounts = match &config.accounts.users {
+        Some(path) => format!("users file {} ({} accounts)", path.display(), users.len()),
+        None => "no users file (demo accounts)".to_owned(),
+    };
+    Ok(format!(
+        "configuration is valid: {accounts}, store {}",
+        store_kind(config)
+    ))
 }
 
 /// Pending connections the kernel queues for us. tokio's default (128)

@@ -1,7 +1,9 @@
 //! Operations use cases: readiness and the metrics page.
 //!
 //! Ready means the store answers and this instance hears its events (a
-//! socket here could otherwise miss a kick). The live-session gauge comes
+//! socket here could otherwise miss a kick). The metrics page reads the
+//! on-demand gauges (store and event health, the hashing queue, sockets)
+//! at scrape time. The live-session gauge comes
 //! from the shared snapshot, at most a minute old, so scrapes do not walk
 //! the store every few seconds.
 
@@ -9,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::AppError;
+use crate::auth::PasswordVerifier;
 use crate::events::BusHealth;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Readings};
 use crate::presence::LocalSockets;
 use crate::store::{SessionStore, SnapshotCache, StoreError};
 
@@ -22,6 +25,7 @@ pub struct Operations {
     pub bus_health: Arc<BusHealth>,
     pub snapshot: Arc<SnapshotCache>,
     pub sockets: Arc<dyn LocalSockets>,
+    pub verifier: PasswordVerifier,
     pub metrics: Arc<Metrics>,
 }
 
@@ -40,6 +44,13 @@ impl Operations {
             Ok((_, all)) => all.len(),
             Err(_) => 0,
         };
-        self.metrics.render(self.sockets.socket_count(), live)
+        self.metrics.render(&Readings {
+            open_sockets: self.sockets.socket_count(),
+            live_sessions: live,
+            store_up: self.store.ping().await.is_ok(),
+            events_subscribed: self.bus_health.is_live(),
+            hashing_queue_depth: self.verifier.queue_depth(),
+            hashing_queue_capacity: PasswordVerifier::QUEUE_CAPACITY,
+        })
     }
 }

@@ -68,6 +68,14 @@ pub struct PasswordVerifier {
 const MAX_QUEUED: usize = 512;
 
 impl PasswordVerifier {
+    /// Checks allowed to be queued or running at once.
+    pub const QUEUE_CAPACITY: usize = MAX_QUEUED;
+
+    /// Checks queued or running now.
+    pub fn queue_depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Starts `threads` hashing threads (normally one per core). They stop
     /// when the last clone of the verifier is dropped.
     pub fn new(threads: usize) -> Result<Self, AuthError> {

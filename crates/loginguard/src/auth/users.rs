@@ -100,6 +100,15 @@ struct UserEntry {
     on_limit: Option<OnLimit>,
 }
 
+/// The line (from 1) of the `i`-th `[[users]]` header, for error messages.
+fn entry_line(text: &str, i: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[users]]")
+        .nth(i)
+        .map_or(0, |(n, _)| n + 1)
+}
+
 impl Users {
     /// Parses a users file; every problem names the file and the entry.
     pub fn load(path: &Path) -> Result<Self, String> {
@@ -112,7 +121,11 @@ impl Users {
         let file: UsersFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut by_name = HashMap::new();
         for (i, e) in file.users.into_iter().enumerate() {
-            let at = format!("users[{i}] ({:?})", e.username);
+            let at = format!(
+                "users[{i}] ({:?}, line {})",
+                e.username,
+                entry_line(text, i)
+            );
             let username = Username::parse(&e.username).map_err(|err| format!("{at}: {err}"))?;
             PasswordHash::new(&e.password_hash)
                 .map_err(|err| format!("{at}: password_hash is not a PHC string: {err}"))?;
@@ -160,6 +173,15 @@ impl Users {
     /// The demo accounts with their passwords in demo mode; none otherwise.
     pub fn demo_accounts(&self) -> &'static [DemoAccount] {
         self.demo
+    }
+
+    /// How many accounts there are.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
     }
 
     pub fn get(&self, username: &Username) -> Option<&User> {
@@ -218,8 +240,9 @@ mod tests {
 
     #[test]
     fn refuses_bad_entries_with_a_clear_message() {
-        let bad_hash = "[[users]]\nusername = \"a\"\npassword_hash = \"plain\"\n";
-        assert!(Users::parse(bad_hash).unwrap_err().contains("PHC"));
+        let bad_hash = "# accounts\n[[users]]\nusername = \"a\"\npassword_hash = \"plain\"\n";
+        let err = Users::parse(bad_hash).unwrap_err();
+        assert!(err.contains("PHC") && err.contains("line 2"), "{err}");
         let zero =
             format!("[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\nmax_sessions = 0\n");
         assert!(Users::parse(&zero).unwrap_err().contains("at least 1"));

@@ -20,9 +20,10 @@ pub enum ConfigError {
     /// Anything else clap refused (an unknown flag, two settings that exclude each other).
     #[error("configuration: {0}")]
     Usage(String),
-    #[error("configuration file {path}: {source}")]
+    #[error("configuration file {path}, line {line}: {source}")]
     InFile {
         path: PathBuf,
+        line: usize,
         #[source]
         source: Box<ConfigError>,
     },
@@ -38,12 +39,18 @@ pub enum ConfigError {
         #[source]
         source: toml::de::Error,
     },
-    #[error("configuration file {path}: unknown setting {key}")]
-    UnknownKey { path: PathBuf, key: String },
-    #[error(
-        "configuration file {path}: {key} must be a string, number, boolean or list of strings"
-    )]
-    BadType { path: PathBuf, key: String },
+    #[error("configuration file {path}, line {line}: unknown setting {key}")]
+    UnknownKey {
+        path: PathBuf,
+        line: usize,
+        key: String,
+    },
+    #[error("configuration file {path}, line {line}: {key} must be a string, number, boolean or list of strings")]
+    BadType {
+        path: PathBuf,
+        line: usize,
+        key: String,
+    },
 }
 
 impl ConfigError {
@@ -78,9 +85,17 @@ impl ConfigError {
         }
     }
 
+    /// A value from the file was refused: name the file and the line.
     pub(super) fn in_file(self, path: &Path) -> Self {
+        let line = match &self {
+            ConfigError::Invalid { setting, .. } => {
+                std::fs::read_to_string(path).map_or(0, |text| super::file::line_of(&text, setting))
+            }
+            _ => 0,
+        };
         ConfigError::InFile {
             path: path.to_owned(),
+            line,
             source: Box::new(self),
         }
     }

@@ -35,6 +35,7 @@ pub fn unset_settings_as_flags(
             .find(|a| a.get_id() == key.as_str() && a.get_long().is_some() && key != "config")
             .ok_or_else(|| ConfigError::UnknownKey {
                 path: path.to_owned(),
+                line: line_of(&text, &key),
                 key: key.clone(),
             })?;
         let explicit = matches!(
@@ -44,13 +45,14 @@ pub fn unset_settings_as_flags(
         if explicit {
             continue;
         }
-        let mut text = as_flag_text(&value).ok_or_else(|| ConfigError::BadType {
+        let mut value_text = as_flag_text(&value).ok_or_else(|| ConfigError::BadType {
             path: path.to_owned(),
+            line: line_of(&text, &key),
             key: key.clone(),
         })?;
         if arg.get_value_delimiter().is_some() {
             // `"a, b"` and `["a", "b"]` mean the same list.
-            let parts: Vec<&str> = text
+            let parts: Vec<&str> = value_text
                 .split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
@@ -58,12 +60,23 @@ pub fn unset_settings_as_flags(
             if parts.is_empty() {
                 continue;
             }
-            text = parts.join(",");
+            value_text = parts.join(",");
         }
         let long = arg.get_long().expect("checked above");
-        flags.push(OsString::from(format!("--{long}={text}")));
+        flags.push(OsString::from(format!("--{long}={value_text}")));
     }
     Ok(flags)
+}
+
+/// The line (from 1) where `key` is set, for error messages; 0 if not found.
+pub(super) fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |n| n + 1)
 }
 
 /// A TOML value as the text its flag takes; lists join with commas.

@@ -125,9 +125,12 @@ fn lists_in_the_file_may_be_comma_separated() {
 
 #[test]
 fn unknown_keys_in_the_file_are_refused() {
-    let (_dir, path) = file_with("max_sesions = 2\n");
+    let (_dir, path) = file_with("listen = \"127.0.0.1:1\"\nmax_sesions = 2\n");
     let err = Config::load(["--config", &path]).unwrap_err().to_string();
-    assert!(err.contains("max_sesions"), "{err}");
+    assert!(
+        err.contains("max_sesions") && err.contains("line 2"),
+        "{err}"
+    );
     let (_dir, path) = file_with("config = \"other.toml\"\n");
     assert!(Config::load(["--config", &path]).is_err());
 }

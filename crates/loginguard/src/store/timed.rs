@@ -1,4 +1,5 @@
-//! `TimedStore`: wraps any `SessionStore` and records each call's latency.
+//! `TimedStore`: wraps any `SessionStore` and records each call's latency
+//! and failures.
 //!
 //! A decorator so that neither backend knows about metrics; `startup` wraps
 //! the chosen store once. It changes no behaviour: every call is passed
@@ -14,6 +15,7 @@ use crate::domain::{
     AccountKey, Actor, Lookup, Millis, Reason, Session, SessionId, Token, Username,
 };
 use crate::metrics::Metrics;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 pub struct TimedStore {
@@ -21,42 +23,69 @@ pub struct TimedStore {
     ops: Ops,
 }
 
-/// One histogram per operation, looked up once.
+/// One histogram and two error counters per operation, looked up once.
 struct Ops {
-    sign_in: Histogram,
-    validate: Histogram,
-    touch: Histogram,
-    revoke: Histogram,
-    revoke_account: Histogram,
-    list: Histogram,
-    list_all: Histogram,
-    check: Histogram,
-    ping: Histogram,
-    maintain: Histogram,
+    sign_in: Op,
+    validate: Op,
+    touch: Op,
+    revoke: Op,
+    revoke_account: Op,
+    list: Op,
+    list_all: Op,
+    check: Op,
+    ping: Op,
+    maintain: Op,
 }
 
 impl TimedStore {
     pub fn new(inner: Arc<dyn SessionStore>, metrics: Arc<Metrics>) -> Self {
         let ops = Ops {
-            sign_in: metrics.store_call("sign_in"),
-            validate: metrics.store_call("validate"),
-            touch: metrics.store_call("touch"),
-            revoke: metrics.store_call("revoke"),
-            revoke_account: metrics.store_call("revoke_account"),
-            list: metrics.store_call("list"),
-            list_all: metrics.store_call("list_all"),
-            check: metrics.store_call("check"),
-            ping: metrics.store_call("ping"),
-            maintain: metrics.store_call("maintain"),
+            sign_in: Op::new(&metrics, "sign_in"),
+            validate: Op::new(&metrics, "validate"),
+            touch: Op::new(&metrics, "touch"),
+            revoke: Op::new(&metrics, "revoke"),
+            revoke_account: Op::new(&metrics, "revoke_account"),
+            list: Op::new(&metrics, "list"),
+            list_all: Op::new(&metrics, "list_all"),
+            check: Op::new(&metrics, "check"),
+            ping: Op::new(&metrics, "ping"),
+            maintain: Op::new(&metrics, "maintain"),
         };
         TimedStore { inner, ops }
     }
 }
 
-async fn timed<T>(histogram: &Histogram, call: impl std::future::Future<Output = T>) -> T {
+/// The metrics of one operation.
+struct Op {
+    latency: Histogram,
+    unavailable: Counter,
+    corrupt: Counter,
+}
+
+impl Op {
+    fn new(metrics: &Metrics, op: &'static str) -> Self {
+        Op {
+            latency: metrics.store_call(op),
+            unavailable: metrics.store_error(op, "unavailable"),
+            corrupt: metrics.store_error(op, "corrupt"),
+        }
+    }
+}
+
+async fn timed<T>(
+    op: &Op,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     let started = Instant::now();
     let out = call.await;
-    histogram.observe(started.elapsed().as_secs_f64());
+    op.latency.observe(started.elapsed().as_secs_f64());
+    if let Err(e) = &out {
+        let counter = match e {
+            StoreError::Corrupt(_) => &op.corrupt,
+            StoreError::Unavailable(_) | StoreError::EventsNotHeard => &op.unavailable,
+        };
+        counter.inc();
+    }
     out
 }
 

@@ -136,3 +136,31 @@ fn settings_come_from_env_and_config_file() {
         assert!(text.contains(flag), "--help documents {flag}");
     }
 }
+
+#[test]
+fn check_config_names_the_line_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    std::fs::write(
+        &users,
+        "# accounts\n[[users]]\nusername = \"alice\"\npassword_hash = \"not-a-hash\"\n",
+    )
+    .unwrap();
+    let (status, _, err) = run(&["check-config", "--users", users.to_str().unwrap()], "");
+    assert_eq!(status.code(), Some(2));
+    assert!(err.contains("line 2") && err.contains("PHC"), "{err}");
+
+    let config = dir.path().join("lg.toml");
+    std::fs::write(&config, "max_sessions = 2\nidle_timeout = \"soon\"\n").unwrap();
+    let (status, _, err) = run(&["check-config", "--config", config.to_str().unwrap()], "");
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        err.contains("line 2") && err.contains("idle_timeout"),
+        "{err}"
+    );
+
+    std::fs::write(&config, "max_sessions = 2\n").unwrap();
+    let (status, out, err) = run(&["check-config", "--config", config.to_str().unwrap()], "");
+    assert!(status.success(), "{err}");
+    assert!(out.contains("configuration is valid"), "{out}");
+}
