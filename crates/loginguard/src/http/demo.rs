@@ -12,14 +12,14 @@ use axum::{Json, Router};
 
 use super::state::AppState;
 use super::views::{DemoAccountView, DemoView};
-use crate::auth::{Users, DEMO_ACCOUNTS};
+use crate::auth::{Accounts, DEMO_ACCOUNTS};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/demo", get(demo))
 }
 
-async fn demo(State(users): State<Arc<Users>>) -> Json<DemoView> {
-    let demo = users.is_demo();
+async fn demo(State(accounts): State<Arc<Accounts>>) -> Json<DemoView> {
+    let demo = accounts.current().is_demo();
     let accounts = if demo {
         DEMO_ACCOUNTS
             .iter()

@@ -11,4 +11,5 @@ mod cli;
 mod instances;
 mod layers;
 mod login;
+mod reload;
 mod websocket;
