@@ -57,7 +57,8 @@ export type RevocationReason =
   | "revoked_by_user"
   | "revoked_by_admin"
   | "expired"
-  | "password_changed";
+  | "password_changed"
+  | "account_removed";
 
 export interface AuthOkMessage {
   type: "auth_ok";

@@ -417,6 +417,7 @@ const REASON_WORDS = Object.freeze({
   revoked_by_admin: "an administrator signed you out",
   expired: "your session expired",
   password_changed: "your password changed",
+  account_removed: "your account was removed",
 });
 
 /**
@@ -448,7 +449,9 @@ export function describeForceLogout(msg, options = {}) {
     case "expired":
       return "You were signed out because your session expired.";
     case "password_changed":
-      return `You were signed out because the password of ${who} changed.`;
+      return `You were signed out because the password of ${who} changed. Sign in with the new password.`;
+    case "account_removed":
+      return `You were signed out because the account ${who} was removed.`;
     case "logout":
       return "You signed out of this session.";
     default:

@@ -304,6 +304,11 @@ describe("pure helpers", () => {
     );
     assert.match(describeForceLogout({ ...msg, reason: "revoked_by_user" }, { username: "user1", timeZone: "UTC" }), /ended this session from Chrome on PC2/);
     assert.equal(describeForceLogout({ reason: "expired", by: null }), "You were signed out because your session expired.");
+    assert.equal(
+      describeForceLogout({ reason: "account_removed", by: null }, { username: "user1" }),
+      "You were signed out because the account user1 was removed.",
+    );
+    assert.doesNotMatch(describeForceLogout({ reason: "password_changed", by: null }), /change your password/i);
     assert.equal(describeForceLogout({ reason: "something_new", message: "Server words." }), "Server words.");
   });
 

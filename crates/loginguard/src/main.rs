@@ -1,8 +1,9 @@
 //! The `loginguard` binary: parses the command line and nothing else.
 //!
-//! `serve` hands a `Config` to `startup::App` and cancels it on Ctrl-C or
-//! SIGTERM (the only place signals are read); `hash-password` prints an
-//! argon2id hash of a password read from stdin. clap parses once here for
+//! `serve` hands a `Config` to `startup::App`, cancels it on Ctrl-C or
+//! SIGTERM and asks it to reload on SIGHUP (the only place signals are
+//! read); `hash-password` prints an argon2id hash of a password read from
+//! stdin. clap parses once here for
 //! `--help` and usage errors; `Config::load` then reads `serve`'s arguments
 //! together with the environment and the `--config` file.
 
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use loginguard::config::{Config, ServeArgs};
-use loginguard::startup::{self, App};
+use loginguard::startup::{self, App, ReloadHandle};
 use std::ffi::OsString;
 
 #[derive(Parser)]
@@ -118,6 +119,8 @@ fn serve(args: Vec<OsString>) -> ExitCode {
         }
     };
     runtime.block_on(async {
+        // Listening before the build: SIGHUP's default action ends the process.
+        let hangups = hangup_signals();
         let app = match App::build(config).await {
             Ok(app) => app,
             Err(e) => {
@@ -127,6 +130,7 @@ fn serve(args: Vec<OsString>) -> ExitCode {
         };
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
+        tokio::spawn(reload_on_hangup(hangups, app.reload_handle()));
         match app.run(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -159,4 +163,35 @@ async fn cancel_on_signal(token: CancellationToken) {
         let _ = ctrl_c.await;
     }
     token.cancel();
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
+/// SIGHUP's stream; while it exists the signal no longer ends the process.
+fn hangup_signals() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::hangup())
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "cannot listen for SIGHUP; reloads are off"),
+            )
+            .ok()
+    }
+}
+
+/// Turns each SIGHUP into a reload request (the app folds bursts into one).
+async fn reload_on_hangup(hangups: Hangups, reload: ReloadHandle) {
+    #[cfg(unix)]
+    if let Some(mut hangups) = hangups {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the users file");
+            reload.request();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (hangups, reload);
 }

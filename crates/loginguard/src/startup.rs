@@ -2,9 +2,10 @@
 //!
 //! `App::build` wires store -> bus -> hub, the use cases and the router's
 //! state, each part from its own config sub-tree, binds the listener (port 0
-//! allowed) and exposes `local_addr()`; `App::run` serves until the given
-//! token fires, then closes sockets with 1012, lets in-flight requests finish
-//! and waits (bounded) for background tasks. The binary and the tests use
+//! allowed) and exposes `local_addr()` and `reload_handle()`; `App::run`
+//! serves (and reconciles sessions with the users file, at once and on each
+//! reload) until the given token fires, then closes sockets with 1012, lets
+//! in-flight requests finish and waits (bounded) for background tasks. The binary and the tests use
 //! this same path. The top of the dependency graph: nothing imports it.
 
 use std::net::SocketAddr;
@@ -17,8 +18,11 @@ use tokio_util::task::TaskTracker;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::app::{AdminService, Operations, SessionService, SignInService};
-use crate::auth::{FailureLimiter, PasswordVerifier, RateLimits, Users};
+pub use crate::app::ReloadHandle;
+use crate::app::{
+    run_reloads, AdminService, Operations, Reconciler, SessionService, SignInService,
+};
+use crate::auth::{Accounts, FailureLimiter, PasswordVerifier, RateLimits};
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
@@ -60,6 +64,9 @@ pub struct App {
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     sweep_interval: Duration,
+    /// Ends the sessions the users file no longer backs (start-up, reloads).
+    reconciler: Reconciler,
+    reloads: ReloadHandle,
     /// Fires when the instance shuts down; sockets close with 1012.
     shutdown: CancellationToken,
     store_kind: &'static str,
@@ -85,7 +92,10 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, StartupError> {
         raise_file_limit();
-        let users = Arc::new(load_users(&config)?);
+        let accounts = Arc::new(
+            Accounts::load(config.accounts.users.as_deref()).map_err(StartupError::Users)?,
+        );
+        let users = accounts.current();
         if users.demo_accounts().is_empty() {
             tracing::info!(accounts = users.len(), "users file loaded");
         } else {
@@ -129,7 +139,7 @@ impl App {
         // async workers still get the CPU for kicks and pongs.
         let verifier = PasswordVerifier::new(cores)?;
         let sign_in = SignInService {
-            users: users.clone(),
+            accounts: accounts.clone(),
             verifier: verifier.clone(),
             limiter: FailureLimiter::new(
                 RateLimits {
@@ -146,14 +156,14 @@ impl App {
         };
         let sessions = SessionService {
             store: store.clone(),
-            users: users.clone(),
+            accounts: accounts.clone(),
             presence: presence.clone(),
             clock: clock.clone(),
         };
         let admin = AdminService {
             store: store.clone(),
             snapshot: snapshot.clone(),
-            users: users.clone(),
+            accounts: accounts.clone(),
             presence,
             clock: clock.clone(),
         };
@@ -164,6 +174,11 @@ impl App {
             sockets,
             verifier,
             metrics: metrics.clone(),
+        };
+        let reconciler = Reconciler {
+            accounts: accounts.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
         };
         let shutdown = CancellationToken::new();
         let conn_context = ConnContext {
@@ -181,7 +196,7 @@ impl App {
             sessions: Arc::new(sessions),
             admin: Arc::new(admin),
             operations: Arc::new(operations),
-            users,
+            accounts: accounts.clone(),
             client_ip: ClientIpRule {
                 trust_forwarded_for: config.http.trust_forwarded_for,
             },
@@ -202,6 +217,8 @@ impl App {
             store,
             clock,
             sweep_interval: config.session.sweep_interval,
+            reconciler,
+            reloads: ReloadHandle::default(),
             shutdown,
             store_kind: store_kind(&config),
             redis,
@@ -214,6 +231,12 @@ impl App {
             .expect("a bound listener has an address")
     }
 
+    /// Asks the running app to reload the users file (SIGHUP) and end the
+    /// sessions it no longer backs. Requests made before `run` wait for it.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reloads.clone()
+    }
+
     /// Serves until `shutdown` fires, then drains and returns.
     pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let App {
@@ -223,6 +246,8 @@ impl App {
             store,
             clock,
             sweep_interval,
+            reconciler,
+            reloads,
             shutdown: inner,
             store_kind,
             redis,
@@ -239,6 +264,7 @@ impl App {
             sweep_interval,
             inner.clone(),
         ));
+        tracker.spawn(run_reloads(reconciler, reloads, inner.clone()));
         tracker.close();
 
         let addr = listener.local_addr()?;
@@ -273,19 +299,13 @@ impl App {
     }
 }
 
-/// The accounts `config` names: its users file, or the demo accounts.
-pub fn load_users(config: &Config) -> Result<Users, StartupError> {
-    match &config.accounts.users {
-        Some(path) => Users::load(path).map_err(StartupError::Users),
-        None => Ok(Users::demo()),
-    }
-}
-
 /// What `loginguard check-config` checks without starting anything: the
 /// settings (already parsed into `config`) and every file they name.
 /// Returns a one-line summary.
 pub fn check_config(config: &Config) -> Result<String, StartupError> {
-    let users = load_users(config)?;
+    let users = Accounts::load(config.accounts.users.as_deref())
+        .map_err(StartupError::Users)?
+        .current();
     let accounts = match &config.accounts.users {
         Some(path) => format!("users file {} ({} accounts)", path.display(), users.len()),
         None => "no users file (demo accounts)".to_owned(),

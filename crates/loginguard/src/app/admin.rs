@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::cursor::{Cursor, PageRequest};
 use super::sessions::ListedSession;
 use super::AppError;
-use crate::auth::Users;
+use crate::auth::Accounts;
 use crate::domain::{Clock, Millis, Reason, Session, Username};
 use crate::presence::Presence;
 use crate::store::{SessionStore, SnapshotCache};
@@ -27,7 +27,7 @@ pub struct AdminPage {
 pub struct AdminService {
     pub store: Arc<dyn SessionStore>,
     pub snapshot: Arc<SnapshotCache>,
-    pub users: Arc<Users>,
+    pub accounts: Arc<Accounts>,
     pub presence: Arc<dyn Presence>,
     pub clock: Arc<dyn Clock>,
 }
@@ -48,12 +48,13 @@ impl AdminService {
             .map(|s| (s.username.clone(), s.session_id.clone()))
             .collect();
         let counts = self.presence.connections(&keys).await;
+        let users = self.accounts.current();
         let sessions = page
             .into_iter()
             .zip(counts)
             .map(|(s, connections)| ListedSession {
                 session: s.clone(),
-                user: self.users.get(&s.username).cloned(),
+                user: users.get(&s.username).cloned(),
                 current: false,
                 connections,
             })

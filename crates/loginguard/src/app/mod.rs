@@ -1,5 +1,6 @@
 //! The application layer: every use case, in one place, callable and tested
-//! without axum.
+//! without axum, and the reload task that keeps sessions in line with the
+//! users file.
 //!
 //! Called by `http` (handlers and extractors) after they parse a request;
 //! calls `auth`, `store`, `presence` and `events`, never `http` or `ws`. Each
@@ -11,6 +12,8 @@ mod admin;
 mod cursor;
 mod error;
 mod operations;
+mod reconcile;
+mod reload;
 mod sessions;
 mod sign_in;
 
@@ -18,5 +21,7 @@ pub use admin::{AdminPage, AdminService};
 pub use cursor::{Cursor, PageRequest};
 pub use error::AppError;
 pub use operations::Operations;
+pub use reconcile::{Reconciled, Reconciler};
+pub use reload::{run_reloads, ReloadHandle};
 pub use sessions::{CurrentSession, ListedSession, SessionService};
 pub use sign_in::{ClientMeta, Credentials, SignInService, SignedIn};

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::AppError;
-use crate::auth::{User, Users};
+use crate::auth::{Accounts, User};
 use crate::domain::{AccountKey, Actor, Clock, Lookup, Reason, Session, SessionId, Token};
 use crate::presence::Presence;
 use crate::store::SessionStore;
@@ -30,7 +30,7 @@ pub struct CurrentSession {
 
 pub struct SessionService {
     pub store: Arc<dyn SessionStore>,
-    pub users: Arc<Users>,
+    pub accounts: Arc<Accounts>,
     pub presence: Arc<dyn Presence>,
     pub clock: Arc<dyn Clock>,
 }
@@ -52,7 +52,8 @@ impl SessionService {
     /// `session`, if its account is an administrator.
     pub fn require_admin(&self, session: Session) -> Result<Session, AppError> {
         let is_admin = self
-            .users
+            .accounts
+            .current()
             .get(&session.username)
             .is_some_and(|u| u.is_admin);
         if is_admin {
@@ -63,7 +64,7 @@ impl SessionService {
     }
 
     pub fn current(&self, session: Session) -> CurrentSession {
-        let user = self.users.get(&session.username).cloned();
+        let user = self.accounts.current().get(&session.username).cloned();
         CurrentSession { session, user }
     }
 
@@ -73,7 +74,8 @@ impl SessionService {
             .store
             .list(&AccountKey::of(&me.username), self.clock.now())
             .await?;
-        let user = self.users.get(&me.username);
+        let users = self.accounts.current();
+        let user = users.get(&me.username);
         let keys: Vec<_> = sessions
             .iter()
             .map(|s| (s.username.clone(), s.session_id.clone()))

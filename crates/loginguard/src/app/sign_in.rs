@@ -2,14 +2,18 @@
 //!
 //! Called by the HTTP handler with parsed credentials; callable and tested
 //! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; everything before it only decides whether to ask. Records the
-//! result in the metrics and the audit log, once, here.
+//! the policy; everything before it only decides whether to ask. The session
+//! records the password it was made under, for reloads of the users file.
+//! Records the result in the metrics and the audit log, once, here.
 
 use std::sync::Arc;
 
+use super::reconcile::{end_outdated, outdated};
 use super::AppError;
-use crate::auth::{issue_token, FailureLimiter, PasswordVerifier, User, Users};
-use crate::domain::{Clock, DeviceName, Lifetimes, OnLimit, Policy, Session, Token, Username};
+use crate::auth::{issue_token, Accounts, FailureLimiter, PasswordVerifier, User};
+use crate::domain::{
+    Clock, DeviceName, Lifetimes, OnLimit, Origin, Policy, Session, Token, Username,
+};
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest};
 
@@ -38,7 +42,7 @@ pub struct SignedIn {
 
 /// Everything sign-in needs; one per instance.
 pub struct SignInService {
-    pub users: Arc<Users>,
+    pub accounts: Arc<Accounts>,
     pub verifier: PasswordVerifier,
     pub limiter: Arc<FailureLimiter>,
     pub policy: Policy,
@@ -80,7 +84,8 @@ impl SignInService {
                 AppError::RateLimited { retry_after }
             })?;
 
-        let user = self.users.get(&creds.username);
+        let users = self.accounts.current();
+        let user = users.get(&creds.username);
         // The check settles the ticket itself: this request may be cancelled
         // (client gone, request timeout) before the hash is done.
         let ok = self
@@ -111,6 +116,8 @@ impl SignInService {
             last_seen_at: now,
             expires_at: now.plus(self.lifetimes.absolute),
             token_hash: token.hash(),
+            origin: Origin::Password,
+            password: Some(user.password_fingerprint()),
         };
         let policy = self.policy_for(&user);
         let outcome = self
@@ -123,6 +130,13 @@ impl SignInService {
             .await?;
         match outcome {
             SignInOutcome::Created { revoked } => {
+                // A reload between the password check and the store write:
+                // its reconcile may have looked before this session existed.
+                if let Some(reason) = outdated(&self.accounts.current(), &session) {
+                    end_outdated(self.store.as_ref(), &session, reason, now).await?;
+                    tracing::info!(target: "audit", session_id = %session.session_id, "sign-in refused: the users file changed during it");
+                    return Err(AppError::InvalidCredentials);
+                }
                 let ids: Vec<&str> = revoked.iter().map(|s| s.session_id.as_str()).collect();
                 tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), revoked = ?ids, "signed in");
                 Ok(SignedIn {
@@ -152,5 +166,142 @@ fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
         Err(AppError::SessionLimitReached { .. }) => "session_limit_reached",
         Err(AppError::Store(_)) => "store_error",
         Err(_) => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::auth::RateLimits;
+    use crate::domain::{AccountKey, Actor, Lookup, ManualClock, Millis, Reason, SessionId};
+    use crate::events::LocalBus;
+    use crate::store::{MemoryStore, StoreError};
+
+    const LIFE: Lifetimes = Lifetimes::SAMPLE;
+
+    fn users_file(password: &str) -> String {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(64, 1, 1, None).unwrap();
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let hash = argon.hash_password(password.as_bytes(), &salt).unwrap();
+        format!("[[users]]\nusername = \"alice\"\npassword_hash = \"{hash}\"\n")
+    }
+
+    /// A memory store that changes alice's password in the users file (and
+    /// reloads it) just before it stores a sign-in: a SIGHUP landing between
+    /// the password check and the store write.
+    struct ReloadDuringSignIn {
+        inner: MemoryStore,
+        file: PathBuf,
+        accounts: Arc<Accounts>,
+    }
+
+    #[async_trait]
+    impl SessionStore for ReloadDuringSignIn {
+        async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
+            std::fs::write(&self.file, users_file("changed")).unwrap();
+            self.accounts.reload().unwrap();
+            self.inner.sign_in(req).await
+        }
+        async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
+            self.inner.validate(token, now).await
+        }
+        async fn touch(
+            &self,
+            a: &AccountKey,
+            id: &SessionId,
+            now: Millis,
+        ) -> Result<(), StoreError> {
+            self.inner.touch(a, id, now).await
+        }
+        async fn revoke(
+            &self,
+            a: &AccountKey,
+            id: &SessionId,
+            reason: Reason,
+            by: Option<Actor>,
+            now: Millis,
+        ) -> Result<Option<Session>, StoreError> {
+            self.inner.revoke(a, id, reason, by, now).await
+        }
+        async fn revoke_account(
+            &self,
+            u: &Username,
+            r: Reason,
+            now: Millis,
+        ) -> Result<usize, StoreError> {
+            self.inner.revoke_account(u, r, now).await
+        }
+        async fn list(&self, a: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
+            self.inner.list(a, now).await
+        }
+        async fn list_all(&self, now: Millis) -> Result<Vec<Session>, StoreError> {
+            self.inner.list_all(now).await
+        }
+        async fn check(
+            &self,
+            s: &[(AccountKey, SessionId)],
+            now: Millis,
+        ) -> Result<Vec<Lookup>, StoreError> {
+            self.inner.check(s, now).await
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            self.inner.ping().await
+        }
+        async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
+            self.inner.maintain(now).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_overtaken_by_a_password_change_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("users.toml");
+        std::fs::write(&file, users_file("before")).unwrap();
+        let accounts = Arc::new(Accounts::load(Some(&file)).unwrap());
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new());
+        let inner = MemoryStore::new(LIFE, LocalBus::new());
+        let service = SignInService {
+            accounts: accounts.clone(),
+            verifier: PasswordVerifier::new(1).unwrap(),
+            limiter: FailureLimiter::new(
+                RateLimits {
+                    per_ip: 0,
+                    per_account: 0,
+                },
+                clock.clone(),
+            ),
+            policy: Policy {
+                max_sessions: 1,
+                on_limit: OnLimit::KickOldest,
+            },
+            lifetimes: LIFE,
+            store: Arc::new(ReloadDuringSignIn {
+                inner: inner.clone(),
+                file,
+                accounts,
+            }),
+            clock: clock.clone(),
+            metrics: Arc::new(Metrics::new()),
+        };
+        let creds = Credentials {
+            username: Username::parse("alice").unwrap(),
+            password: "before".into(),
+            device: None,
+        };
+        let meta = ClientMeta {
+            ip: "192.0.2.1".into(),
+            user_agent: None,
+        };
+        let result = service.sign_in(creds, meta).await;
+        assert!(matches!(result, Err(AppError::InvalidCredentials)));
+        let alice = AccountKey::of(&Username::parse("alice").unwrap());
+        assert!(inner.list(&alice, clock.now()).await.unwrap().is_empty());
     }
 }

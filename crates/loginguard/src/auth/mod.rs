@@ -1,16 +1,18 @@
-//! Authentication machinery: the users file, argon2id, failure rate limits
-//! and token issuing.
+//! Authentication machinery: the users file (reloadable), argon2id, failure
+//! rate limits and token issuing.
 //!
 //! Called by `app` (the sign-in use case) and `main` (`hash-password`). It
 //! verifies hashes off the async runtime and hands out tokens; it never
 //! decides a policy, touches the store, writes responses or sees sockets.
 
+mod accounts;
 mod error;
 mod password;
 mod rate_limit;
 mod token;
 mod users;
 
+pub use accounts::Accounts;
 pub use error::AuthError;
 pub use password::{hash_password, PasswordVerifier};
 pub use rate_limit::{FailureLimiter, RateLimits, Ticket};

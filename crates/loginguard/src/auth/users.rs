@@ -1,8 +1,8 @@
 //! The accounts: a TOML users file, or the demo accounts.
 //!
-//! Loaded once at start-up by `startup`; read-only afterwards. Each entry has
-//! an argon2id hash (made with `loginguard hash-password`) and may override the
-//! global session policy. The demo accounts' hashes are made once and kept
+//! Loaded at start-up and on each reload by `Accounts`; a loaded `Users` never
+//! changes (a reload replaces it whole). Each entry has an argon2id hash (made
+//! with `loginguard hash-password`) and may override the global session policy. The demo accounts' hashes are made once and kept
 //! here, so start-up does no hashing (fast, and no 19 MiB hashing buffer left
 //! behind in an idle process).
 
@@ -12,7 +12,7 @@ use std::path::Path;
 use argon2::password_hash::PasswordHash;
 use serde::Deserialize;
 
-use crate::domain::{OnLimit, Username};
+use crate::domain::{OnLimit, PasswordFingerprint, Username};
 
 // argon2id (m = 19 MiB, t = 2, p = 1) of the public demo passwords.
 const DEMO_USER1: &str =
@@ -34,6 +34,13 @@ pub struct User {
     pub max_sessions: Option<u32>,
     /// Overrides the global `on_limit` for this account.
     pub on_limit: Option<OnLimit>,
+}
+
+impl User {
+    /// What sessions signed in under the current password record.
+    pub fn password_fingerprint(&self) -> PasswordFingerprint {
+        PasswordFingerprint::of(&self.password_hash)
+    }
 }
 
 /// A demo account. Its password is public on purpose: the page and the

@@ -23,16 +23,18 @@ pub enum Reason {
     RevokedByAdmin,
     Expired,
     PasswordChanged,
+    AccountRemoved,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::DuplicateLogin,
         Reason::Logout,
         Reason::RevokedByUser,
         Reason::RevokedByAdmin,
         Reason::Expired,
         Reason::PasswordChanged,
+        Reason::AccountRemoved,
     ];
 
     /// The wire name (`duplicate_login`, ...).
@@ -44,6 +46,7 @@ impl Reason {
             Reason::RevokedByAdmin => "revoked_by_admin",
             Reason::Expired => "expired",
             Reason::PasswordChanged => "password_changed",
+            Reason::AccountRemoved => "account_removed",
         }
     }
 
@@ -61,7 +64,10 @@ impl Reason {
             Reason::RevokedByUser => "You were signed out from another of your sessions.",
             Reason::RevokedByAdmin => "An administrator signed you out.",
             Reason::Expired => "Your session expired.",
-            Reason::PasswordChanged => "You were signed out because your password changed.",
+            Reason::PasswordChanged => {
+                "You were signed out because your password changed. Sign in with the new one."
+            }
+            Reason::AccountRemoved => "You were signed out because your account was removed.",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! single place that decides whether a session has expired, idle or absolute.
 //! The Redis scripts store the same record as JSON with the same short field
 //! names, which is why the serde names here are terse and must not change.
+//! Fields added later (`o`, `pw`) have defaults, so older records still load.
 
 use std::fmt;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Millis;
 use super::device::DeviceName;
+use super::provenance::{Origin, PasswordFingerprint};
 use super::token::TokenHash;
 use super::username::Username;
 
@@ -98,6 +100,13 @@ pub struct Session {
     pub expires_at: Millis,
     #[serde(rename = "h")]
     pub token_hash: TokenHash,
+    /// What created it.
+    #[serde(rename = "o", default)]
+    pub origin: Origin,
+    /// The account's password fingerprint at sign-in; `None` in records
+    /// stored before fingerprints existed.
+    #[serde(rename = "pw", default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<PasswordFingerprint>,
 }
 
 impl Session {
@@ -118,6 +127,16 @@ impl Session {
 }
 
 #[cfg(test)]
+impl Lifetimes {
+    /// 30 min idle, 12 h absolute, touch after 1 min: the unit tests' usual.
+    pub(crate) const SAMPLE: Lifetimes = Lifetimes {
+        idle: Duration::from_secs(1800),
+        absolute: Duration::from_secs(43_200),
+        touch_after: Duration::from_secs(60),
+    };
+}
+
+#[cfg(test)]
 impl Session {
     /// Session number `n` of user1, device `PC<n>`, created at `at` and living
     /// `absolute`, with its token: the fixture of the crate's unit tests.
@@ -134,6 +153,8 @@ impl Session {
             last_seen_at: at,
             expires_at: at.plus(absolute),
             token_hash: token.hash(),
+            origin: Origin::Password,
+            password: Some(PasswordFingerprint::of("sample")),
         };
         (session, token)
     }
@@ -156,5 +177,18 @@ mod tests {
         ] {
             assert!(SessionId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn records_from_before_origin_and_fingerprint_still_load() {
+        let (s, _) = Session::sample(1, Millis(5), Duration::from_secs(60));
+        let mut old = serde_json::to_value(&s).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        assert_eq!(fields.remove("o"), Some("password".into()));
+        assert!(fields.remove("pw").is_some());
+        let loaded: Session = serde_json::from_value(old).unwrap();
+        assert_eq!(loaded.origin, Origin::Password);
+        assert_eq!(loaded.password, None);
+        assert_eq!(loaded.session_id, s.session_id);
     }
 }

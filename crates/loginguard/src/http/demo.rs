@@ -12,14 +12,15 @@ use axum::{Json, Router};
 
 use super::state::AppState;
 use super::views::{DemoAccountView, DemoView};
-use crate::auth::Users;
+use crate::auth::Accounts;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/demo", get(demo))
 }
 
-async fn demo(State(users): State<Arc<Users>>) -> Json<DemoView> {
-    let accounts: Vec<DemoAccountView> = users
+async fn demo(State(accounts): State<Arc<Accounts>>) -> Json<DemoView> {
+    let accounts: Vec<DemoAccountView> = accounts
+        .current()
         .demo_accounts()
         .iter()
         .map(|a| DemoAccountView {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::app::{AdminService, Operations, SessionService, SignInService};
-use crate::auth::Users;
+use crate::auth::Accounts;
 use crate::ws::ConnContext;
 
 #[derive(Clone, FromRef)]
@@ -18,7 +18,7 @@ pub struct AppState {
     pub sessions: Arc<SessionService>,
     pub admin: Arc<AdminService>,
     pub operations: Arc<Operations>,
-    pub users: Arc<Users>,
+    pub accounts: Arc<Accounts>,
     pub client_ip: ClientIpRule,
     pub origins: OriginRule,
     pub sockets: ConnContext,

@@ -153,6 +153,18 @@ impl Reply {
 }
 
 impl TestApp {
+    /// A client of an app running elsewhere (a `process::Proc`): the same
+    /// helpers, nothing to cancel, and a clock that is not the app's.
+    pub fn remote(addr: &str) -> TestApp {
+        TestApp {
+            addr: addr.to_owned(),
+            http: reqwest::Client::new(),
+            clock: Arc::new(ManualClock::new()),
+            cancel: CancellationToken::new(),
+            task: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

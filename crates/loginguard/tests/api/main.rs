@@ -12,4 +12,5 @@ mod hostile_signin;
 mod instances;
 mod layers;
 mod login;
+mod reload;
 mod websocket;

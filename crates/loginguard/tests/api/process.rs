@@ -1,15 +1,18 @@
 //! The real `loginguard` binary as a child process, for tests that send it
-//! signals (SIGTERM, SIGKILL) or check its command line.
+//! signals (SIGTERM, SIGKILL, SIGHUP), read its log or check its command line.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A running `loginguard serve`, killed on drop.
 pub struct Proc {
     pub child: Child,
     pub addr: String,
+    /// Every line it wrote to stderr so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proc {
@@ -26,6 +29,8 @@ impl Proc {
             .expect("spawn loginguard");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("addr=").nth(1) {
@@ -34,12 +39,22 @@ impl Proc {
                         let _ = tx.send(addr);
                     }
                 }
+                kept.lock().expect("log lock").push(line);
             }
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("loginguard logs its address when ready");
-        Proc { child, addr }
+        Proc { child, addr, log }
+    }
+
+    /// Whether a line of its log so far contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .any(|l| l.contains(needle))
     }
 
     pub fn pid(&self) -> String {
@@ -105,14 +120,7 @@ pub fn run(args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
 /// cheap argon2id cost so storms of sign-ins stay fast in tests (the cost is
 /// read from each stored hash, so production hashes keep theirs).
 pub fn cheap_users_file(dir: &Path, names: &[String], password: &str) -> std::path::PathBuf {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let params = argon2::Params::new(1024, 1, 1, None).expect("argon2 params");
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::encode_b64(b"loginguard-tests").expect("salt");
-    let hash = argon
-        .hash_password(password.as_bytes(), &salt)
-        .expect("hash")
-        .to_string();
+    let hash = cheap_hash(password);
     let mut text = String::new();
     for name in names {
         text.push_str(&format!(
@@ -125,4 +133,16 @@ pub fn cheap_users_file(dir: &Path, names: &[String], password: &str) -> std::pa
     let path = dir.join("users.toml");
     std::fs::write(&path, text).expect("write users file");
     path
+}
+
+/// An argon2id hash of `password` at a deliberately cheap cost.
+pub fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(1024, 1, 1, None).expect("argon2 params");
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"loginguard-tests").expect("salt");
+    argon
+        .hash_password(password.as_bytes(), &salt)
+        .expect("hash")
+        .to_string()
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loginguard::domain::{
-    AccountKey, Actor, Clock, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Policy, Reason,
-    Session, SystemClock, Token, Username, MAX_TOMBSTONES,
+    AccountKey, Actor, Clock, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Origin,
+    PasswordFingerprint, Policy, Reason, Session, SystemClock, Token, Username, MAX_TOMBSTONES,
 };
 use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
 use loginguard::store::redis::RedisConn;
@@ -148,6 +148,10 @@ fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
         last_seen_at: now,
         expires_at: now.plus(LIFE.absolute),
         token_hash: token.hash(),
+        origin: Origin::Password,
+        password: Some(PasswordFingerprint::of(
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA",
+        )),
     };
     (s, token)
 }
@@ -462,6 +466,46 @@ pub async fn use_slides_the_idle_timeout_but_writes_only_when_stale(s: Subject) 
     ));
 }
 
+/// A session's origin and password fingerprint come back as stored, also
+/// after a touch rewrote the record (the Lua scripts re-encode it), and the
+/// reasons of a users-file reload are kept in the tombstone.
+pub async fn a_session_keeps_its_origin_and_password_fingerprint(s: Subject) {
+    let t = now();
+    let (session, token) = new_session("user1", "PC1", t);
+    s.store
+        .sign_in(SignInRequest {
+            session: session.clone(),
+            policy: policy(1, OnLimit::KickOldest),
+            now: t,
+        })
+        .await
+        .unwrap();
+    let used = Millis(t.0 + 120_000);
+    let Lookup::Live(touched) = s.store.validate(&token, used).await.unwrap() else {
+        panic!("live expected")
+    };
+    let expected = Session {
+        last_seen_at: used,
+        ..session
+    };
+    assert_eq!(touched, expected);
+    let key = AccountKey::of(&user("user1"));
+    assert_eq!(
+        s.store.list(&key, used).await.unwrap(),
+        vec![expected.clone()]
+    );
+    let ended = s
+        .store
+        .revoke(&key, token.session_id(), Reason::AccountRemoved, None, used)
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(expected));
+    let Lookup::Ended(tomb) = s.store.validate(&token, used).await.unwrap() else {
+        panic!("tombstone expected")
+    };
+    assert_eq!(tomb.reason, Reason::AccountRemoved);
+}
+
 pub async fn absolute_lifetime_ends_even_a_busy_session(s: Subject) {
     let t = now();
     let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
@@ -653,6 +697,7 @@ conformance!(
     inv5_tombstone_lives_as_long_as_the_token_would,
     idle_expiry_ends_the_session_with_reason_expired,
     use_slides_the_idle_timeout_but_writes_only_when_stale,
+    a_session_keeps_its_origin_and_password_fingerprint,
     absolute_lifetime_ends_even_a_busy_session,
     a_forged_token_for_a_live_session_id_is_unknown,
     revoke_one_and_revoke_account,

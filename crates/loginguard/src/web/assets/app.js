@@ -213,6 +213,7 @@ const DIALOG_TITLES = {
   revoked_by_admin: "Signed out by an administrator",
   expired: "Your session expired",
   password_changed: "Your password changed",
+  account_removed: "Your account was removed",
   logout: "You signed out",
 };
 
@@ -266,7 +267,7 @@ function loginBlocked(msg) {
     node("strong", { text: "Blocked sign-in. " }),
     `Someone with the right password for ${who} tried to sign in on ${by.device || "an unnamed device"} (${by.ip}) at `,
     timeElement(by.at, shortTime),
-    ". It was refused because this account is already signed in on as many devices as it is allowed. If it wasn't you, change your password.",
+    ". It was refused because this account is already signed in on as many devices as it is allowed. If it wasn't you, someone else knows your password: tell your administrator.",
   );
   const close = node("button", { type: "button", class: "button ghost small", text: "Dismiss" });
   const box = node("div", { class: "alert warning notice", role: "alert", "data-kind": "login-blocked" }, text, close);

@@ -1,0 +1,101 @@
+//! The reload task: applies reload requests and keeps the store's sessions
+//! in line with the users file.
+//!
+//! `startup` spawns `run_reloads`; `main`, the only reader of signals, holds
+//! a `ReloadHandle` and calls `request` on SIGHUP. Requests that arrive while
+//! one is handled fold into one. A file that does not load changes nothing
+//! (logged). Reconciling needs the store: while it is down (at start-up too)
+//! the task retries with backoff until it answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::reconcile::Reconciler;
+
+/// First wait before reconciling again after the store failed; doubles each time.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest wait between two attempts.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Asks the reload task to read the users file again; cheap to clone.
+#[derive(Clone, Default)]
+pub struct ReloadHandle(Arc<Notify>);
+
+impl ReloadHandle {
+    /// Queues a reload; a request while one is queued adds nothing.
+    pub fn request(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Reconciles once at start-up, then reloads and reconciles on each request,
+/// until `shutdown`.
+pub async fn run_reloads(
+    reconciler: Reconciler,
+    requests: ReloadHandle,
+    shutdown: CancellationToken,
+) {
+    let mut pending = true;
+    let mut retry = RETRY_FIRST;
+    loop {
+        if pending {
+            let attempt = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                result = reconciler.reconcile() => result,
+            };
+            match attempt {
+                Ok(done) => {
+                    tracing::info!(
+                        checked = done.checked,
+                        account_removed = done.account_removed,
+                        password_changed = done.password_changed,
+                        "sessions reconciled with the users file"
+                    );
+                    pending = false;
+                    retry = RETRY_FIRST;
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, retry_in = ?retry, "cannot reconcile sessions with the users file yet");
+                }
+            }
+        }
+        let backoff = async {
+            if pending {
+                tokio::time::sleep(retry).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = requests.0.notified() => {
+                if reload(&reconciler) {
+                    pending = true;
+                    retry = RETRY_FIRST;
+                }
+            }
+            _ = backoff => retry = (retry * 2).min(RETRY_MAX),
+        }
+    }
+}
+
+/// Reloads the users file; true when new accounts are in force.
+fn reload(reconciler: &Reconciler) -> bool {
+    match reconciler.accounts.reload() {
+        Ok(true) => {
+            tracing::info!(target: "audit", "users file reloaded");
+            true
+        }
+        Ok(false) => {
+            tracing::warn!("reload requested, but there is no users file (demo accounts)");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "users file not reloaded; the accounts in force stay");
+            false
+        }
+    }
+}
