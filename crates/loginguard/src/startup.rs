@@ -26,7 +26,7 @@ use crate::auth::{Accounts, FailureLimiter, PasswordVerifier, RateLimits};
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
-use crate::http::{self, AppState, ClientIpRule, OriginRule};
+use crate::http::{self, AppState, ClientIpRule, OriginRule, TlsListener};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
 use crate::store::redis::RedisConn;
@@ -50,6 +50,8 @@ pub enum StartupError {
     Users(String),
     #[error("cannot prepare the session store")]
     Store(#[from] crate::store::StoreError),
+    #[error("cannot use the TLS certificate")]
+    Tls(#[from] crate::http::TlsError),
     #[error("the random number generator failed")]
     Rng(#[source] getrandom::Error),
     #[error("cannot prepare password hashing")]
@@ -59,6 +61,8 @@ pub enum StartupError {
 /// A built, bound, not yet running instance.
 pub struct App {
     listener: TcpListener,
+    /// Present with `--tls-cert`: HTTPS and WSS on the listener.
+    tls: Option<Arc<TlsListener>>,
     state: AppState,
     hub: Arc<Hub>,
     store: Arc<dyn SessionStore>,
@@ -205,6 +209,10 @@ impl App {
             },
             sockets: conn_context,
         };
+        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) => Some(Arc::new(TlsListener::load(cert, key)?)),
+            _ => None,
+        };
         let listen = config.http.listen;
         let listener = bind(listen).map_err(|source| StartupError::Bind {
             addr: listen,
@@ -212,6 +220,7 @@ impl App {
         })?;
         Ok(App {
             listener,
+            tls,
             state,
             hub,
             store,
@@ -241,6 +250,7 @@ impl App {
     pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let App {
             listener,
+            tls,
             state,
             hub,
             store,
@@ -253,6 +263,9 @@ impl App {
             redis,
         } = self;
         let tracker = TaskTracker::new();
+        if let Some(tls) = &tls {
+            tracker.spawn(tls.clone().run_reloads(reloads.subscribe(), inner.clone()));
+        }
         if let Some(parts) = redis {
             tracker.spawn(parts.bus.run(hub.clone(), inner.clone()));
             tracker.spawn(parts.presence.run(inner.clone()));
@@ -264,11 +277,12 @@ impl App {
             sweep_interval,
             inner.clone(),
         ));
-        tracker.spawn(run_reloads(reconciler, reloads, inner.clone()));
+        tracker.spawn(run_reloads(reconciler, reloads.subscribe(), inner.clone()));
         tracker.close();
 
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, store = store_kind, "loginguard listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, store = store_kind, "loginguard listening");
         let forward = {
             let inner = inner.clone();
             async move {
@@ -278,7 +292,14 @@ impl App {
             }
         };
         tokio::spawn(forward);
-        http::serve(listener, http::router(state), inner.clone(), SHUTDOWN_GRACE).await;
+        http::serve(
+            listener,
+            http::router(state),
+            tls,
+            inner.clone(),
+            SHUTDOWN_GRACE,
+        )
+        .await;
         // Sockets watch the token themselves and had the whole HTTP grace
         // period to close; this catches any that registered late.
         hub.close_all(CloseCode::Restarting);
@@ -310,8 +331,15 @@ pub fn check_config(config: &Config) -> Result<String, StartupError> {
         Some(path) => format!("users file {} ({} accounts)", path.display(), users.len()),
         None => "no users file (demo accounts)".to_owned(),
     };
+    let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+        (Some(cert), Some(key)) => {
+            TlsListener::load(cert, key)?;
+            format!("TLS certificate {}", cert.display())
+        }
+        _ => "no TLS".to_owned(),
+    };
     Ok(format!(
-        "configuration is valid: {accounts}, store {}",
+        "configuration is valid: {accounts}, {tls}, store {}",
         store_kind(config)
     ))
 }

@@ -22,6 +22,6 @@ pub use cursor::{Cursor, PageRequest};
 pub use error::AppError;
 pub use operations::Operations;
 pub use reconcile::{Reconciled, Reconciler};
-pub use reload::{run_reloads, ReloadHandle};
+pub use reload::{run_reloads, ReloadHandle, ReloadRequests};
 pub use sessions::{CurrentSession, ListedSession, SessionService};
 pub use sign_in::{ClientMeta, Credentials, SignInService, SignedIn};

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::reconcile::Reconciler;
@@ -20,14 +20,38 @@ const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// Longest wait between two attempts.
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Asks the reload task to read the users file again; cheap to clone.
-#[derive(Clone, Default)]
-pub struct ReloadHandle(Arc<Notify>);
+/// Asks everything that can reload (the users file, TLS certificates) to
+/// read its files again; cheap to clone.
+#[derive(Clone)]
+pub struct ReloadHandle(Arc<watch::Sender<u64>>);
+
+impl Default for ReloadHandle {
+    fn default() -> Self {
+        ReloadHandle(Arc::new(watch::channel(0).0))
+    }
+}
 
 impl ReloadHandle {
-    /// Queues a reload; a request while one is queued adds nothing.
+    /// Queues a reload for every listener; a request while one is queued
+    /// adds nothing.
     pub fn request(&self) {
-        self.0.notify_one();
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Reload requests from now on, for one part that reloads.
+    pub fn subscribe(&self) -> ReloadRequests {
+        ReloadRequests(self.0.subscribe())
+    }
+}
+
+/// One listener's reload requests.
+pub struct ReloadRequests(watch::Receiver<u64>);
+
+impl ReloadRequests {
+    /// Waits for the next request; `false` once no request can come (every
+    /// handle is gone).
+    pub async fn next(&mut self) -> bool {
+        self.0.changed().await.is_ok()
     }
 }
 
@@ -35,7 +59,7 @@ impl ReloadHandle {
 /// until `shutdown`.
 pub async fn run_reloads(
     reconciler: Reconciler,
-    requests: ReloadHandle,
+    mut requests: ReloadRequests,
     shutdown: CancellationToken,
 ) {
     let mut pending = true;
@@ -71,7 +95,12 @@ pub async fn run_reloads(
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = requests.0.notified() => {
+            more = requests.next() => {
+                if !more {
+                    // Nobody can ask any more: only shutdown is left.
+                    shutdown.cancelled().await;
+                    return;
+                }
                 if reload(&reconciler) {
                     pending = true;
                     retry = RETRY_FIRST;

@@ -78,9 +78,15 @@ impl ConfigError {
                 }
             }
             _ => {
+                // clap's text up to its usage hint, on one line.
                 let rendered = e.to_string();
-                let first = rendered.lines().next().unwrap_or_default();
-                ConfigError::Usage(first.trim_start_matches("error: ").to_owned())
+                let what: Vec<&str> = rendered
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                ConfigError::Usage(what.join(" ").trim_start_matches("error: ").to_owned())
             }
         }
     }

@@ -67,6 +67,12 @@ pub struct HttpConfig {
     #[arg(long, env = "LOGINGUARD_TRUST_FORWARDED_FOR", num_args = 0..=1,
           default_value = "false", default_missing_value = "true", value_parser = parse::switch)]
     pub trust_forwarded_for: bool,
+    /// Serve HTTPS and WSS with this PEM certificate chain (reloaded on SIGHUP); needs --tls-key.
+    #[arg(long, env = "LOGINGUARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "LOGINGUARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Where sessions live.

@@ -16,11 +16,13 @@ mod serve;
 mod sessions;
 mod socket;
 mod state;
+mod tls;
 mod views;
 
 pub use error::ApiError;
 pub use serve::serve;
 pub use state::{AppState, ClientIpRule, OriginRule};
+pub use tls::{TlsError, TlsListener};
 
 use std::time::Duration;
 

@@ -5,9 +5,11 @@
 //! would hold a descriptor forever. Here hyper closes it after
 //! `HEADER_READ_TIMEOUT`. Connections are served with upgrades (WebSocket);
 //! on shutdown each stops after its current request, and the loop waits for
-//! them at most `grace`.
+//! them at most `grace`. With TLS, each connection's handshake runs in its
+//! own task under the same timeout as the headers.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -16,19 +18,24 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use super::tls::TlsListener;
+
 /// How long a client may take to send a request's headers (also bounds how
 /// long an idle keep-alive connection is kept).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `router` until `shutdown`, then drains connections for at most `grace`.
+/// Serves `router` (over TLS when `tls` is given) until `shutdown`, then
+/// drains connections for at most `grace`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    tls: Option<Arc<TlsListener>>,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
@@ -58,24 +65,18 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req
-            });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-            .with_upgrades();
-        let shutdown = shutdown.clone();
+        let (builder, router, shutdown) = (builder.clone(), router.clone(), shutdown.clone());
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         connections.spawn(async move {
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
+            let Some(acceptor) = acceptor else {
+                return serve_connection(builder, stream, router, peer, shutdown).await;
+            };
+            // A client that never finishes its handshake is dropped like one
+            // that never finishes its headers.
+            match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve_connection(builder, tls, router, peer, shutdown).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
         });
     }
@@ -89,5 +90,33 @@ pub async fn serve(
             open = connections.len(),
             "HTTP connections still open after the grace period; stopping anyway"
         );
+    }
+}
+
+/// Serves one connection's requests (and its upgrade, if any) until it
+/// ends; on shutdown it stops after the request in progress.
+async fn serve_connection<I>(
+    builder: http1::Builder,
+    io: I,
+    router: Router,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = router.map_request(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+        req
+    });
+    let conn = builder
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod process;
 mod redis_server;
 mod store;
+mod tls;
 
 mod bad_input;
 mod cli;
