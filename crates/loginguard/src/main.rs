@@ -188,7 +188,7 @@ async fn reload_on_hangup(hangups: Hangups, reload: ReloadHandle) {
     #[cfg(unix)]
     if let Some(mut hangups) = hangups {
         while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the users file");
+            tracing::info!("SIGHUP: reloading the users file and the TLS certificate");
             reload.request();
         }
     }
