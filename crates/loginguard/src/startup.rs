@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::{AdminService, Operations, SessionService, SignInService};
-use crate::auth::{FailureLimiter, PasswordVerifier, RateLimits, Users};
+use crate::auth::{DeviceTokens, FailureLimiter, PasswordVerifier, RateLimits, Users};
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
@@ -26,7 +26,10 @@ use crate::http::{self, AppState, ClientIpRule, OriginRule};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
 use crate::store::redis::RedisConn;
-use crate::store::{MemoryStore, RedisStore, SessionStore, SnapshotCache, StoreError, TimedStore};
+use crate::store::{
+    FailureCounter, MemoryFailures, MemoryStore, RedisStore, SessionStore, SnapshotCache,
+    StoreError, TimedStore,
+};
 use crate::ws::{self, close::CloseCode, ConnContext, Hub};
 
 /// How long shutdown waits for HTTP connections to finish their requests.
@@ -96,29 +99,35 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(metrics.clone());
         let sockets: Arc<dyn LocalSockets> = hub.clone();
-        let (store, presence, bus_health, redis): (Arc<dyn SessionStore>, Arc<dyn Presence>, _, _) =
-            match config.store.backend() {
-                StoreBackend::Memory => {
-                    let bus = LocalBus::new();
-                    bus.attach(hub.clone() as Arc<dyn EventHandler>);
-                    (
-                        Arc::new(MemoryStore::new(lifetimes, bus)),
-                        Arc::new(LocalPresence::new(sockets.clone())),
-                        Arc::new(BusHealth::new(true)),
-                        None,
-                    )
+        let StoreParts {
+            store,
+            failures,
+            presence,
+            bus_health,
+            redis,
+        } = match config.store.backend() {
+            StoreBackend::Memory => {
+                let bus = LocalBus::new();
+                bus.attach(hub.clone() as Arc<dyn EventHandler>);
+                StoreParts {
+                    store: Arc::new(MemoryStore::new(lifetimes, bus)),
+                    failures: Arc::new(MemoryFailures::new()),
+                    presence: Arc::new(LocalPresence::new(sockets.clone())),
+                    bus_health: Arc::new(BusHealth::new(true)),
+                    redis: None,
                 }
-                StoreBackend::Redis(url) => {
-                    let conn =
-                        RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
-                    redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
-                }
-                StoreBackend::Cluster(nodes) => {
-                    let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
-                    let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
-                    redis_parts(conn, nodes, &config, &sockets, &clock)?
-                }
-            };
+            }
+            StoreBackend::Redis(url) => {
+                let conn =
+                    RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
+                redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
+            }
+            StoreBackend::Cluster(nodes) => {
+                let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
+                let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
+                redis_parts(conn, nodes, &config, &sockets, &clock)?
+            }
+        };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
         let snapshot = Arc::new(SnapshotCache::new(
             store.clone(),
@@ -136,8 +145,10 @@ impl App {
                     per_ip: config.limits.rate_limit_ip,
                     per_account: config.limits.rate_limit_account,
                 },
+                failures,
                 clock.clone(),
             ),
+            devices: device_tokens(&config)?,
             policy: config.session.policy(),
             lifetimes,
             store: store.clone(),
@@ -312,12 +323,30 @@ fn store_kind(config: &Config) -> &'static str {
     }
 }
 
-type StoreParts = (
-    Arc<dyn SessionStore>,
-    Arc<dyn Presence>,
-    Arc<BusHealth>,
-    Option<RedisParts>,
-);
+/// What the chosen store backend provides.
+struct StoreParts {
+    store: Arc<dyn SessionStore>,
+    /// The failed-sign-in counts: shared by every instance on a Redis store.
+    failures: Arc<dyn FailureCounter>,
+    presence: Arc<dyn Presence>,
+    bus_health: Arc<BusHealth>,
+    redis: Option<RedisParts>,
+}
+
+/// The device token signer: the configured key, or a random one, with a
+/// warning where several instances may run (they would not honour each
+/// other's tokens).
+fn device_tokens(config: &Config) -> Result<DeviceTokens, StartupError> {
+    if let Some(key) = &config.limits.device_cookie_key {
+        return Ok(DeviceTokens::new(key.expose_secret().as_bytes()));
+    }
+    let why = "no --device-cookie-key: device tokens are signed with a random key and honoured only by this instance until it restarts";
+    match config.store.backend() {
+        StoreBackend::Memory => tracing::info!("{why}"),
+        _ => tracing::warn!("{why}; give every instance the same key"),
+    }
+    Ok(DeviceTokens::random()?)
+}
 
 /// The Redis store, its event bus and presence. The bus subscribes on any of
 /// `nodes`: a classic `PUBLISH` reaches every node of a cluster.
@@ -352,10 +381,12 @@ fn redis_parts(
         clock: clock.clone(),
         interval: config.ws.presence_interval,
     });
-    Ok((
-        Arc::new(store),
-        presence.clone(),
-        health,
-        Some(RedisParts { bus, presence }),
-    ))
+    let store = Arc::new(store);
+    Ok(StoreParts {
+        store: store.clone(),
+        failures: store,
+        presence: presence.clone(),
+        bus_health: health,
+        redis: Some(RedisParts { bus, presence }),
+    })
 }

@@ -1,15 +1,23 @@
-//! The sign-in use case: rate limit -> password -> token -> one store step.
+//! The sign-in use case: device token -> rate limit -> password -> token ->
+//! one store step -> a new device token.
 //!
 //! Called by the HTTP handler with parsed credentials; callable and tested
 //! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; everything before it only decides whether to ask. Records the
-//! result in the metrics and the audit log, once, here.
+//! the policy; everything before it only decides whether to ask. A valid
+//! device token for the account moves the attempt from the account's failure
+//! counter to the device's own (OWASP "device cookies"). Records the result
+//! in the metrics and the audit log, once, here.
 
 use std::sync::Arc;
 
 use super::AppError;
-use crate::auth::{issue_token, FailureLimiter, PasswordVerifier, User, Users};
-use crate::domain::{Clock, DeviceName, Lifetimes, OnLimit, Policy, Session, Token, Username};
+use crate::auth::{
+    issue_token, DeviceTokens, FailureLimiter, PasswordVerifier, Refusal, User, Users,
+};
+use crate::domain::{
+    AccountKey, Clock, DeviceName, DeviceToken, Lifetimes, OnLimit, Policy, Session, Token,
+    Username,
+};
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest};
 
@@ -18,6 +26,8 @@ pub struct Credentials {
     pub username: Username,
     pub password: String,
     pub device: Option<DeviceName>,
+    /// The device token an earlier sign-in on this account gave the client.
+    pub device_token: Option<DeviceToken>,
 }
 
 /// Where the request came from.
@@ -27,13 +37,14 @@ pub struct ClientMeta {
     pub user_agent: Option<String>,
 }
 
-/// A successful sign-in: the new session, its token (shown once), and the
-/// sessions it pushed out.
+/// A successful sign-in: the new session, its token (shown once), the
+/// sessions it pushed out, and a fresh device token for the client to keep.
 pub struct SignedIn {
     pub session: Session,
     pub token: Token,
     pub user: User,
     pub revoked: Vec<Session>,
+    pub device_token: DeviceToken,
 }
 
 /// Everything sign-in needs; one per instance.
@@ -41,6 +52,7 @@ pub struct SignInService {
     pub users: Arc<Users>,
     pub verifier: PasswordVerifier,
     pub limiter: Arc<FailureLimiter>,
+    pub devices: DeviceTokens,
     pub policy: Policy,
     pub lifetimes: Lifetimes,
     pub store: Arc<dyn SessionStore>,
@@ -70,14 +82,22 @@ impl SignInService {
     }
 
     async fn attempt(&self, creds: Credentials, meta: ClientMeta) -> Result<SignedIn, AppError> {
-        let name = creds.username.as_str();
+        // A forged, foreign or other account's token is as good as none.
+        let device = creds
+            .device_token
+            .as_ref()
+            .and_then(|t| self.devices.verify(&creds.username, t));
+        let account = AccountKey::of(&creds.username);
         let ticket = self
             .limiter
-            .admit(&meta.ip, name)
+            .admit(&meta.ip, &account, device.as_ref())
             .await
-            .map_err(|retry_after| {
-                tracing::info!(target: "audit", "sign-in refused: rate limited");
-                AppError::RateLimited { retry_after }
+            .map_err(|refusal| match refusal {
+                Refusal::TooManyFailures { retry_after } => {
+                    tracing::info!(target: "audit", trusted_device = device.is_some(), "sign-in refused: rate limited");
+                    AppError::RateLimited { retry_after }
+                }
+                Refusal::Store(e) => AppError::Store(e),
             })?;
 
         let user = self.users.get(&creds.username);
@@ -100,6 +120,7 @@ impl SignInService {
         };
 
         let token = issue_token(&user.username)?;
+        let device_token = self.devices.issue(&user.username)?;
         let now = self.clock.now();
         let session = Session {
             session_id: token.session_id().clone(),
@@ -130,6 +151,7 @@ impl SignInService {
                     token,
                     user,
                     revoked,
+                    device_token,
                 })
             }
             SignInOutcome::Denied { active } => {
