@@ -8,8 +8,10 @@ mod store;
 
 mod bad_input;
 mod cli;
+mod failure_counter;
 mod hostile_signin;
 mod instances;
 mod layers;
 mod login;
+mod rate_limits;
 mod websocket;
