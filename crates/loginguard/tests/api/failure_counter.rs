@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use loginguard::domain::Clock;
 use loginguard::domain::{
     AccountKey, Admission, DeviceId, Lifetimes, Millis, SystemClock, Username, FAILURE_WINDOW,
 };
-use loginguard::domain::Clock;
 use loginguard::store::redis::RedisConn;
 use loginguard::store::{FailureCounter, FailureKey, MemoryFailures, RedisStore};
 
@@ -95,7 +95,11 @@ pub async fn refuses_after_the_limit_until_the_window_ends(s: Subject) {
     let refused = s.admit(&k, 3, at(t, 10)).await;
     let retry_after = Duration::from_secs(50);
     assert_eq!(refused, Admission::Refused { retry_after });
-    assert_eq!(s.admitted(&k, 3, at(t, 60)).await, at(t, 60), "a new window");
+    assert_eq!(
+        s.admitted(&k, 3, at(t, 60)).await,
+        at(t, 60),
+        "a new window"
+    );
 }
 
 pub async fn checks_in_flight_make_others_wait_and_successes_count_nothing(s: Subject) {
@@ -126,7 +130,11 @@ pub async fn a_check_never_settled_stops_counting_two_windows_later(s: Subject) 
     assert_eq!(s.admit(&k, 1, at(t, 61)).await, Admission::Wait);
     let next = s.admitted(&k, 1, at(t, 130)).await;
     s.settle(&k, lost, false, at(t, 131)).await;
-    assert_eq!(s.admit(&k, 1, at(t, 131)).await, Admission::Wait, "still in flight");
+    assert_eq!(
+        s.admit(&k, 1, at(t, 131)).await,
+        Admission::Wait,
+        "still in flight"
+    );
     s.settle(&k, next, false, at(t, 131)).await;
     s.admitted(&k, 1, at(t, 131)).await;
 }
@@ -138,7 +146,10 @@ pub async fn counters_are_independent(s: Subject) {
     let locked = FailureKey::Account(user.clone());
     let w = s.admitted(&locked, 1, t).await;
     s.settle(&locked, w, true, t).await;
-    assert!(matches!(s.admit(&locked, 1, t).await, Admission::Refused { .. }));
+    assert!(matches!(
+        s.admit(&locked, 1, t).await,
+        Admission::Refused { .. }
+    ));
     for other in [
         FailureKey::Device(user, device),
         FailureKey::Ip("203.0.113.7".into()),
