@@ -99,35 +99,30 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(metrics.clone());
         let sockets: Arc<dyn LocalSockets> = hub.clone();
-        let StoreParts {
-            store,
-            failures,
-            presence,
-            bus_health,
-            redis,
-        } = match config.store.backend() {
-            StoreBackend::Memory => {
-                let bus = LocalBus::new();
-                bus.attach(hub.clone() as Arc<dyn EventHandler>);
-                StoreParts {
-                    store: Arc::new(MemoryStore::new(lifetimes, bus)),
-                    failures: Arc::new(MemoryFailures::new()),
-                    presence: Arc::new(LocalPresence::new(sockets.clone())),
-                    bus_health: Arc::new(BusHealth::new(true)),
-                    redis: None,
+        let (store, failures, presence, bus_health, redis): StoreParts =
+            match config.store.backend() {
+                StoreBackend::Memory => {
+                    let bus = LocalBus::new();
+                    bus.attach(hub.clone() as Arc<dyn EventHandler>);
+                    (
+                        Arc::new(MemoryStore::new(lifetimes, bus)),
+                        Arc::new(MemoryFailures::new()),
+                        Arc::new(LocalPresence::new(sockets.clone())),
+                        Arc::new(BusHealth::new(true)),
+                        None,
+                    )
                 }
-            }
-            StoreBackend::Redis(url) => {
-                let conn =
-                    RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
-                redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
-            }
-            StoreBackend::Cluster(nodes) => {
-                let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
-                let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
-                redis_parts(conn, nodes, &config, &sockets, &clock)?
-            }
-        };
+                StoreBackend::Redis(url) => {
+                    let conn =
+                        RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
+                    redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
+                }
+                StoreBackend::Cluster(nodes) => {
+                    let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
+                    let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
+                    redis_parts(conn, nodes, &config, &sockets, &clock)?
+                }
+            };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
         let snapshot = Arc::new(SnapshotCache::new(
             store.clone(),
@@ -323,15 +318,15 @@ fn store_kind(config: &Config) -> &'static str {
     }
 }
 
-/// What the chosen store backend provides.
-struct StoreParts {
-    store: Arc<dyn SessionStore>,
-    /// The failed-sign-in counts: shared by every instance on a Redis store.
-    failures: Arc<dyn FailureCounter>,
-    presence: Arc<dyn Presence>,
-    bus_health: Arc<BusHealth>,
-    redis: Option<RedisParts>,
-}
+/// The store, its failed-sign-in counters (shared by every instance on
+/// Redis), presence, bus health and the Redis background parts.
+type StoreParts = (
+    Arc<dyn SessionStore>,
+    Arc<dyn FailureCounter>,
+    Arc<dyn Presence>,
+    Arc<BusHealth>,
+    Option<RedisParts>,
+);
 
 /// The device token signer: the configured key, or a random one, with a
 /// warning where several instances may run (they would not honour each
@@ -382,11 +377,11 @@ fn redis_parts(
         interval: config.ws.presence_interval,
     });
     let store = Arc::new(store);
-    Ok(StoreParts {
-        store: store.clone(),
-        failures: store,
-        presence: presence.clone(),
-        bus_health: health,
-        redis: Some(RedisParts { bus, presence }),
-    })
+    Ok((
+        store.clone(),
+        store,
+        presence.clone(),
+        health,
+        Some(RedisParts { bus, presence }),
+    ))
 }

@@ -1,14 +1,11 @@
 //! Limits on FAILED sign-ins, per client IP and per account (or per trusted
-//! device, for a sign-in that presents a valid device token).
+//! device, when a sign-in presents a valid device token). Successes are free.
 //!
-//! Successful sign-ins are never counted (the session policy bounds them).
-//! The counts live in a `store::FailureCounter`: in this process with the
-//! memory store, in Redis otherwise, so N instances allow the configured rate,
-//! not N times it. A `Ticket` is one check admitted in each counter; the
-//! hashing job settles it when the hash is done (whether or not the client
-//! still waits). Checks in flight count against the limit in the store too,
-//! so a parallel burst cannot slip through, even spread over instances; a
-//! sign-in that finds only checks in flight ahead waits for them.
+//! Counts live in a `store::FailureCounter` (this process, or Redis shared by
+//! every instance). A `Ticket` is one check admitted in each counter, settled
+//! by the hashing job whether or not the client still waits; checks in flight
+//! count too, so a parallel burst cannot slip through, even over instances.
+//! A sign-in that finds only checks in flight ahead waits for them.
 
 use std::sync::Arc;
 use std::time::Duration;
