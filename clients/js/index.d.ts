@@ -175,6 +175,8 @@ export interface SignInResult {
   created_at: string;
   expires_at: string;
   revoked_sessions: { session_id: string; device: string }[];
+  /** Kept per account by `LoginGuardApi` and sent with its next sign-in; not a credential. */
+  device_token: string;
 }
 
 export interface AdminPage {
@@ -199,6 +201,15 @@ export interface LoginGuardApiOptions {
   baseUrl?: string;
   token?: string | null;
   fetch?: typeof fetch;
+  /** Where each account's device token is kept; defaults to localStorage, or memory. */
+  deviceTokens?: DeviceTokenStore;
+}
+
+/** The part of the Web Storage API that keeping device tokens needs. */
+export interface DeviceTokenStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
 }
 
 /** A public demo account, listed only when the server runs without a users file. */
@@ -210,6 +221,8 @@ export interface DemoAccount {
 
 export declare class LoginGuardApi {
   constructor(options?: LoginGuardApiOptions);
+  /** The storage key of `username`'s device token: "loginguard.device.<username>". */
+  static deviceTokenKey(username: string): string;
   baseUrl: string;
   token: string | null;
   socketUrl(): string;

@@ -1,9 +1,12 @@
 // loginguard-client: a dependency-free ES module for loginguard's WebSocket
 // and HTTP API. It owns the socket life cycle (first-message auth, JSON ping,
 // reconnect with exponential backoff and jitter, the close-code table) and
-// turns server pushes into events. It must not keep tokens anywhere but in
-// memory (storing them is the app's choice), never put a token in a URL, and
-// never reconnect after close 4001 (revoked) or 4003 (unauthorized).
+// turns server pushes into events. It must not keep session tokens anywhere
+// but in memory (storing them is the app's choice), never put a token in a
+// URL, and never reconnect after close 4001 (revoked) or 4003 (unauthorized).
+// The one thing it stores is each account's device token (localStorage by
+// default): it signs nobody in, it only keeps other people's failed guesses
+// from locking this browser out of the account.
 // The same file is served by the binary at /client/loginguard-client.js,
 // beside the close-code table it imports (/client/close-codes.js).
 
@@ -304,6 +307,28 @@ export class LoginGuardError extends Error {
   }
 }
 
+/** What a device token looks like; anything else kept under its key is dropped, not sent. */
+const DEVICE_TOKEN = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** This environment's localStorage, or null where there is none or it refuses access. */
+function localDeviceStore() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** A Storage-shaped store in memory, for environments without localStorage. */
+function memoryDeviceStore() {
+  const kept = new Map();
+  return {
+    getItem: (key) => kept.get(key) ?? null,
+    setItem: (key, value) => void kept.set(key, String(value)),
+    removeItem: (key) => void kept.delete(key),
+  };
+}
+
 /**
  * The HTTP API, with `fetch`. Every method resolves to the JSON answer (or
  * undefined for 204) and rejects with a `LoginGuardError`.
@@ -314,11 +339,41 @@ export class LoginGuardApi {
    * @param {string} [options.baseUrl] e.g. "https://example.org"; defaults to this page's origin
    * @param {string|null} [options.token] the bearer token, once signed in
    * @param {Function} [options.fetch] a fetch implementation
+   * @param {object} [options.deviceTokens] where each account's device token is kept
+   *   ({getItem, setItem, removeItem}, like localStorage); defaults to localStorage, or memory
    */
   constructor(options = {}) {
     this.baseUrl = (options.baseUrl ?? "").replace(/\/+$/, "");
     this.token = options.token ?? null;
     this._fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this._devices = options.deviceTokens ?? localDeviceStore() ?? memoryDeviceStore();
+  }
+
+  /** The key a device token of `username` is kept under. */
+  static deviceTokenKey(username) {
+    return `loginguard.device.${username}`;
+  }
+
+  // A store that fails (quota, privacy mode) costs only the lock-out
+  // exemption, never the sign-in: errors are swallowed in both helpers.
+  _keptDeviceToken(username) {
+    const key = LoginGuardApi.deviceTokenKey(username);
+    try {
+      const kept = this._devices.getItem(key);
+      if (kept === null || DEVICE_TOKEN.test(kept)) return kept;
+      this._devices.removeItem(key);
+    } catch {
+      // Nothing usable kept: nothing sent.
+    }
+    return null;
+  }
+
+  _keepDeviceToken(username, token) {
+    try {
+      this._devices.setItem(LoginGuardApi.deviceTokenKey(username), token);
+    } catch {
+      // Not kept: the next sign-in counts against the account, as without one.
+    }
   }
 
   /** The matching WebSocket URL: `baseUrl` with ws(s) and `/ws`. */
@@ -354,12 +409,19 @@ export class LoginGuardApi {
     return json;
   }
 
-  /** POST /api/auth/login; on success also keeps the token for later calls. */
+  /**
+   * POST /api/auth/login; on success also keeps the token for later calls.
+   * Sends the device token kept for `username`, if any, and keeps the fresh
+   * one the answer brings.
+   */
   async signIn({ username, password, device }) {
     const body = { username, password };
     if (device) body.device = device;
+    const kept = this._keptDeviceToken(username);
+    if (kept) body.device_token = kept;
     const result = await this._call("POST", "/api/auth/login", body);
     this.token = result.token;
+    if (typeof result.device_token === "string") this._keepDeviceToken(username, result.device_token);
     return result;
   }
 

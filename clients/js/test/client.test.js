@@ -257,6 +257,56 @@ describe("against a deny_new server", () => {
   });
 });
 
+/** A Storage-shaped store in a Map, to see what the client keeps. */
+function mapStorage() {
+  const kept = new Map();
+  return { kept, getItem: (k) => kept.get(k) ?? null, setItem: (k, v) => void kept.set(k, v), removeItem: (k) => void kept.delete(k) };
+}
+
+/** A real fetch that also remembers every JSON body it sent. */
+function recordingFetch() {
+  const sent = [];
+  const recording = (url, init) => {
+    sent.push(JSON.parse(init.body));
+    return fetch(url, init);
+  };
+  return { recording, sent };
+}
+
+describe("against a server that locks an account after 3 failed sign-ins", () => {
+  const server = serverForSuite({ args: ["--rate-limit-account", "3"] });
+
+  test("LoginGuardApi keeps each account's device token and sends it back, so guesses from elsewhere do not lock it out", async () => {
+    const storage = mapStorage();
+    const { recording, sent } = recordingFetch();
+    const api = new LoginGuardApi({ baseUrl: server.url, deviceTokens: storage, fetch: recording });
+    const first = await api.signIn({ username: "user1", password: "password1" });
+    assert.equal(sent[0].device_token, undefined, "nothing kept yet");
+    assert.equal(storage.kept.get(LoginGuardApi.deviceTokenKey("user1")), first.device_token);
+
+    const attacker = new LoginGuardApi({ baseUrl: server.url, deviceTokens: mapStorage() });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(attacker.signIn({ username: "user1", password: `guess${i}` }), (err) => err.code === "invalid_credentials");
+    }
+    await assert.rejects(attacker.signIn({ username: "user1", password: "password1" }), (err) => err.status === 429 && err.code === "rate_limited");
+
+    const again = await api.signIn({ username: "user1", password: "password1" });
+    assert.equal(sent.at(-1).device_token, first.device_token);
+    assert.notEqual(again.device_token, first.device_token);
+    assert.equal(storage.kept.get(LoginGuardApi.deviceTokenKey("user1")), again.device_token, "the fresh one is kept");
+  });
+
+  test("a kept value that is no device token is dropped, not sent", async () => {
+    const storage = mapStorage();
+    storage.setItem(LoginGuardApi.deviceTokenKey("user2"), "not a token!");
+    const { recording, sent } = recordingFetch();
+    const api = new LoginGuardApi({ baseUrl: server.url, deviceTokens: storage, fetch: recording });
+    const me = await api.signIn({ username: "user2", password: "password2" });
+    assert.equal(sent[0].device_token, undefined);
+    assert.equal(storage.kept.get(LoginGuardApi.deviceTokenKey("user2")), me.device_token);
+  });
+});
+
 describe("server restart (Redis keeps the sessions)", () => {
   const server = serverForSuite({ redis: true });
 

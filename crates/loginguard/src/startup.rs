@@ -22,7 +22,7 @@ pub use crate::app::ReloadHandle;
 use crate::app::{
     run_reloads, AdminService, Operations, Reconciler, SessionService, SignInService,
 };
-use crate::auth::{Accounts, FailureLimiter, PasswordVerifier, RateLimits};
+use crate::auth::{Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, RateLimits};
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
@@ -30,7 +30,10 @@ use crate::http::{self, AppState, ClientIpRule, OriginRule, TlsListener};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
 use crate::store::redis::RedisConn;
-use crate::store::{MemoryStore, RedisStore, SessionStore, SnapshotCache, StoreError, TimedStore};
+use crate::store::{
+    FailureCounter, MemoryFailures, MemoryStore, RedisStore, SessionStore, SnapshotCache,
+    StoreError, TimedStore,
+};
 use crate::ws::{self, close::CloseCode, ConnContext, Hub};
 
 /// How long shutdown waits for HTTP connections to finish their requests.
@@ -109,13 +112,14 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(metrics.clone());
         let sockets: Arc<dyn LocalSockets> = hub.clone();
-        let (store, presence, bus_health, redis): (Arc<dyn SessionStore>, Arc<dyn Presence>, _, _) =
+        let (store, failures, presence, bus_health, redis): StoreParts =
             match config.store.backend() {
                 StoreBackend::Memory => {
                     let bus = LocalBus::new();
                     bus.attach(hub.clone() as Arc<dyn EventHandler>);
                     (
                         Arc::new(MemoryStore::new(lifetimes, bus)),
+                        Arc::new(MemoryFailures::new()),
                         Arc::new(LocalPresence::new(sockets.clone())),
                         Arc::new(BusHealth::new(true)),
                         None,
@@ -150,8 +154,10 @@ impl App {
                     per_ip: config.limits.rate_limit_ip,
                     per_account: config.limits.rate_limit_account,
                 },
+                failures,
                 clock.clone(),
             ),
+            devices: device_tokens(&config)?,
             policy: config.session.policy(),
             lifetimes,
             store: store.clone(),
@@ -384,12 +390,30 @@ fn store_kind(config: &Config) -> &'static str {
     }
 }
 
+/// The store, its failed-sign-in counters (shared by every instance on
+/// Redis), presence, bus health and the Redis background parts.
 type StoreParts = (
     Arc<dyn SessionStore>,
+    Arc<dyn FailureCounter>,
     Arc<dyn Presence>,
     Arc<BusHealth>,
     Option<RedisParts>,
 );
+
+/// The device token signer: the configured key, or a random one, with a
+/// warning where several instances may run (they would not honour each
+/// other's tokens).
+fn device_tokens(config: &Config) -> Result<DeviceTokens, StartupError> {
+    if let Some(key) = &config.limits.device_cookie_key {
+        return Ok(DeviceTokens::new(key.expose_secret().as_bytes()));
+    }
+    let why = "no --device-cookie-key: device tokens are signed with a random key and honoured only by this instance until it restarts";
+    match config.store.backend() {
+        StoreBackend::Memory => tracing::info!("{why}"),
+        _ => tracing::warn!("{why}; give every instance the same key"),
+    }
+    Ok(DeviceTokens::random()?)
+}
 
 /// The Redis store, its event bus and presence. The bus subscribes on any of
 /// `nodes`: a classic `PUBLISH` reaches every node of a cluster.
@@ -424,8 +448,10 @@ fn redis_parts(
         clock: clock.clone(),
         interval: config.ws.presence_interval,
     });
+    let store = Arc::new(store);
     Ok((
-        Arc::new(store),
+        store.clone(),
+        store,
         presence.clone(),
         health,
         Some(RedisParts { bus, presence }),

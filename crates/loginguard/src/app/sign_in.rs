@@ -1,18 +1,24 @@
-//! The sign-in use case: rate limit -> password -> token -> one store step.
+//! The sign-in use case: device token -> rate limit -> password -> token ->
+//! one store step -> a new device token.
 //!
 //! Called by the HTTP handler with parsed credentials; callable and tested
 //! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; everything before it only decides whether to ask. The session
-//! records the password it was made under, for reloads of the users file.
-//! Records the result in the metrics and the audit log, once, here.
+//! the policy; everything before it only decides whether to ask. A valid
+//! device token for the account moves the attempt from the account's failure
+//! counter to the device's own (OWASP "device cookies"). The session records
+//! the password it was made under, for reloads of the users file. Records
+//! the result in the metrics and the audit log, once, here.
 
 use std::sync::Arc;
 
 use super::reconcile::{end_outdated, outdated};
 use super::AppError;
-use crate::auth::{issue_token, Accounts, FailureLimiter, PasswordVerifier, User};
+use crate::auth::{
+    issue_token, Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, Refusal, User,
+};
 use crate::domain::{
-    Clock, DeviceName, Lifetimes, OnLimit, Origin, Policy, Session, Token, Username,
+    AccountKey, Clock, DeviceName, DeviceToken, Lifetimes, OnLimit, Origin, Policy, Session, Token,
+    Username,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest};
@@ -22,6 +28,8 @@ pub struct Credentials {
     pub username: Username,
     pub password: String,
     pub device: Option<DeviceName>,
+    /// The device token an earlier sign-in on this account gave the client.
+    pub device_token: Option<DeviceToken>,
 }
 
 /// Where the request came from.
@@ -31,13 +39,14 @@ pub struct ClientMeta {
     pub user_agent: Option<String>,
 }
 
-/// A successful sign-in: the new session, its token (shown once), and the
-/// sessions it pushed out.
+/// A successful sign-in: the new session, its token (shown once), the
+/// sessions it pushed out, and a fresh device token for the client to keep.
 pub struct SignedIn {
     pub session: Session,
     pub token: Token,
     pub user: User,
     pub revoked: Vec<Session>,
+    pub device_token: DeviceToken,
 }
 
 /// Everything sign-in needs; one per instance.
@@ -45,6 +54,7 @@ pub struct SignInService {
     pub accounts: Arc<Accounts>,
     pub verifier: PasswordVerifier,
     pub limiter: Arc<FailureLimiter>,
+    pub devices: DeviceTokens,
     pub policy: Policy,
     pub lifetimes: Lifetimes,
     pub store: Arc<dyn SessionStore>,
@@ -74,14 +84,22 @@ impl SignInService {
     }
 
     async fn attempt(&self, creds: Credentials, meta: ClientMeta) -> Result<SignedIn, AppError> {
-        let name = creds.username.as_str();
+        // A forged, foreign or other account's token is as good as none.
+        let device = creds
+            .device_token
+            .as_ref()
+            .and_then(|t| self.devices.verify(&creds.username, t));
+        let account = AccountKey::of(&creds.username);
         let ticket = self
             .limiter
-            .admit(&meta.ip, name)
+            .admit(&meta.ip, &account, device.as_ref())
             .await
-            .map_err(|retry_after| {
-                tracing::info!(target: "audit", "sign-in refused: rate limited");
-                AppError::RateLimited { retry_after }
+            .map_err(|refusal| match refusal {
+                Refusal::TooManyFailures { retry_after } => {
+                    tracing::info!(target: "audit", trusted_device = device.is_some(), "sign-in refused: rate limited");
+                    AppError::RateLimited { retry_after }
+                }
+                Refusal::Store(e) => AppError::Store(e),
             })?;
 
         let users = self.accounts.current();
@@ -105,6 +123,7 @@ impl SignInService {
         };
 
         let token = issue_token(&user.username)?;
+        let device_token = self.devices.issue(&user.username)?;
         let now = self.clock.now();
         let session = Session {
             session_id: token.session_id().clone(),
@@ -144,6 +163,7 @@ impl SignInService {
                     token,
                     user,
                     revoked,
+                    device_token,
                 })
             }
             SignInOutcome::Denied { active } => {
@@ -275,8 +295,10 @@ mod tests {
                     per_ip: 0,
                     per_account: 0,
                 },
+                Arc::new(crate::store::MemoryFailures::new()),
                 clock.clone(),
             ),
+            devices: crate::auth::DeviceTokens::new(&[7; 32]),
             policy: Policy {
                 max_sessions: 1,
                 on_limit: OnLimit::KickOldest,
@@ -294,6 +316,7 @@ mod tests {
             username: Username::parse("alice").unwrap(),
             password: "before".into(),
             device: None,
+            device_token: None,
         };
         let meta = ClientMeta {
             ip: "192.0.2.1".into(),

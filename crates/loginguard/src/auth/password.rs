@@ -167,8 +167,9 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
 }
 
 impl Job {
-    /// Checks the password, settles the ticket, frees the place, then answers
-    /// (in that order, so a client that retries at once sees its failure).
+    /// Checks the password, frees the place, settles the ticket, and answers
+    /// once the ticket is settled (so a client that retries at once sees its
+    /// failure, on any instance).
     fn run(self, memory: &mut Vec<Block>) {
         let _entered = self.span.enter();
         let ok = if self.reply.is_closed() {
@@ -181,13 +182,11 @@ impl Job {
             let matched = verify_with(memory, &self.hash, self.password.as_bytes());
             self.known && matched
         };
-        if ok {
-            drop(self.ticket);
-        } else {
-            self.ticket.failed();
-        }
         drop(self.place);
-        let _ = self.reply.send(ok);
+        let reply = self.reply;
+        self.ticket.settle(!ok, move || {
+            let _ = reply.send(ok);
+        });
     }
 }
 
@@ -248,8 +247,9 @@ mod tests {
     use std::task::Poll;
 
     use super::*;
-    use crate::auth::{FailureLimiter, RateLimits};
-    use crate::domain::ManualClock;
+    use crate::auth::{FailureLimiter, RateLimits, Refusal};
+    use crate::domain::{AccountKey, ManualClock, Username};
+    use crate::store::MemoryFailures;
 
     /// One failed attempt allowed per IP; accounts unlimited.
     fn one_guess_per_ip() -> Arc<FailureLimiter> {
@@ -257,7 +257,13 @@ mod tests {
             per_ip: 1,
             per_account: 0,
         };
-        FailureLimiter::new(limits, Arc::new(ManualClock::new()))
+        let counter = Arc::new(MemoryFailures::new());
+        FailureLimiter::new(limits, counter, Arc::new(ManualClock::new()))
+    }
+
+    async fn admit(limiter: &Arc<FailureLimiter>, ip: &str) -> Result<Ticket, Refusal> {
+        let account = AccountKey::of(&Username::parse("u").unwrap());
+        limiter.admit(ip, &account, None).await
     }
 
     /// Polls `check` once, which queues its job (`verify` sends it before
@@ -339,10 +345,10 @@ mod tests {
         let v = PasswordVerifier::new(1).unwrap();
         let limiter = one_guess_per_ip();
         let h = hash_password("pw").unwrap();
-        let ticket = limiter.admit("ip", "u").await.unwrap();
+        let ticket = admit(&limiter, "ip").await.unwrap();
         abandon(Box::pin(v.verify(Some(&h), "wrong", ticket))).await;
         // The next attempt waits for the abandoned one, then is refused.
-        assert!(limiter.admit("ip", "u").await.is_err());
+        assert!(admit(&limiter, "ip").await.is_err());
     }
 
     #[tokio::test]
@@ -350,15 +356,15 @@ mod tests {
         let v = PasswordVerifier::new(1).unwrap();
         let limiter = one_guess_per_ip();
         let (slow, h) = (slow_hash(), hash_password("pw").unwrap());
-        let ticket = limiter.admit("a", "u").await.unwrap();
+        let ticket = admit(&limiter, "a").await.unwrap();
         let mut ahead = Box::pin(v.verify(Some(&slow), "pw", ticket));
         queue(&mut ahead).await;
-        let ticket = limiter.admit("b", "u").await.unwrap();
+        let ticket = admit(&limiter, "b").await.unwrap();
         abandon(Box::pin(v.verify(Some(&h), "pw", ticket))).await;
         assert!(ahead.await.unwrap());
         // Hashed, the right password would have counted nothing.
-        assert!(limiter.admit("b", "u").await.is_err());
-        assert!(limiter.admit("a", "u").await.is_ok(), "a success is free");
+        assert!(admit(&limiter, "b").await.is_err());
+        assert!(admit(&limiter, "a").await.is_ok(), "a success is free");
     }
 
     #[tokio::test]

@@ -107,8 +107,8 @@ impl ConfigError {
     }
 }
 
-/// Settings whose values may hold a password (Redis URLs): never repeated.
-const SECRET_SETTINGS: [&str; 2] = ["redis", "redis_cluster"];
+/// Settings whose values are or may hold a secret: never repeated.
+const SECRET_SETTINGS: [&str; 3] = ["redis", "redis_cluster", "device_cookie_key"];
 
 /// `--max-sessions <N>` -> `max_sessions`, the name the file and docs use.
 fn setting_name(arg: &str) -> String {

@@ -185,9 +185,15 @@ pub struct LimitsConfig {
     /// Failed sign-ins allowed per client IP per minute; 0 = off.
     #[arg(long, env = "LOGINGUARD_RATE_LIMIT_IP", default_value = "50")]
     pub rate_limit_ip: u32,
-    /// Failed sign-ins allowed per account per minute; 0 = off.
+    /// Failed sign-ins allowed per account per minute; 0 = off. A browser with
+    /// a device token from an earlier sign-in gets this many of its own.
     #[arg(long, env = "LOGINGUARD_RATE_LIMIT_ACCOUNT", default_value = "20")]
     pub rate_limit_account: u32,
+    /// Secret (32+ bytes) that signs device tokens; give every instance the same
+    /// one [default: random per start, so tokens die with the process].
+    #[arg(long, env = "LOGINGUARD_DEVICE_COOKIE_KEY", hide_env_values = true,
+          value_parser = parse::device_cookie_key)]
+    pub device_cookie_key: Option<SecretString>,
 }
 
 /// The admin view.

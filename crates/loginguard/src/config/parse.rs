@@ -1,8 +1,9 @@
 //! Value parsers for the settings tree: text in, typed and checked value out.
 //!
 //! Each returns a short problem statement on failure; `ConfigError` adds the
-//! setting's name and where the value came from. Redis URLs are checked here
-//! and wrapped as secrets at once, so no later `Debug` can print a password.
+//! setting's name and where the value came from. Redis URLs and the device
+//! token key are checked here and wrapped as secrets at once, so no later
+//! `Debug` can print them.
 
 use std::time::Duration;
 
@@ -82,6 +83,15 @@ pub fn redis_url(raw: &str) -> Result<SecretString, String> {
             format!("not a usable Redis URL: {why}")
         }
     })?;
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+/// The key that signs device tokens: at least 32 bytes (256 bits, HMAC-SHA256's
+/// own size). Its error never repeats the value.
+pub fn device_cookie_key(raw: &str) -> Result<SecretString, String> {
+    if raw.len() < 32 {
+        return Err("must be at least 32 bytes (e.g. `openssl rand -base64 32`)".into());
+    }
     Ok(SecretString::from(raw.to_owned()))
 }
 

@@ -59,13 +59,14 @@ fn flags_override_the_file_which_overrides_defaults() {
 
 #[test]
 fn bad_values_name_the_setting() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--max-sessions", "0"], "max_sessions"),
         (&["--on-limit", "sometimes"], "on_limit"),
         (&["--idle-timeout", "soon"], "idle_timeout"),
         (&["--ws-auth-timeout", "300000000000y"], "ws_auth_timeout"),
         (&["--listen", "nowhere"], "listen"),
         (&["--redis", "http://x"], "redis"),
+        (&["--device-cookie-key", "short"], "device_cookie_key"),
     ];
     for (args, setting) in cases {
         let err = Config::load(args.iter().copied()).unwrap_err().to_string();
@@ -96,6 +97,26 @@ fn redis_urls_are_secrets() {
         .unwrap_err()
         .to_string();
     assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn the_device_cookie_key_is_a_secret() {
+    let key = "k3y-".repeat(8);
+    let c = Config::load(["--device-cookie-key", &key]).unwrap();
+    assert!(!format!("{c:?}").contains(&key));
+    let given = c
+        .limits
+        .device_cookie_key
+        .as_ref()
+        .map(|k| k.expose_secret());
+    assert_eq!(given, Some(key.as_str()));
+    let err = Config::load(["--device-cookie-key", "sh0rt-s3cret"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at least 32 bytes") && !err.contains("s3cret"),
+        "{err}"
+    );
 }
 
 #[test]

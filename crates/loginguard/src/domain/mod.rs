@@ -1,14 +1,18 @@
 //! The domain: plain types and pure rules, no I/O and no async.
 //!
 //! Everything here is what `auth`, `store`, `events`, `ws` and `http` agree
-//! on: parsed user input (`Username`, `DeviceName`), identities (`SessionId`,
-//! `AccountKey`, `Token`), the session record and its provenance, the policy
-//! decision and the revocation reasons. The memory store runs `Account` directly; the Redis Lua
-//! scripts mirror it, and the store conformance suite checks that they agree.
+//! on: parsed user input (`Username`, `DeviceName`, `DeviceToken`), identities
+//! (`SessionId`, `AccountKey`, `Token`), the session record and its
+//! provenance, the policy decision, the revocation reasons and the
+//! failed-sign-in window. The memory store runs `Account` and `FailureWindow`
+//! directly; the Redis Lua scripts mirror them, and the conformance suites
+//! check that they agree.
 
 mod account;
 mod clock;
 mod device;
+mod device_token;
+mod failures;
 mod policy;
 mod provenance;
 mod reason;
@@ -20,6 +24,10 @@ mod username;
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;
+pub use device_token::{
+    DeviceId, DeviceToken, MalformedDeviceToken, DEVICE_ID_BYTES, DEVICE_MAC_BYTES,
+};
+pub use failures::{Admission, FailureWindow, FAILURE_WINDOW};
 pub use policy::{decide, Decision, OnLimit, Policy};
 pub use provenance::{Origin, PasswordFingerprint};
 pub use reason::{Actor, Reason, Tombstone};

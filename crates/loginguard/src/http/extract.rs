@@ -1,9 +1,10 @@
 //! Extractors: where raw HTTP becomes parsed, trusted values.
 //!
-//! `LoginBody` (JSON or form, parsed into `Credentials`), `Meta` (client IP
-//! and User-Agent), `Authenticated` (bearer token -> live session, or the
-//! exact 401, through `app::SessionService`), and `Admin`. Every failure is
-//! an `ApiError`, so handlers never see malformed input.
+//! `LoginBody` (JSON or form, parsed into `Credentials`, an optional device
+//! token included), `Meta` (client IP and User-Agent), `Authenticated`
+//! (bearer token -> live session, or the exact 401, through
+//! `app::SessionService`), and `Admin`. Every failure is an `ApiError`, so
+//! handlers never see malformed input.
 
 use std::net::SocketAddr;
 
@@ -21,7 +22,7 @@ use axum::extract::FromRef;
 use super::state::ClientIpRule;
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
-use crate::domain::{DeviceName, Session, Token, Username};
+use crate::domain::{DeviceName, DeviceToken, Session, Token, Username};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -32,6 +33,8 @@ struct LoginFields {
     password: String,
     #[serde(default)]
     device: Option<String>,
+    #[serde(default)]
+    device_token: Option<String>,
 }
 
 impl LoginFields {
@@ -40,7 +43,7 @@ impl LoginFields {
     fn from_form(body: &[u8]) -> Result<Self, ApiError> {
         let bad = |what: &str| ApiError::BadRequest(format!("invalid form body: {what}"));
         let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
-        let (mut username, mut password, mut device) = (None, None, None);
+        let (mut username, mut password, mut device, mut device_token) = (None, None, None, None);
         for pair in text.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decode = |s: &str| {
@@ -53,6 +56,7 @@ impl LoginFields {
                 "username" => &mut username,
                 "password" => &mut password,
                 "device" => &mut device,
+                "device_token" => &mut device_token,
                 _ => continue,
             };
             if slot.replace(decode(value)?).is_some() {
@@ -63,6 +67,7 @@ impl LoginFields {
             username: username.ok_or_else(|| bad("missing username"))?,
             password: password.ok_or_else(|| bad("missing password"))?,
             device,
+            device_token,
         })
     }
 }
@@ -113,10 +118,18 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
             .map(|d| DeviceName::parse(&d))
             .transpose()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        // Empty is absent, as for `device`: a plain form may send the field blank.
+        let device_token = fields
+            .device_token
+            .filter(|t| !t.is_empty())
+            .map(|t| DeviceToken::parse(&t))
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         Ok(LoginBody(Credentials {
             username,
             password,
             device,
+            device_token,
         }))
     }
 }
@@ -216,9 +229,12 @@ mod tests {
             (f.username.as_str(), f.password.as_str(), f.device),
             ("usér 1", "p&w", None)
         );
+        let f = LoginFields::from_form(b"username=u&password=p&device_token=v1.a_b-c").unwrap();
+        assert_eq!(f.device_token.as_deref(), Some("v1.a_b-c"));
         for bad in [
             &b"username=%FF&password=x"[..],
             b"username=a&username=b&password=x",
+            b"username=a&password=x&device_token=1&device_token=2",
             b"password=x",
             b"username=a&password=\xff",
         ] {

@@ -146,6 +146,9 @@ pub struct SignInView {
     pub created_at: String,
     pub expires_at: String,
     pub revoked_sessions: Vec<RevokedView>,
+    /// For the client to keep and send with its next sign-in on this account
+    /// (see `auth::DeviceTokens`); not a credential.
+    pub device_token: String,
 }
 
 impl From<SignedIn> for SignInView {
@@ -165,6 +168,7 @@ impl From<SignedIn> for SignInView {
                     device: r.device.as_str().to_owned(),
                 })
                 .collect(),
+            device_token: s.device_token.as_str().to_owned(),
         }
     }
 }

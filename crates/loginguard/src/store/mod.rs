@@ -5,15 +5,18 @@
 //! lock held for the memory store, one Lua script for Redis), so there is
 //! never a read-then-write race between instances. Every change that ends a
 //! session also emits a `StoreEvent` in that same step. The store never
-//! imports `ws` or `http`.
+//! imports `ws` or `http`. Beside it, `FailureCounter` keeps the failed
+//! sign-in counts (in the same Redis, so every instance shares them).
 
 mod error;
+mod failures;
 mod memory;
 pub mod redis;
 mod snapshot;
 mod timed;
 
 pub use error::StoreError;
+pub use failures::{FailureCounter, FailureKey, MemoryFailures};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 pub use snapshot::{snapshot_order, Snapshot, SnapshotCache};

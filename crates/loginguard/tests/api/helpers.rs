@@ -195,6 +195,11 @@ impl TestApp {
     /// `login` from `ip`, as a trusted proxy reports it in `X-Forwarded-For`.
     pub async fn login_from(&self, ip: &str, user: &str, password: &str) -> Reply {
         let body = json!({"username": user, "password": password, "device": "x"});
+        self.login_body_from(ip, body).await
+    }
+
+    /// Posts any sign-in `body` from `ip`, as `login_from` does.
+    pub async fn login_body_from(&self, ip: &str, body: Value) -> Reply {
         let req = self
             .http
             .post(self.url("/api/auth/login"))

@@ -9,9 +9,11 @@ mod tls;
 
 mod bad_input;
 mod cli;
+mod failure_counter;
 mod hostile_signin;
 mod instances;
 mod layers;
 mod login;
+mod rate_limits;
 mod reload;
 mod websocket;

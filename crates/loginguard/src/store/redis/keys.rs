@@ -8,11 +8,17 @@
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
 //! - `<p>:{idx}:instances`: sorted set, instance id -> last heartbeat (ms)
+//! - `<p>:{a:<account key>}:f`: hash, the account's failed-sign-in window
+//!   (`w` start, `f` failures, `p` checks in flight, `q`/`qw` carried ones)
+//! - `<p>:{a:<account key>}:f:<device id>`: hash, one trusted device's window
+//! - `<p>:{ip:<hex of the IP>}:f`: hash, one client IP's window
 //!
 //! The account key is a fixed-length hex digest of the user name, so the
 //! `{...}` hash tag puts all of one account's keys in one Cluster slot and no
-//! user name can reach into another account's keys.
+//! user name can reach into another account's keys. An IP is hex-encoded for
+//! the same reason; a device id is base64url, which holds no brace.
 
+use super::super::FailureKey;
 use crate::domain::AccountKey;
 
 /// The three keys of one account, in the order the scripts expect them.
@@ -41,6 +47,16 @@ impl KeySpace {
             sessions: format!("{base}:s"),
             tombstones: format!("{base}:x"),
             tombstone_index: format!("{base}:xe"),
+        }
+    }
+
+    /// The counter of one failed-sign-in window.
+    pub fn failures(&self, key: &FailureKey) -> String {
+        let p = &self.prefix;
+        match key {
+            FailureKey::Ip(ip) => format!("{p}:{{ip:{}}}:f", hex::encode(ip)),
+            FailureKey::Account(a) => format!("{p}:{{a:{}}}:f", a.as_str()),
+            FailureKey::Device(a, d) => format!("{p}:{{a:{}}}:f:{}", a.as_str(), d.as_str()),
         }
     }
 
@@ -76,5 +92,18 @@ mod tests {
         assert_eq!(tag(&k.sessions), tag(&k.tombstone_index));
         assert!(!k.sessions.contains("we}ird"));
         assert!(k.sessions.starts_with("lg:{a:") && k.sessions.ends_with("}:s"));
+    }
+
+    #[test]
+    fn failure_counters_keep_client_text_out_of_the_hash_tag() {
+        let ks = KeySpace::new("lg");
+        let ip = ks.failures(&FailureKey::Ip("::1}{x".into()));
+        assert_eq!(ip, format!("lg:{{ip:{}}}:f", hex::encode("::1}{x")));
+        let user = AccountKey::of(&Username::parse("u").unwrap());
+        let device = crate::domain::DeviceId::from_bytes([0xfb; 16]);
+        let on_device = ks.failures(&FailureKey::Device(user.clone(), device));
+        let on_account = ks.failures(&FailureKey::Account(user));
+        assert!(on_device.starts_with(&on_account), "one account, one slot");
+        assert_eq!(on_device.matches('{').count(), 1);
     }
 }

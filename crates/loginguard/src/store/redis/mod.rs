@@ -6,9 +6,11 @@
 //! scripts run unchanged on Redis Cluster. Scripts `PUBLISH` their events in
 //! the same step; `events::RedisBus` hears them. Connection failures become
 //! `StoreError::Unavailable` and nothing is half-written; the change between
-//! reachable and unreachable is logged once each way.
+//! reachable and unreachable is logged once each way. The same store counts
+//! failed sign-ins for every instance (`failures.rs`).
 
 mod conn;
+mod failures;
 mod keys;
 mod scripts;
 

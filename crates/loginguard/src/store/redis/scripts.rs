@@ -1,6 +1,7 @@
 //! The Lua scripts, compiled into the binary, and the decoding of their replies.
 //!
-//! Each script is `common.lua` followed by one verb file; `redis::Script` runs
+//! Each script is `common.lua` (or, for the failure counters, `failures.lua`)
+//! followed by one verb file; `redis::Script` runs
 //! it by SHA and loads it on `NOSCRIPT`, so a restarted Redis needs nothing
 //! from us. Replies are decoded here, next to the scripts that shape them.
 
@@ -9,17 +10,14 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::super::{SignInOutcome, StoreError};
-use crate::domain::{Lookup, Session, Tombstone};
+use crate::domain::{Admission, Lookup, Millis, Session, Tombstone};
 
 macro_rules! script {
     ($file:literal) => {
-        LazyLock::new(|| {
-            Script::new(concat!(
-                include_str!("scripts/common.lua"),
-                "\n",
-                include_str!($file)
-            ))
-        })
+        script!("scripts/common.lua", $file)
+    };
+    ($helpers:literal, $file:literal) => {
+        LazyLock::new(|| Script::new(concat!(include_str!($helpers), "\n", include_str!($file))))
     };
 }
 
@@ -27,6 +25,10 @@ pub static SIGN_IN: LazyLock<Script> = script!("scripts/sign_in.lua");
 pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
 pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
 pub static LIST: LazyLock<Script> = script!("scripts/list.lua");
+pub static FAILURE_ADMIT: LazyLock<Script> =
+    script!("scripts/failures.lua", "scripts/failure_admit.lua");
+pub static FAILURE_SETTLE: LazyLock<Script> =
+    script!("scripts/failures.lua", "scripts/failure_settle.lua");
 
 pub fn session(json: &str) -> Result<Session, StoreError> {
     serde_json::from_str(json).map_err(StoreError::corrupt)
@@ -63,4 +65,20 @@ pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
             "unexpected sign_in reply {reply:?}"
         ))),
     }
+}
+
+/// `failure_admit.lua`'s reply.
+pub fn failure_admit(reply: &[String]) -> Result<Admission, StoreError> {
+    let ms = |n: &str| n.parse::<u64>().ok();
+    match reply {
+        [tag, start] if tag == "admitted" => {
+            ms(start).map(|w| Admission::Admitted { window: Millis(w) })
+        }
+        [tag] if tag == "wait" => Some(Admission::Wait),
+        [tag, left] if tag == "refused" => ms(left).map(|l| Admission::Refused {
+            retry_after: std::time::Duration::from_millis(l),
+        }),
+        _ => None,
+    }
+    .ok_or_else(|| StoreError::corrupt(format!("unexpected failure_admit reply {reply:?}")))
 }
