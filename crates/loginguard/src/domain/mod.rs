@@ -9,6 +9,7 @@
 mod account;
 mod clock;
 mod device;
+pub mod json;
 mod policy;
 mod reason;
 mod session;
