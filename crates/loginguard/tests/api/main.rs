@@ -8,7 +8,9 @@ mod store;
 
 mod bad_input;
 mod cli;
+mod hostile_http;
 mod instances;
 mod layers;
 mod login;
+mod redis_checks;
 mod websocket;
