@@ -12,6 +12,8 @@ mod demo;
 mod error;
 mod extract;
 mod forwarded;
+#[cfg(test)]
+mod fuzz;
 mod limits;
 mod login;
 mod ops;
