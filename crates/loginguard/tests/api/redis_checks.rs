@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use crate::process::{serve_refused, Proc};
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
 
 fn set_policy(redis: &RedisServer, policy: &str) {
     let out = redis.cli(&["CONFIG", "SET", "maxmemory-policy", policy]);
@@ -63,4 +63,36 @@ async fn a_redis_that_turns_evicting_makes_the_instance_unready_after_a_reconnec
         app.get("/readyz", None).await.status == 200
     })
     .await;
+}
+
+/// Where an ACL forbids `CONFIG`, the policy cannot be checked: the instance
+/// runs (and logs a warning) rather than refusing a Redis it cannot see into.
+#[tokio::test]
+async fn a_redis_that_forbids_config_is_not_refused() {
+    let redis = RedisServer::start();
+    let acl = [
+        "ACL", "SETUSER", "lg", "on", ">secret", "~*", "&*", "+@all", "-config",
+    ];
+    assert_eq!(redis.cli(&acl).as_deref().map(str::trim), Some("OK"));
+    let mut config = base_config();
+    config.store.redis = Some(format!("redis://lg:secret@127.0.0.1:{}/0", redis.port).into());
+    let app = spawn_app(config).await;
+    assert_eq!(app.get("/readyz", None).await.status, 200);
+}
+
+/// On a cluster every master is asked: one evicting master is enough.
+#[tokio::test]
+async fn every_master_of_a_cluster_is_checked() {
+    let cluster = RedisCluster::start();
+    let last = cluster.nodes.last().expect("a master");
+    set_policy(last, "volatile-lru");
+    let err = loginguard::startup::App::build(cluster_config(&cluster))
+        .await
+        .err()
+        .expect("refused");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(":{}: maxmemory-policy is volatile-lru", last.port)),
+        "{message}"
+    );
 }
