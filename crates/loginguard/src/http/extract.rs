@@ -3,8 +3,8 @@
 //! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
 //! `Credentials`), `Meta` (client IP and User-Agent), `Authenticated`
 //! (bearer token -> live session, or the exact 401, through
-//! `app::SessionService`), and `Admin`. Every failure is
-//! an `ApiError`, so handlers never see malformed input.
+//! `app::SessionService`), and `Admin`. Every failure is an `ApiError`, so
+//! handlers never see malformed input.
 
 use std::net::SocketAddr;
 
@@ -24,8 +24,7 @@ use super::forwarded::last_forwarded_for;
 use super::state::ClientIpRule;
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
-use crate::domain::json;
-use crate::domain::{DeviceName, Session, Token, Username};
+use crate::domain::{json, DeviceName, Session, Token, Username};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;

@@ -1,8 +1,9 @@
 //! `StoreError`: the one error every store backend maps its failures into.
 //!
 //! `Unavailable`, `EventsNotHeard` and `Unsuitable` mean "try again later"
-//! (or "fix the server") and become HTTP 503 `store_unavailable`; `Corrupt` is a bug or foreign data and
-//! becomes a 500 with the cause logged. The source error is always kept.
+//! (or "fix the server") and become HTTP 503 `store_unavailable`; `Corrupt`
+//! is a bug or foreign data and becomes a 500 with the cause logged. The
+//! source error is always kept.
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 

@@ -53,9 +53,7 @@ impl RedisConn {
             client.get_pending_async_connection_with_config(config),
         ))
     }
-}
 
-impl RedisConn {
     /// Runs `cmd` on the server, or on every master of a cluster: each
     /// node's own reply, a refusal (`Value::ServerError`) included, named by
     /// its address. Fails only when a node cannot be reached.

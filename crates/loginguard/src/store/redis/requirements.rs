@@ -96,7 +96,7 @@ impl Requirements {
                     .inspect_err(|_| self.due.store(true, Ordering::Relaxed))?;
                 let verdict = judge(&facts, self.allow_evicting);
                 let previous = self.last.lock().replace((Instant::now(), verdict.clone()));
-                if previous.map(|(_, v)| v) != Some(verdict.clone()) {
+                if previous.map(|(_, v)| v).as_ref() != Some(&verdict) {
                     log(&verdict);
                 }
                 verdict
@@ -116,7 +116,7 @@ fn log(verdict: &Verdict) {
                 tracing::warn!("{warning}");
             }
         }
-        Err(e) => tracing::error!(error = %e, "redis is unsuitable; not ready until it is fixed"),
+        Err(e) => tracing::error!(error = %e, "redis does not meet loginguard's requirements"),
     }
 }
 
