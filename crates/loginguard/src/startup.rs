@@ -55,6 +55,9 @@ pub enum StartupError {
     Store(#[from] crate::store::StoreError),
     #[error("cannot use the TLS certificate")]
     Tls(#[from] crate::http::TlsError),
+    /// The Redis answered and is not one to run on (too old, or evicting).
+    #[error(transparent)]
+    UnsuitableRedis(crate::store::redis::RequirementError),
     #[error("the random number generator failed")]
     Rng(#[source] getrandom::Error),
     #[error("cannot prepare password hashing")]
@@ -128,12 +131,12 @@ impl App {
                 StoreBackend::Redis(url) => {
                     let conn =
                         RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
-                    redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
+                    redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock).await?
                 }
                 StoreBackend::Cluster(nodes) => {
                     let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
                     let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
-                    redis_parts(conn, nodes, &config, &sockets, &clock)?
+                    redis_parts(conn, nodes, &config, &sockets, &clock).await?
                 }
             };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
@@ -417,7 +420,7 @@ fn device_tokens(config: &Config) -> Result<DeviceTokens, StartupError> {
 
 /// The Redis store, its event bus and presence. The bus subscribes on any of
 /// `nodes`: a classic `PUBLISH` reaches every node of a cluster.
-fn redis_parts(
+async fn redis_parts(
     conn: RedisConn,
     nodes: &[SecretString],
     config: &Config,
@@ -428,7 +431,17 @@ fn redis_parts(
         conn.clone(),
         &config.store.redis_prefix,
         config.session.lifetimes(),
-    );
+    )
+    .allow_evicting(config.store.allow_evicting_redis);
+    // A Redis that is down now is checked when it answers (until then the
+    // instance is not ready); one that answers and does not suit us is fatal.
+    match store.verify_server().await {
+        Ok(()) => {}
+        Err(StoreError::Unsuitable(e)) => return Err(StartupError::UnsuitableRedis(e)),
+        Err(e) => {
+            tracing::warn!(error = ?e, "cannot check the Redis server yet; readiness checks it once it answers")
+        }
+    }
     let clients = nodes
         .iter()
         .map(|n| redis::Client::open(n.expose_secret()))

@@ -130,7 +130,7 @@ impl SignInService {
             username: user.username.clone(),
             device: DeviceName::given_or_derived(creds.device, meta.user_agent.as_deref()),
             ip: meta.ip.clone(),
-            user_agent: meta.user_agent.clone().unwrap_or_default(),
+            user_agent: Session::stored_user_agent(meta.user_agent.as_deref()),
             created_at: now,
             last_seen_at: now,
             expires_at: now.plus(self.lifetimes.absolute),

@@ -89,6 +89,10 @@ pub struct StoreConfig {
     /// Prefix of every Redis key and channel.
     #[arg(long, env = "LOGINGUARD_REDIS_PREFIX", default_value = "lg")]
     pub redis_prefix: String,
+    /// Run even when Redis's maxmemory-policy is not noeviction (it may then evict sessions).
+    #[arg(long, env = "LOGINGUARD_ALLOW_EVICTING_REDIS", num_args = 0..=1,
+          default_value = "false", default_missing_value = "true", value_parser = parse::switch)]
+    pub allow_evicting_redis: bool,
 }
 
 /// Which store backend a `StoreConfig` selects.

@@ -13,6 +13,7 @@ mod clock;
 mod device;
 mod device_token;
 mod failures;
+pub mod json;
 mod policy;
 mod provenance;
 mod reason;

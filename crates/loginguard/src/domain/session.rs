@@ -110,6 +110,19 @@ pub struct Session {
 }
 
 impl Session {
+    /// Longest User-Agent kept with a session, in characters. It is only
+    /// shown and logged, and a client must not be able to grow its
+    /// account's record (and every list of it) with a huge header.
+    pub const MAX_USER_AGENT_CHARS: usize = 256;
+
+    /// A client's User-Agent as stored: cut to `MAX_USER_AGENT_CHARS`.
+    pub fn stored_user_agent(raw: Option<&str>) -> String {
+        raw.unwrap_or_default()
+            .chars()
+            .take(Self::MAX_USER_AGENT_CHARS)
+            .collect()
+    }
+
     /// Expired when past its absolute end or unused for longer than `idle`.
     pub fn is_expired(&self, now: Millis, idle: Duration) -> bool {
         now >= self.expires_at || now >= self.last_seen_at.plus(idle)

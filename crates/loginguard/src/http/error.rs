@@ -59,9 +59,15 @@ pub enum ApiError {
     /// 413: body over 16 KiB.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 414: request target over 8 KiB.
+    #[error("URI too long")]
+    UriTooLong,
     /// 429: too many failed sign-ins.
     #[error("too many failed attempts")]
     RateLimited { retry_after: Duration },
+    /// 431: header section over 64 KiB or over 100 lines.
+    #[error("request headers too large")]
+    HeadersTooLarge,
     /// 503: the store cannot be reached; nothing was changed.
     #[error("session store unavailable")]
     StoreUnavailable(#[source] StoreError),
@@ -85,7 +91,9 @@ impl ApiError {
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::SessionLimitReached { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -105,7 +113,9 @@ impl ApiError {
             ApiError::RequestTimeout => "request_timeout",
             ApiError::SessionLimitReached { .. } => "session_limit_reached",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UriTooLong => "uri_too_long",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::HeadersTooLarge => "headers_too_large",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -134,7 +144,7 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) | StoreError::EventsNotHeard => {
+            StoreError::Unavailable(_) | StoreError::EventsNotHeard | StoreError::Unsuitable(_) => {
                 ApiError::StoreUnavailable(e)
             }
             StoreError::Corrupt(_) => ApiError::Internal(Box::new(e)),
@@ -255,6 +265,7 @@ mod tests {
                 "session_limit_reached",
             ),
             (ApiError::PayloadTooLarge, 413, "payload_too_large"),
+            (ApiError::UriTooLong, 414, "uri_too_long"),
             (
                 ApiError::RateLimited {
                     retry_after: Duration::from_secs(3),
@@ -262,6 +273,7 @@ mod tests {
                 429,
                 "rate_limited",
             ),
+            (ApiError::HeadersTooLarge, 431, "headers_too_large"),
             (
                 ApiError::StoreUnavailable(StoreError::EventsNotHeard),
                 503,

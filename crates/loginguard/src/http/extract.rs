@@ -1,7 +1,8 @@
 //! Extractors: where raw HTTP becomes parsed, trusted values.
 //!
-//! `LoginBody` (JSON or form, parsed into `Credentials`, an optional device
-//! token included), `Meta` (client IP and User-Agent), `Authenticated`
+//! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
+//! `Credentials`, an optional device token included), `Meta` (client IP and
+//! User-Agent), `Authenticated`
 //! (bearer token -> live session, or the exact 401, through
 //! `app::SessionService`), and `Admin`. Every failure is an `ApiError`, so
 //! handlers never see malformed input.
@@ -13,16 +14,18 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use percent_encoding::percent_decode_str;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use super::forwarded::last_forwarded_for;
 use super::state::ClientIpRule;
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
-use crate::domain::{DeviceName, DeviceToken, Session, Token, Username};
+use crate::domain::{json, DeviceName, DeviceToken, Session, Token, Username};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -72,6 +75,41 @@ impl LoginFields {
     }
 }
 
+/// A JSON request body: every endpoint that takes JSON reads it through this
+/// (never `axum::Json`), so each gets the same rules: a JSON content type
+/// (415), the body limit (413) and a JSON object that decodes into `T` (400,
+/// `domain::json`: an array is not an object).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_content_type(&req, "application/json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let body = read_body(req, state).await?;
+        json::from_object(&body)
+            .map(ApiJson)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Whether the request's media type is `media_type` (parameters ignored).
+fn has_content_type(req: &Request, media_type: &str) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with(media_type))
+}
+
+/// The whole body, within the body limit (413 past it).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))
+}
+
 /// A sign-in body, from JSON or `application/x-www-form-urlencoded`.
 pub struct LoginBody(pub Credentials);
 
@@ -79,25 +117,10 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let json = content_type.starts_with("application/json");
-        if !json && !content_type.starts_with("application/x-www-form-urlencoded") {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        // The body limit applies here (413 past it).
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))?;
-        let fields = if json {
-            serde_json::from_slice::<LoginFields>(&body)
-                .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
+        let fields = if has_content_type(&req, "application/x-www-form-urlencoded") {
+            LoginFields::from_form(&read_body(req, state).await?)?
         } else {
-            LoginFields::from_form(&body)?
+            ApiJson::<LoginFields>::from_request(req, state).await?.0
         };
         let username =
             Username::parse(&fields.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -150,15 +173,14 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string())
             .unwrap_or_else(|| "unknown".to_owned());
-        // Behind a trusted proxy, the client is the last address it appended.
         let forwarded = ClientIpRule::from_ref(state)
             .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for"))
+            .then(|| {
+                let lines = parts.headers.get_all("x-forwarded-for").into_iter();
+                last_forwarded_for(lines.map(|v| v.as_bytes()))
+            })
             .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(|s| s.trim().to_owned())
-            .filter(|s| s.parse::<std::net::IpAddr>().is_ok());
+            .map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -3,13 +3,18 @@
 //! Handlers are thin: extract (parsing happens in `extract`), make one call
 //! into `app`, turn the result into a view (`views`). Each resource file has
 //! its own `router()`; this file merges them and adds the JSON 404/405
-//! fallbacks, the 16 KiB body limit, the request timeout, panic safety and
-//! the one place server errors are logged.
+//! fallbacks, the request limits (`limits`), the request timeout, the
+//! headers every API answer carries, panic safety and the one place server
+//! errors are logged.
 
 mod admin;
 mod demo;
 mod error;
 mod extract;
+mod forwarded;
+#[cfg(test)]
+mod fuzz;
+mod limits;
 mod login;
 mod ops;
 mod serve;
@@ -26,16 +31,14 @@ pub use tls::{TlsError, TlsListener};
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
-
-/// Largest request body accepted (413 `payload_too_large` above).
-pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// Longest a request may take, body reading included (408 above). Sign-in
 /// waits for a hashing thread and the rate limiter (at most 5 s) first.
@@ -50,6 +53,22 @@ async fn request_timeout(req: Request, next: Next) -> Response {
     }
 }
 
+/// Marks every `/api/` answer, errors included, as not to be cached (it may
+/// hold a token or a session list) and as the JSON it says it is.
+async fn api_headers(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut response = next.run(req).await;
+    if api {
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    response
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -62,8 +81,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(limits::enforce))
         .layer(middleware::from_fn(request_timeout))
+        .layer(middleware::from_fn(api_headers))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))

@@ -1,8 +1,9 @@
 //! `StoreError`: the one error every store backend maps its failures into.
 //!
-//! `Unavailable` and `EventsNotHeard` mean "try again later" and become
-//! HTTP 503 `store_unavailable`; `Corrupt` is a bug or foreign data and
-//! becomes a 500 with the cause logged. The source error is always kept.
+//! `Unavailable`, `EventsNotHeard` and `Unsuitable` mean "try again later"
+//! (or "fix the server") and become HTTP 503 `store_unavailable`; `Corrupt`
+//! is a bug or foreign data and becomes a 500 with the cause logged. The
+//! source error is always kept.
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
@@ -16,6 +17,10 @@ pub enum StoreError {
     /// its sockets could miss kicks (readiness only).
     #[error("not hearing the session store's events")]
     EventsNotHeard,
+    /// The backend is not one loginguard may run on (readiness and start-up
+    /// only): too old, or it may evict our keys.
+    #[error("the session store's Redis is unsuitable")]
+    Unsuitable(#[source] super::redis::RequirementError),
     /// The backend answered with something we cannot read.
     #[error("session store returned unreadable data")]
     Corrupt(#[source] Source),

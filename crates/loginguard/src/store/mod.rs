@@ -122,7 +122,8 @@ pub trait SessionStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<Vec<Lookup>, StoreError>;
 
-    /// Succeeds when the backend answers (readiness).
+    /// Succeeds when the backend answers and is fit to keep sessions
+    /// (readiness; Redis must not be able to evict them).
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Ends every expired session (emitting `expired`) and forgets stale

@@ -82,7 +82,9 @@ async fn timed<T>(
     if let Err(e) = &out {
         let counter = match e {
             StoreError::Corrupt(_) => &op.corrupt,
-            StoreError::Unavailable(_) | StoreError::EventsNotHeard => &op.unavailable,
+            StoreError::Unavailable(_) | StoreError::EventsNotHeard | StoreError::Unsuitable(_) => {
+                &op.unavailable
+            }
         };
         counter.inc();
     }

@@ -167,7 +167,7 @@ fn answer(text: &str, clock: &dyn Clock) -> Option<String> {
     if text == "ping" {
         return Some("pong".to_owned());
     }
-    let msg = match serde_json::from_str::<ClientMessage>(text) {
+    let msg = match ClientMessage::decode(text) {
         Ok(ClientMessage::Ping) => ServerMessage::Pong {
             server_time: clock.now().to_rfc3339(),
         },
@@ -216,7 +216,7 @@ where
         close_with(socket, CloseCode::TooBig).await;
         return Auth::Closed;
     }
-    let token = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+    let token = match ClientMessage::decode(text.as_str()) {
         Ok(ClientMessage::Auth { token }) => Token::parse(token.trim()).ok(),
         _ => None,
     };

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::json::{self, JsonError};
 use crate::domain::{Actor, Millis, Reason, SessionId};
 
 /// Longest text message accepted, in bytes; larger closes with 1009.
@@ -17,6 +18,14 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 pub enum ClientMessage {
     Auth { token: String },
     Ping,
+}
+
+impl ClientMessage {
+    /// The only way a client frame is read: a JSON object (`["ping"]` is not
+    /// a ping), with a known `type` and its fields.
+    pub fn decode(text: &str) -> Result<Self, JsonError> {
+        json::from_object(text.as_bytes())
+    }
 }
 
 /// `by`, as the wire shows it.
@@ -116,11 +125,21 @@ mod tests {
     #[test]
     fn client_messages_parse_strictly() {
         assert_eq!(
-            serde_json::from_str::<ClientMessage>(r#"{"type":"ping"}"#).unwrap(),
+            ClientMessage::decode(r#"{"type":"ping"}"#).unwrap(),
             ClientMessage::Ping
         );
-        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"auth"}"#).is_err());
-        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"nope"}"#).is_err());
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"auth","token":"t"}"#).unwrap(),
+            ClientMessage::Auth { token: "t".into() }
+        );
+        for bad in [
+            r#"{"type":"auth"}"#,
+            r#"{"type":"nope"}"#,
+            r#"["ping"]"#,
+            r#"["auth","t"]"#,
+        ] {
+            assert!(ClientMessage::decode(bad).is_err(), "{bad}");
+        }
         assert_eq!(
             ServerMessage::SessionsChanged.to_json(),
             r#"{"type":"sessions_changed"}"#

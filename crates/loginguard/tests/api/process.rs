@@ -92,6 +92,32 @@ impl Drop for Proc {
     }
 }
 
+/// Runs `loginguard serve --listen 127.0.0.1:0 <args>`, which must stop by
+/// itself (refuse to start) within `within`; returns its status and stderr.
+pub fn serve_refused(args: &[&str], within: Duration) -> (ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loginguard"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn loginguard");
+    let deadline = Instant::now() + within;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("loginguard serve {args:?} started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs the binary with `args` and `stdin`, returning (status, stdout, stderr).
 pub fn run(args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
     use std::io::Write;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, ServerError, Value};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -51,6 +52,34 @@ impl RedisConn {
         Ok(RedisConn::Cluster(
             client.get_pending_async_connection_with_config(config),
         ))
+    }
+
+    /// Runs `cmd` on the server, or on every master of a cluster: each
+    /// node's own reply, a refusal (`Value::ServerError`) included, named by
+    /// its address. Fails only when a node cannot be reached.
+    pub async fn on_every_master(&mut self, cmd: &Cmd) -> RedisResult<Vec<(String, Value)>> {
+        match self {
+            RedisConn::Single(c) => {
+                let reply = match cmd.query_async::<Value>(c).await {
+                    Ok(value) => value,
+                    Err(e) => Value::ServerError(ServerError::try_from(e)?),
+                };
+                Ok(vec![("redis".to_owned(), reply)])
+            }
+            RedisConn::Cluster(c) => {
+                let every = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                match c.route_command(cmd.clone(), every).await? {
+                    Value::Map(replies) => replies
+                        .into_iter()
+                        .map(|(node, reply)| Ok((redis::from_redis_value(node)?, reply)))
+                        .collect(),
+                    other => Err(redis::ParsingError::from(format!(
+                        "a per-node reply was expected, got {other:?}"
+                    ))
+                    .into()),
+                }
+            }
+        }
     }
 }
 

@@ -12,10 +12,12 @@
 mod conn;
 mod failures;
 mod keys;
+mod requirements;
 mod scripts;
 
 pub use conn::RedisConn;
 pub use keys::KeySpace;
+pub use requirements::RequirementError;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
     AccountKey, Actor, Lifetimes, Lookup, Millis, Reason, Session, SessionId, Token, Username,
 };
+use requirements::Requirements;
 
 /// How many script calls one batch keeps in flight on the multiplexed connection.
 const BATCH_IN_FLIGHT: usize = 64;
@@ -39,6 +42,8 @@ pub struct RedisStore {
     lifetimes: Lifetimes,
     /// Whether the last call reached Redis; flips are logged once.
     reachable: Arc<AtomicBool>,
+    /// Version and eviction policy, checked again after each reconnect.
+    requirements: Arc<Requirements>,
 }
 
 impl RedisStore {
@@ -50,7 +55,21 @@ impl RedisStore {
             keys: KeySpace::new(prefix),
             lifetimes,
             reachable: Arc::new(AtomicBool::new(true)),
+            requirements: Arc::new(Requirements::new(false)),
         }
+    }
+
+    /// Runs even on a Redis that may evict keys (logged, not refused).
+    pub fn allow_evicting(mut self, allow: bool) -> Self {
+        self.requirements = Arc::new(Requirements::new(allow));
+        self
+    }
+
+    /// Whether the server is one loginguard may run on (Redis 7.0+,
+    /// `noeviction`; see `requirements.rs`). `Unsuitable` when it is not,
+    /// `Unavailable` when it cannot be asked now.
+    pub async fn verify_server(&self) -> Result<(), StoreError> {
+        self.requirements.verify(&mut self.conn.clone()).await
     }
 
     /// A store on one standalone Redis at `url`.
@@ -94,7 +113,10 @@ impl RedisStore {
                 Err(e) => {
                     tracing::warn!(error = ?e, "redis unreachable; sign-ins answer 503 until it is back")
                 }
-                Ok(_) => tracing::info!("redis reachable again"),
+                Ok(_) => {
+                    tracing::info!("redis reachable again");
+                    self.requirements.reconnected();
+                }
             }
         }
         result
@@ -307,9 +329,10 @@ impl SessionStore for RedisStore {
         Ok(0)
     }
 
+    /// Also refuses a server that does not suit us (readiness).
     async fn ping(&self) -> Result<(), StoreError> {
         let _: String =
             self.observe(redis::cmd("PING").query_async(&mut self.conn.clone()).await)?;
-        Ok(())
+        self.verify_server().await
     }
 }
