@@ -12,13 +12,14 @@ export interface CloseCodeInfo {
   readonly reconnect: boolean;
 }
 
-export declare const CLOSE_CODES: Readonly<Record<4001 | 4003 | 4008 | 1003 | 1007 | 1009 | 1012 | 1013 | 1001, CloseCodeInfo>>;
+export declare const CLOSE_CODES: Readonly<Record<4001 | 4003 | 4008 | 1003 | 1007 | 1008 | 1009 | 1012 | 1013 | 1001, CloseCodeInfo>>;
 export declare const CloseCode: Readonly<{
   REVOKED: 4001;
   UNAUTHORIZED: 4003;
   AUTH_TIMEOUT: 4008;
   UNSUPPORTED_DATA: 1003;
   INVALID_DATA: 1007;
+  TOO_MANY_SOCKETS: 1008;
   TOO_BIG: 1009;
   RESTARTING: 1012;
   TRY_AGAIN_LATER: 1013;

@@ -17,6 +17,7 @@ export const CLOSE_CODES = Object.freeze({
   4008: Object.freeze({ name: "AUTH_TIMEOUT", reason: "auth_timeout", reconnect: true }),
   1003: Object.freeze({ name: "UNSUPPORTED_DATA", reason: "binary_not_supported", reconnect: true }),
   1007: Object.freeze({ name: "INVALID_DATA", reason: "invalid_utf8", reconnect: true }),
+  1008: Object.freeze({ name: "TOO_MANY_SOCKETS", reason: "too_many_sockets", reconnect: true }),
   1009: Object.freeze({ name: "TOO_BIG", reason: "message_too_big", reconnect: true }),
   1012: Object.freeze({ name: "RESTARTING", reason: "server_restarting", reconnect: true }),
   1013: Object.freeze({ name: "TRY_AGAIN_LATER", reason: "store_unavailable", reconnect: true }),

@@ -1,8 +1,8 @@
 //! Prometheus metrics: one registry per instance, rendered by `GET /metrics`.
 //!
 //! Counters and histograms are recorded where things happen (sign-in
-//! results in `http`, revocations in `ws::hub`, kick delivery in
-//! `ws::connection`, store calls in `store::timed`); gauges that are cheap to read on demand (open sockets,
+//! results in `http`, revocations in `ws::hub`, kick delivery and dropped
+//! sockets in `ws::connection`, store calls in `store::timed`); gauges that are cheap to read on demand (open sockets,
 //! live sessions) are set when the page is rendered. Labels are fixed,
 //! short, static strings: never a user name, session id or token.
 
@@ -15,6 +15,25 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, &'static str)>;
 
+/// Why the server dropped a socket instead of serving it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketDrop {
+    /// A frame was not taken within `--ws-write-timeout`: its client stopped reading.
+    WriteTimeout,
+    /// Its session already had `--max-sockets-per-session` sockets here.
+    TooManySockets,
+}
+
+impl SocketDrop {
+    /// The `cause` label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            SocketDrop::WriteTimeout => "write_timeout",
+            SocketDrop::TooManySockets => "too_many_sockets",
+        }
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 10 µs .. ~5 s, doubling.
     Histogram::new(exponential_buckets(0.000_01, 2.0, 20))
@@ -26,6 +45,7 @@ pub struct Metrics {
     sign_ins: Family<Labels, Counter>,
     revocations: Family<Labels, Counter>,
     kick_delivery: Histogram,
+    sockets_dropped: Family<Labels, Counter>,
     store_calls: Family<Labels, Histogram, fn() -> Histogram>,
     open_sockets: Gauge,
     live_sessions: Gauge,
@@ -47,6 +67,12 @@ impl Metrics {
             "kick_delivery_seconds",
             "From a revocation event reaching this instance to force_logout written to the socket",
             kick_delivery.clone(),
+        );
+        let sockets_dropped = Family::<Labels, Counter>::default();
+        registry.register(
+            "sockets_dropped",
+            "Sockets this instance dropped, by cause",
+            sockets_dropped.clone(),
         );
         let store_calls: Family<Labels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);
@@ -72,6 +98,7 @@ impl Metrics {
             sign_ins,
             revocations,
             kick_delivery,
+            sockets_dropped,
             store_calls,
             open_sockets,
             live_sessions,
@@ -91,6 +118,12 @@ impl Metrics {
 
     pub fn kick_delivered(&self, seconds: f64) {
         self.kick_delivery.observe(seconds);
+    }
+
+    pub fn socket_dropped(&self, cause: SocketDrop) {
+        self.sockets_dropped
+            .get_or_create(&vec![("cause", cause.label())])
+            .inc();
     }
 
     /// The latency histogram of one store operation. Take it once and keep
@@ -126,12 +159,14 @@ mod tests {
         m.sign_in("ok");
         m.revoked("duplicate_login", 2);
         m.kick_delivered(0.0004);
+        m.socket_dropped(SocketDrop::WriteTimeout);
         m.store_call("sign_in").observe(0.0002);
         let text = m.render(3, 7);
         for needle in [
             "loginguard_sign_ins_total{result=\"ok\"} 1",
             "loginguard_revocations_total{reason=\"duplicate_login\"} 2",
             "loginguard_kick_delivery_seconds_count 1",
+            "loginguard_sockets_dropped_total{cause=\"write_timeout\"} 1",
             "loginguard_store_call_seconds_count{op=\"sign_in\"} 1",
             "loginguard_open_sockets 3",
             "loginguard_live_sessions 7",

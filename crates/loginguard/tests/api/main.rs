@@ -8,6 +8,7 @@ mod store;
 
 mod bad_input;
 mod cli;
+mod hostile_sockets;
 mod instances;
 mod layers;
 mod login;
