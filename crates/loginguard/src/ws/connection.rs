@@ -21,7 +21,7 @@ use super::close::CloseCode;
 use super::hub::{Command, Hub};
 use super::mailbox::Mailbox;
 use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
-use crate::domain::{AccountKey, Clock, Lookup, Millis, Session, SessionId, Token};
+use crate::domain::{AccountKey, Clock, Lookup, Millis, Session, SessionId, Token, Username};
 use crate::metrics::{Metrics, SocketDrop};
 use crate::store::SessionStore;
 
@@ -78,44 +78,57 @@ where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
 {
-    let session = match authenticate(&mut socket, &ctx).await {
-        Auth::Session(s) => s,
-        Auth::Closed => return,
-    };
     // Keep the identity and one deadline: the rest of the record would cost
     // memory per socket.
-    let mut ends_at = session.ends_at(ctx.session_idle);
-    let Session {
-        username,
-        session_id,
-        ..
-    } = session;
+    let (username, session_id, ends_at) = match authenticate(&mut socket, &ctx).await {
+        Auth::Session(s) => {
+            let ends_at = s.ends_at(ctx.session_idle);
+            (s.username, s.session_id, ends_at)
+        }
+        Auth::Closed => return,
+    };
+    // A separate future: the pre-auth phase and the session's life never
+    // coexist, so the task is sized for the larger of the two, not the sum.
+    serve(&mut socket, &ctx, username, session_id, ends_at).await
+}
+
+/// The authenticated socket's life: register, recheck, `auth_ok`, then the loop.
+async fn serve<S, E>(
+    socket: &mut S,
+    ctx: &ConnContext,
+    username: Username,
+    session_id: SessionId,
+    mut ends_at: Millis,
+) where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    E: std::fmt::Display,
+{
     let mailbox = Arc::new(Mailbox::default());
     let Some(_registration) =
         ctx.hub
             .register(username.clone(), session_id.clone(), mailbox.clone())
     else {
         ctx.metrics.socket_dropped(SocketDrop::TooManySockets);
-        return close_with(&mut socket, &ctx, CloseCode::TooManySockets).await;
+        return close_with(socket, ctx, CloseCode::TooManySockets).await;
     };
     // Subscribe first, then check: a revocation that landed after `validate`
     // but before `register` would otherwise never reach this socket.
     let account = AccountKey::of(&username);
-    match recheck(&ctx, &account, &session_id).await {
+    match recheck(ctx, &account, &session_id).await {
         Verdict::Live(end) => ends_at = end,
         Verdict::Unavailable => {}
         Verdict::Ended(msg) => {
-            kick(&mut socket, &ctx, msg).await;
+            kick(socket, ctx, msg).await;
             return;
         }
-        Verdict::Unknown => return close_with(&mut socket, &ctx, CloseCode::Unauthorized).await,
+        Verdict::Unknown => return close_with(socket, ctx, CloseCode::Unauthorized).await,
     }
     let ok = ServerMessage::AuthOk {
         session_id: &session_id,
         username: username.as_str(),
         server_time: ctx.clock.now().to_rfc3339(),
     };
-    if write(&mut socket, &ctx, Message::Text(ok.to_json().into()))
+    if write(socket, ctx, Message::Text(ok.to_json().into()))
         .await
         .is_err()
     {
@@ -139,20 +152,20 @@ where
     loop {
         tokio::select! {
             biased;
-            _ = ctx.shutdown.cancelled() => return close_with(&mut socket, &ctx, CloseCode::Restarting).await,
+            _ = ctx.shutdown.cancelled() => return close_with(socket, ctx, CloseCode::Restarting).await,
             cmd = mailbox.take() => match cmd {
                 Command::Send(text) => {
-                    if write(&mut socket, &ctx, Message::Text(text.as_ref().into())).await.is_err() {
+                    if write(socket, ctx, Message::Text(text.as_ref().into())).await.is_err() {
                         return;
                     }
                 }
                 Command::Kick(text, heard) => {
-                    if kick(&mut socket, &ctx, text.to_string()).await {
+                    if kick(socket, ctx, text.to_string()).await {
                         ctx.metrics.kick_delivered(heard.elapsed().as_secs_f64());
                     }
                     return;
                 }
-                Command::Close(code) => return close_with(&mut socket, &ctx, code).await,
+                Command::Close(code) => return close_with(socket, ctx, code).await,
             },
             frame = socket.next() => {
                 heard = Instant::now();
@@ -160,7 +173,7 @@ where
                 let reply = match frame {
                     Some(Ok(Message::Text(text))) => {
                         if text.len() > MAX_MESSAGE_BYTES {
-                            return close_with(&mut socket, &ctx, CloseCode::TooBig).await;
+                            return close_with(socket, ctx, CloseCode::TooBig).await;
                         }
                         if last_touch.elapsed() >= ctx.touch_after {
                             last_touch = Instant::now();
@@ -175,13 +188,13 @@ where
                         }
                         answer(text.as_str(), ctx.clock.as_ref())
                     }
-                    Some(Ok(Message::Binary(_))) => return close_with(&mut socket, &ctx, CloseCode::UnsupportedData).await,
+                    Some(Ok(Message::Binary(_))) => return close_with(socket, ctx, CloseCode::UnsupportedData).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                     Some(Ok(Message::Close(_))) | None => return,
-                    Some(Err(e)) => return on_read_error(&mut socket, &ctx, e).await,
+                    Some(Err(e)) => return on_read_error(socket, ctx, e).await,
                 };
                 if let Some(reply) = reply {
-                    if write(&mut socket, &ctx, Message::Text(reply.into())).await.is_err() {
+                    if write(socket, ctx, Message::Text(reply.into())).await.is_err() {
                         return;
                     }
                 }
@@ -190,21 +203,21 @@ where
                 if ctx.clock.now() >= ends_at {
                     // Its end as this socket knows it: the store decides (and
                     // ends it with `expired`, telling every instance, if so).
-                    match recheck(&ctx, &account, &session_id).await {
+                    match recheck(ctx, &account, &session_id).await {
                         Verdict::Live(end) => ends_at = end,
                         Verdict::Unavailable => ends_at = ctx.clock.now().plus(RECHECK_AFTER_ERROR),
                         Verdict::Ended(msg) => {
-                            kick(&mut socket, &ctx, msg).await;
+                            kick(socket, ctx, msg).await;
                             return;
                         }
-                        Verdict::Unknown => return close_with(&mut socket, &ctx, CloseCode::Unauthorized).await,
+                        Verdict::Unknown => return close_with(socket, ctx, CloseCode::Unauthorized).await,
                     }
                 } else if Instant::now() >= net_deadline(heard, pinged) {
                     if pinged {
-                        return close_with(&mut socket, &ctx, CloseCode::Idle).await;
+                        return close_with(socket, ctx, CloseCode::Idle).await;
                     }
                     pinged = true;
-                    if write(&mut socket, &ctx, Message::Ping(Default::default())).await.is_err() {
+                    if write(socket, ctx, Message::Ping(Default::default())).await.is_err() {
                         return;
                     }
                 }
