@@ -141,10 +141,24 @@ async fn a_socket_past_max_sockets_per_session_is_closed_1008_after_auth() {
     app.ws_authed(&t).await;
 }
 
-/// Signs in with `config`'s lifetimes on a clock that follows real time and
-/// asserts that the open socket gets `force_logout` `expired` within 1 s of
-/// `lifetime` (the session's end), with no sweep to help.
-async fn the_end_of_a_session_is_pushed_within_a_second(mut config: Config, lifetime: Duration) {
+/// A session lifetime short enough to wait for.
+const SHORT: Duration = Duration::from_secs(2);
+
+/// Which of a session's two ends a test waits for.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    Absolute,
+    Idle,
+}
+
+/// Signs in on a clock that follows real time, with the `end` lifetime set
+/// to `SHORT` and no sweep to help, and asserts that the open socket gets
+/// `force_logout` `expired` within 1 s of the session's end.
+async fn the_end_is_pushed_within_a_second(mut config: Config, end: End) {
+    match end {
+        End::Absolute => config.session.absolute_lifetime = SHORT,
+        End::Idle => config.session.idle_timeout = SHORT,
+    }
     config.session.sweep_interval = Duration::from_secs(3600);
     let app = spawn_app(config).await;
     let _clock = follow_real_time(app.clock.clone());
@@ -153,53 +167,38 @@ async fn the_end_of_a_session_is_pushed_within_a_second(mut config: Config, life
     let mut ws = app.ws_authed(&t).await;
     ws.expect_force_logout("expired").await;
     assert!(
-        signed_in.elapsed() <= lifetime + Duration::from_secs(1),
-        "pushed {:?} after sign-in, for a {lifetime:?} session",
+        signed_in.elapsed() <= SHORT + Duration::from_secs(1),
+        "{end:?} end pushed {:?} after sign-in, for a {SHORT:?} lifetime",
         signed_in.elapsed()
     );
 }
 
-fn with_absolute_lifetime(mut c: Config, lifetime: Duration) -> Config {
-    c.session.absolute_lifetime = lifetime;
-    c
-}
-
-fn with_idle_timeout(mut c: Config, idle: Duration) -> Config {
-    c.session.idle_timeout = idle;
-    c
-}
-
-const SHORT: Duration = Duration::from_secs(2);
-
 #[tokio::test]
 async fn absolute_expiry_is_pushed_within_a_second_on_memory() {
-    let config = with_absolute_lifetime(base_config(), SHORT);
-    the_end_of_a_session_is_pushed_within_a_second(config, SHORT).await;
+    the_end_is_pushed_within_a_second(base_config(), End::Absolute).await;
 }
 
 #[tokio::test]
 async fn absolute_expiry_is_pushed_within_a_second_on_redis() {
     let redis = RedisServer::start();
-    let config = with_absolute_lifetime(redis_config(&redis), SHORT);
-    the_end_of_a_session_is_pushed_within_a_second(config, SHORT).await;
+    the_end_is_pushed_within_a_second(redis_config(&redis), End::Absolute).await;
 }
 
 #[tokio::test]
 async fn idle_expiry_is_pushed_within_a_second_on_memory() {
-    let config = with_idle_timeout(base_config(), SHORT);
-    the_end_of_a_session_is_pushed_within_a_second(config, SHORT).await;
+    the_end_is_pushed_within_a_second(base_config(), End::Idle).await;
 }
 
 #[tokio::test]
 async fn idle_expiry_is_pushed_within_a_second_on_redis() {
     let redis = RedisServer::start();
-    let config = with_idle_timeout(redis_config(&redis), SHORT);
-    the_end_of_a_session_is_pushed_within_a_second(config, SHORT).await;
+    the_end_is_pushed_within_a_second(redis_config(&redis), End::Idle).await;
 }
 
 #[tokio::test]
 async fn a_socket_in_use_keeps_its_session_past_the_idle_timeout() {
-    let mut config = with_idle_timeout(base_config(), SHORT);
+    let mut config = base_config();
+    config.session.idle_timeout = SHORT;
     config.session.sweep_interval = Duration::from_secs(3600);
     let app = spawn_app(config).await;
     let _clock = follow_real_time(app.clock.clone());
