@@ -232,10 +232,13 @@ async fn serve<S, E>(
 }
 
 /// The earlier of `net` and the session's end; the end is a wall-clock time,
-/// so it is turned into a timer deadline through `clock`.
+/// so it is turned into a timer deadline through `clock`. An end too far to
+/// represent (a corrupt record) leaves the sweep to deal with it.
 fn wake_at(net: Instant, ends_at: Millis, clock: &dyn Clock) -> Instant {
     let left = Duration::from_millis(ends_at.since(clock.now()));
-    net.min(Instant::now() + left)
+    Instant::now()
+        .checked_add(left)
+        .map_or(net, |end| net.min(end))
 }
 
 /// Asks the store about one session, ending it with `expired` if its time is up.
