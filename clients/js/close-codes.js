@@ -3,6 +3,7 @@ export const CLOSE_CODES = Object.freeze({
   "1001": Object.freeze({ "name": "IDLE", "reason": "idle_timeout", "reconnect": true, "meaning": "Nothing was heard for longer than the idle timeout; reconnect with backoff." }),
   "1003": Object.freeze({ "name": "UNSUPPORTED_DATA", "reason": "binary_not_supported", "reconnect": true, "meaning": "A binary frame was sent; the protocol is text only (a client bug)." }),
   "1007": Object.freeze({ "name": "INVALID_DATA", "reason": "invalid_utf8", "reconnect": true, "meaning": "A text message was not valid UTF-8 (a client bug)." }),
+  "1008": Object.freeze({ "name": "TOO_MANY_SOCKETS", "reason": "too_many_sockets", "reconnect": true, "meaning": "The session already has the most sockets one server allows; the token is still good. Reconnect with backoff: room appears when another socket closes (a stale one is gone within the idle timeout)." }),
   "1009": Object.freeze({ "name": "TOO_BIG", "reason": "message_too_big", "reconnect": true, "meaning": "A message was over 4 KiB (a client bug); do not resend the same message." }),
   "1012": Object.freeze({ "name": "RESTARTING", "reason": "server_restarting", "reconnect": true, "meaning": "The server is restarting; reconnect with backoff, to another instance." }),
   "1013": Object.freeze({ "name": "TRY_AGAIN_LATER", "reason": "store_unavailable", "reconnect": true, "meaning": "The session store could not be reached while authenticating; the token may still be good." }),

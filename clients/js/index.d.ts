@@ -14,13 +14,14 @@ export interface CloseCodeInfo {
   readonly meaning: string;
 }
 
-export declare const CLOSE_CODES: Readonly<Record<1001 | 1003 | 1007 | 1009 | 1012 | 1013 | 4001 | 4003 | 4008, CloseCodeInfo>>;
+export declare const CLOSE_CODES: Readonly<Record<1001 | 1003 | 1007 | 1008 | 1009 | 1012 | 1013 | 4001 | 4003 | 4008, CloseCodeInfo>>;
 export declare const CloseCode: Readonly<{
   REVOKED: 4001;
   UNAUTHORIZED: 4003;
   AUTH_TIMEOUT: 4008;
   UNSUPPORTED_DATA: 1003;
   INVALID_DATA: 1007;
+  TOO_MANY_SOCKETS: 1008;
   TOO_BIG: 1009;
   RESTARTING: 1012;
   TRY_AGAIN_LATER: 1013;

@@ -1,11 +1,12 @@
 //! Prometheus metrics: one registry per instance, rendered by `GET /metrics`.
 //!
 //! Counters and histograms are recorded where things happen (sign-in
-//! results in `app::sign_in`, revocations in `ws::hub`, kick delivery in
-//! `ws::connection`, store calls and errors in `store::timed`); gauges that
-//! are cheap to read on demand (open sockets, live sessions, store and event
-//! health, hashing queue) are set when the page is rendered. The dashboard
-//! and alerts in `deploy/` use these names; `scripts/check-ops` checks them. Labels are fixed,
+//! results in `app::sign_in`, revocations in `ws::hub`, kick delivery and
+//! dropped sockets in `ws::connection`, store calls and errors in
+//! `store::timed`); gauges that are cheap to read on demand (open sockets,
+//! live sessions, store and event health, hashing queue) are set when the
+//! page is rendered. The dashboard and alerts in `deploy/` use these names;
+//! `scripts/check-ops` checks them. Labels are fixed,
 //! short, static strings: never a user name, session id or token.
 
 use prometheus_client::encoding::text::encode;
@@ -16,6 +17,25 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, &'static str)>;
+
+/// Why the server dropped a socket instead of serving it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketDrop {
+    /// A frame was not taken within `--ws-write-timeout`: its client stopped reading.
+    WriteTimeout,
+    /// Its session already had `--max-sockets-per-session` sockets here.
+    TooManySockets,
+}
+
+impl SocketDrop {
+    /// The `cause` label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            SocketDrop::WriteTimeout => "write_timeout",
+            SocketDrop::TooManySockets => "too_many_sockets",
+        }
+    }
+}
 
 fn latency_histogram() -> Histogram {
     // 10 µs .. ~5 s, doubling.
@@ -28,6 +48,7 @@ pub struct Metrics {
     sign_ins: Family<Labels, Counter>,
     revocations: Family<Labels, Counter>,
     kick_delivery: Histogram,
+    sockets_dropped: Family<Labels, Counter>,
     store_calls: Family<Labels, Histogram, fn() -> Histogram>,
     store_errors: Family<Labels, Counter>,
     open_sockets: Gauge,
@@ -65,6 +86,12 @@ impl Metrics {
             "kick_delivery_seconds",
             "From a revocation event reaching this instance to force_logout written to the socket",
             kick_delivery.clone(),
+        );
+        let sockets_dropped = Family::<Labels, Counter>::default();
+        registry.register(
+            "sockets_dropped",
+            "Sockets this instance dropped, by cause",
+            sockets_dropped.clone(),
         );
         let store_calls: Family<Labels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);
@@ -120,6 +147,7 @@ impl Metrics {
             sign_ins,
             revocations,
             kick_delivery,
+            sockets_dropped,
             store_calls,
             store_errors,
             open_sockets,
@@ -144,6 +172,12 @@ impl Metrics {
 
     pub fn kick_delivered(&self, seconds: f64) {
         self.kick_delivery.observe(seconds);
+    }
+
+    pub fn socket_dropped(&self, cause: SocketDrop) {
+        self.sockets_dropped
+            .get_or_create(&vec![("cause", cause.label())])
+            .inc();
     }
 
     /// The latency histogram of one store operation. Take it once and keep
@@ -219,6 +253,7 @@ mod tests {
         m.sign_in("ok");
         m.revoked("duplicate_login", 2);
         m.kick_delivered(0.0004);
+        m.socket_dropped(SocketDrop::WriteTimeout);
         m.store_call("sign_in").observe(0.0002);
         m.store_error("validate", "unavailable").inc();
         let text = m.render(&Readings {
@@ -233,6 +268,7 @@ mod tests {
             "loginguard_sign_ins_total{result=\"ok\"} 1",
             "loginguard_revocations_total{reason=\"duplicate_login\"} 2",
             "loginguard_kick_delivery_seconds_count 1",
+            "loginguard_sockets_dropped_total{cause=\"write_timeout\"} 1",
             "loginguard_store_call_seconds_count{op=\"sign_in\"} 1",
             "loginguard_open_sockets 3",
             "loginguard_live_sessions 7",

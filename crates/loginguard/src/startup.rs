@@ -113,7 +113,7 @@ impl App {
         }
         let lifetimes = config.session.lifetimes();
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new(metrics.clone());
+        let hub = Hub::new(metrics.clone(), config.ws.max_sockets_per_session as usize);
         let sockets: Arc<dyn LocalSockets> = hub.clone();
         let (store, failures, presence, bus_health, redis): StoreParts =
             match config.store.backend() {
@@ -200,6 +200,8 @@ impl App {
             clock: clock.clone(),
             auth_timeout: config.ws.auth_timeout,
             idle_timeout: config.ws.idle_timeout,
+            write_timeout: config.ws.write_timeout,
+            session_idle: lifetimes.idle,
             touch_after: lifetimes.touch_after,
             metrics,
             shutdown: shutdown.clone(),

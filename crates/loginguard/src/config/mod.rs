@@ -177,6 +177,13 @@ pub struct WsConfig {
     #[arg(id = "ws_auth_timeout", long = "ws-auth-timeout", env = "LOGINGUARD_WS_AUTH_TIMEOUT",
           default_value = "5s", value_parser = parse::duration)]
     pub auth_timeout: Duration,
+    /// Drop a socket that does not take a frame within this (its client stopped reading).
+    #[arg(id = "ws_write_timeout", long = "ws-write-timeout", env = "LOGINGUARD_WS_WRITE_TIMEOUT",
+          default_value = "10s", value_parser = parse::duration)]
+    pub write_timeout: Duration,
+    /// Sockets one session may hold open on one instance; past it a new one is closed with 1008.
+    #[arg(long, env = "LOGINGUARD_MAX_SOCKETS_PER_SESSION", default_value = "16", value_parser = parse::at_least_one)]
+    pub max_sockets_per_session: u32,
     /// With Redis: publish this instance's socket counts this often.
     #[arg(long, env = "LOGINGUARD_PRESENCE_INTERVAL", default_value = "1s", value_parser = parse::duration)]
     pub presence_interval: Duration,

@@ -24,6 +24,8 @@ fn defaults_match_the_protocol() {
     assert_eq!(c.session.idle_timeout, Duration::from_secs(1800));
     assert_eq!(c.session.absolute_lifetime, Duration::from_secs(12 * 3600));
     assert_eq!(c.ws.idle_timeout, Duration::from_secs(90));
+    assert_eq!(c.ws.write_timeout, Duration::from_secs(10));
+    assert_eq!(c.ws.max_sockets_per_session, 16);
     assert_eq!(c.limits.rate_limit_ip, 50);
     assert!(!c.http.trust_forwarded_for);
 }

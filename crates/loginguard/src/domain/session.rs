@@ -123,9 +123,15 @@ impl Session {
             .collect()
     }
 
+    /// When it expires unless used again: its absolute end or `idle` after
+    /// its last use, whichever comes first.
+    pub fn ends_at(&self, idle: Duration) -> Millis {
+        self.expires_at.min(self.last_seen_at.plus(idle))
+    }
+
     /// Expired when past its absolute end or unused for longer than `idle`.
     pub fn is_expired(&self, now: Millis, idle: Duration) -> bool {
-        now >= self.expires_at || now >= self.last_seen_at.plus(idle)
+        now >= self.ends_at(idle)
     }
 
     /// Whether a use at `now` should be written back to the store.

@@ -15,6 +15,8 @@ pub enum CloseCode {
     UnsupportedData,
     /// 1007: a text message that is not valid UTF-8.
     InvalidData,
+    /// 1008: the session already holds `--max-sockets-per-session` sockets here.
+    TooManySockets,
     /// 1009: a message over 4 KiB.
     TooBig,
     /// 1012: the server is restarting.
@@ -42,10 +44,11 @@ pub struct CloseSpec {
 }
 
 impl CloseCode {
-    pub const ALL: [CloseCode; 9] = [
+    pub const ALL: [CloseCode; 10] = [
         CloseCode::Idle,
         CloseCode::UnsupportedData,
         CloseCode::InvalidData,
+        CloseCode::TooManySockets,
         CloseCode::TooBig,
         CloseCode::Restarting,
         CloseCode::TryAgainLater,
@@ -62,6 +65,8 @@ impl CloseCode {
                 "A binary frame was sent; the protocol is text only (a client bug)."),
             CloseCode::InvalidData => (1007, "INVALID_DATA", "invalid_utf8", true,
                 "A text message was not valid UTF-8 (a client bug)."),
+            CloseCode::TooManySockets => (1008, "TOO_MANY_SOCKETS", "too_many_sockets", true,
+                "The session already has the most sockets one server allows; the token is still good. Reconnect with backoff: room appears when another socket closes (a stale one is gone within the idle timeout)."),
             CloseCode::TooBig => (1009, "TOO_BIG", "message_too_big", true,
                 "A message was over 4 KiB (a client bug); do not resend the same message."),
             CloseCode::Restarting => (1012, "RESTARTING", "server_restarting", true,

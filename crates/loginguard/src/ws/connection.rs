@@ -1,10 +1,12 @@
 //! The per-connection WebSocket loop: one task owns one socket.
 //!
-//! Called by `ws::upgrade`, fed by the `Hub`. It authenticates the first
-//! message, registers with the hub and then rechecks the session (so a
-//! revocation landing between the two is not missed), then `select!`s over
-//! the next frame, hub commands, the idle timer and shutdown. It is the only
-//! code that writes frames, so `force_logout` always precedes close 4001.
+//! Called by `http::socket`, fed by the `Hub`. It authenticates the first
+//! message, registers with the hub (or closes 1008 past the per-session cap)
+//! and then rechecks the session, so a revocation landing between the two is
+//! not missed. Then it `select!`s over the next frame, hub commands, one timer
+//! (ping, idle close or the session's end) and shutdown. It is the only code
+//! that writes frames, each within `--ws-write-timeout`, so `force_logout`
+//! always precedes close 4001 and a client that stops reading cannot stall it.
 //! Generic over `Sink`/`Stream` so unit tests can drive it with channels.
 
 use std::sync::Arc;
@@ -19,9 +21,13 @@ use super::close::CloseCode;
 use super::hub::{Command, Hub};
 use super::mailbox::Mailbox;
 use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
-use crate::domain::{AccountKey, Clock, Lookup, Session, Token};
-use crate::metrics::Metrics;
+use crate::domain::{AccountKey, Clock, Lookup, Millis, Session, SessionId, Token, Username};
+use crate::metrics::{Metrics, SocketDrop};
 use crate::store::SessionStore;
+
+/// When the store could not say whether a session that should have ended
+/// did, ask again after this (the sweep is the backstop as well).
+const RECHECK_AFTER_ERROR: Duration = Duration::from_secs(2);
 
 /// What a connection needs from the instance; cheap to clone.
 #[derive(Clone)]
@@ -33,6 +39,12 @@ pub struct ConnContext {
     pub auth_timeout: Duration,
     /// A socket silent this long is closed (a protocol ping is sent halfway).
     pub idle_timeout: Duration,
+    /// A frame the client has not taken after this drops the socket: a
+    /// client that stopped reading must not hold up kicks, idle or shutdown.
+    pub write_timeout: Duration,
+    /// Sessions' idle timeout: with `expires_at` it tells when a socket's
+    /// session ends, so the socket can push `expired` on time.
+    pub session_idle: Duration,
     /// A socket's traffic touches its session at most this often.
     pub touch_after: Duration,
     pub metrics: Arc<Metrics>,
@@ -45,47 +57,78 @@ enum Auth {
     Closed,
 }
 
+/// What the store says about a socket's session.
+enum Verdict {
+    /// Live; it ends at this time unless used again.
+    Live(Millis),
+    /// Ended: send this `force_logout`, then close 4001.
+    Ended(String),
+    /// Gone without a tombstone (store data lost): close 4003.
+    Unknown,
+    /// The store did not answer: keep serving, ask again later.
+    Unavailable,
+}
+
+/// A write failed or timed out: the socket is gone, stop serving it.
+struct Gone;
+
 /// Serves one socket until it closes, is kicked or the instance shuts down.
 pub async fn run<S, E>(mut socket: S, ctx: ConnContext)
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
 {
-    // Keep only the identity: the rest of the record would cost memory per socket.
-    let Session {
-        username,
-        session_id,
-        ..
-    } = match authenticate(&mut socket, &ctx).await {
-        Auth::Session(s) => s,
+    // Keep the identity and one deadline: the rest of the record would cost
+    // memory per socket.
+    let (username, session_id, ends_at) = match authenticate(&mut socket, &ctx).await {
+        Auth::Session(s) => {
+            let ends_at = s.ends_at(ctx.session_idle);
+            (s.username, s.session_id, ends_at)
+        }
         Auth::Closed => return,
     };
+    // A separate future: the pre-auth phase and the session's life never
+    // coexist, so the task is sized for the larger of the two, not the sum.
+    serve(&mut socket, &ctx, username, session_id, ends_at).await
+}
+
+/// The authenticated socket's life: register, recheck, `auth_ok`, then the loop.
+async fn serve<S, E>(
+    socket: &mut S,
+    ctx: &ConnContext,
+    username: Username,
+    session_id: SessionId,
+    mut ends_at: Millis,
+) where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    E: std::fmt::Display,
+{
     let mailbox = Arc::new(Mailbox::default());
-    let _registration = ctx
-        .hub
-        .register(username.clone(), session_id.clone(), mailbox.clone());
+    let Some(_registration) =
+        ctx.hub
+            .register(username.clone(), session_id.clone(), mailbox.clone())
+    else {
+        ctx.metrics.socket_dropped(SocketDrop::TooManySockets);
+        return close_with(socket, ctx, CloseCode::TooManySockets).await;
+    };
     // Subscribe first, then check: a revocation that landed after `validate`
     // but before `register` would otherwise never reach this socket.
     let account = AccountKey::of(&username);
-    let recheck = ctx
-        .store
-        .check(&[(account.clone(), session_id.clone())], ctx.clock.now())
-        .await;
-    match recheck.as_deref() {
-        Ok([Lookup::Live(_)]) | Err(_) => {}
-        Ok([Lookup::Ended(t)]) => {
-            let msg = force_logout(&session_id, t.reason, t.by.as_ref(), t.revoked_at);
-            return kick(&mut socket, msg).await;
+    match recheck(ctx, &account, &session_id).await {
+        Verdict::Live(end) => ends_at = end,
+        Verdict::Unavailable => {}
+        Verdict::Ended(msg) => {
+            kick(socket, ctx, msg).await;
+            return;
         }
-        Ok(_) => return close_with(&mut socket, CloseCode::Unauthorized).await,
+        Verdict::Unknown => return close_with(socket, ctx, CloseCode::Unauthorized).await,
     }
     let ok = ServerMessage::AuthOk {
         session_id: &session_id,
         username: username.as_str(),
         server_time: ctx.clock.now().to_rfc3339(),
     };
-    if socket
-        .send(Message::Text(ok.to_json().into()))
+    if write(socket, ctx, Message::Text(ok.to_json().into()))
         .await
         .is_err()
     {
@@ -96,33 +139,41 @@ where
     let mut heard = Instant::now();
     let mut pinged = false;
     let mut last_touch = Instant::now();
-    let timer = tokio::time::sleep_until(heard + half);
+    // One timer for the network deadline (ping at half the idle timeout,
+    // close at all of it) and the session's end, whichever comes first.
+    let net_deadline =
+        |heard: Instant, pinged: bool| heard + if pinged { ctx.idle_timeout } else { half };
+    let timer = tokio::time::sleep_until(wake_at(
+        net_deadline(heard, pinged),
+        ends_at,
+        ctx.clock.as_ref(),
+    ));
     tokio::pin!(timer);
     loop {
         tokio::select! {
             biased;
-            _ = ctx.shutdown.cancelled() => return close_with(&mut socket, CloseCode::Restarting).await,
+            _ = ctx.shutdown.cancelled() => return close_with(socket, ctx, CloseCode::Restarting).await,
             cmd = mailbox.take() => match cmd {
                 Command::Send(text) => {
-                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                    if write(socket, ctx, Message::Text(text.as_ref().into())).await.is_err() {
                         return;
                     }
                 }
                 Command::Kick(text, heard) => {
-                    kick(&mut socket, text.to_string()).await;
-                    ctx.metrics.kick_delivered(heard.elapsed().as_secs_f64());
+                    if kick(socket, ctx, text.to_string()).await {
+                        ctx.metrics.kick_delivered(heard.elapsed().as_secs_f64());
+                    }
                     return;
                 }
-                Command::Close(code) => return close_with(&mut socket, code).await,
+                Command::Close(code) => return close_with(socket, ctx, code).await,
             },
             frame = socket.next() => {
                 heard = Instant::now();
                 pinged = false;
-                timer.as_mut().reset(heard + half);
                 let reply = match frame {
                     Some(Ok(Message::Text(text))) => {
                         if text.len() > MAX_MESSAGE_BYTES {
-                            return close_with(&mut socket, CloseCode::TooBig).await;
+                            return close_with(socket, ctx, CloseCode::TooBig).await;
                         }
                         if last_touch.elapsed() >= ctx.touch_after {
                             last_touch = Instant::now();
@@ -137,27 +188,71 @@ where
                         }
                         answer(text.as_str(), ctx.clock.as_ref())
                     }
-                    Some(Ok(Message::Binary(_))) => return close_with(&mut socket, CloseCode::UnsupportedData).await,
+                    Some(Ok(Message::Binary(_))) => return close_with(socket, ctx, CloseCode::UnsupportedData).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                     Some(Ok(Message::Close(_))) | None => return,
-                    Some(Err(e)) => return on_read_error(&mut socket, e).await,
+                    Some(Err(e)) => return on_read_error(socket, ctx, e).await,
                 };
                 if let Some(reply) = reply {
-                    if socket.send(Message::Text(reply.into())).await.is_err() {
+                    if write(socket, ctx, Message::Text(reply.into())).await.is_err() {
                         return;
                     }
                 }
             }
             _ = &mut timer => {
-                if pinged {
-                    return close_with(&mut socket, CloseCode::Idle).await;
-                }
-                pinged = true;
-                timer.as_mut().reset(heard + ctx.idle_timeout);
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
+                if ctx.clock.now() >= ends_at {
+                    // Its end as this socket knows it: the store decides (and
+                    // ends it with `expired`, telling every instance, if so).
+                    match recheck(ctx, &account, &session_id).await {
+                        Verdict::Live(end) => ends_at = end,
+                        Verdict::Unavailable => ends_at = ctx.clock.now().plus(RECHECK_AFTER_ERROR),
+                        Verdict::Ended(msg) => {
+                            kick(socket, ctx, msg).await;
+                            return;
+                        }
+                        Verdict::Unknown => return close_with(socket, ctx, CloseCode::Unauthorized).await,
+                    }
+                } else if Instant::now() >= net_deadline(heard, pinged) {
+                    if pinged {
+                        return close_with(socket, ctx, CloseCode::Idle).await;
+                    }
+                    pinged = true;
+                    if write(socket, ctx, Message::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
                 }
             }
+        }
+        timer.as_mut().reset(wake_at(
+            net_deadline(heard, pinged),
+            ends_at,
+            ctx.clock.as_ref(),
+        ));
+    }
+}
+
+/// The earlier of `net` and the session's end; the end is a wall-clock time,
+/// so it is turned into a timer deadline through `clock`. An end too far to
+/// represent (a corrupt record) leaves the sweep to deal with it.
+fn wake_at(net: Instant, ends_at: Millis, clock: &dyn Clock) -> Instant {
+    let left = Duration::from_millis(ends_at.since(clock.now()));
+    Instant::now()
+        .checked_add(left)
+        .map_or(net, |end| net.min(end))
+}
+
+/// Asks the store about one session, ending it with `expired` if its time is up.
+async fn recheck(ctx: &ConnContext, account: &AccountKey, id: &SessionId) -> Verdict {
+    let asked = [(account.clone(), id.clone())];
+    match ctx.store.check(&asked, ctx.clock.now()).await.as_deref() {
+        Ok([Lookup::Live(s)]) => Verdict::Live(s.ends_at(ctx.session_idle)),
+        Ok([Lookup::Ended(t)]) => {
+            Verdict::Ended(force_logout(id, t.reason, t.by.as_ref(), t.revoked_at))
+        }
+        Ok(_) => Verdict::Unknown,
+        Err(e) => {
+            tracing::debug!(error = %e, "socket recheck: store unavailable");
+            Verdict::Unavailable
         }
     }
 }
@@ -189,31 +284,31 @@ where
     let text = loop {
         let frame = tokio::select! {
             _ = ctx.shutdown.cancelled() => {
-                close_with(socket, CloseCode::Restarting).await;
+                close_with(socket, ctx, CloseCode::Restarting).await;
                 return Auth::Closed;
             }
             f = tokio::time::timeout_at(deadline, socket.next()) => f,
         };
         match frame {
             Err(_elapsed) => {
-                close_with(socket, CloseCode::AuthTimeout).await;
+                close_with(socket, ctx, CloseCode::AuthTimeout).await;
                 return Auth::Closed;
             }
             Ok(Some(Ok(Message::Text(t)))) => break t,
             Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Ok(Some(Ok(Message::Binary(_)))) => {
-                close_with(socket, CloseCode::UnsupportedData).await;
+                close_with(socket, ctx, CloseCode::UnsupportedData).await;
                 return Auth::Closed;
             }
             Ok(Some(Ok(Message::Close(_))) | None) => return Auth::Closed,
             Ok(Some(Err(e))) => {
-                on_read_error(socket, e).await;
+                on_read_error(socket, ctx, e).await;
                 return Auth::Closed;
             }
         }
     };
     if text.len() > MAX_MESSAGE_BYTES {
-        close_with(socket, CloseCode::TooBig).await;
+        close_with(socket, ctx, CloseCode::TooBig).await;
         return Auth::Closed;
     }
     let token = match ClientMessage::decode(text.as_str()) {
@@ -221,7 +316,7 @@ where
         _ => None,
     };
     let Some(token) = token else {
-        close_with(socket, CloseCode::Unauthorized).await;
+        close_with(socket, ctx, CloseCode::Unauthorized).await;
         return Auth::Closed;
     };
     match ctx.store.validate(&token, ctx.clock.now()).await {
@@ -229,34 +324,56 @@ where
         Ok(Lookup::Ended(t)) => {
             kick(
                 socket,
+                ctx,
                 force_logout(token.session_id(), t.reason, t.by.as_ref(), t.revoked_at),
             )
             .await;
             Auth::Closed
         }
         Ok(Lookup::Unknown) => {
-            close_with(socket, CloseCode::Unauthorized).await;
+            close_with(socket, ctx, CloseCode::Unauthorized).await;
             Auth::Closed
         }
         Err(e) => {
             tracing::warn!(error = %e, "websocket auth: store unavailable");
-            close_with(socket, CloseCode::TryAgainLater).await;
+            close_with(socket, ctx, CloseCode::TryAgainLater).await;
             Auth::Closed
+        }
+    }
+}
+
+/// Writes one frame within `--ws-write-timeout`. A client that has not taken
+/// it by then has stopped reading: the socket is dropped (and counted), as
+/// waiting longer would keep it past kicks, its idle timeout and shutdown.
+async fn write<S>(socket: &mut S, ctx: &ConnContext, msg: Message) -> Result<(), Gone>
+where
+    S: Sink<Message> + Unpin,
+{
+    match tokio::time::timeout(ctx.write_timeout, socket.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Gone),
+        Err(_elapsed) => {
+            ctx.metrics.socket_dropped(SocketDrop::WriteTimeout);
+            Err(Gone)
         }
     }
 }
 
 /// `force_logout` then close 4001, in that order, from this one task.
-async fn kick<S>(socket: &mut S, msg: String)
+/// Returns whether `force_logout` went out.
+async fn kick<S>(socket: &mut S, ctx: &ConnContext, msg: String) -> bool
 where
     S: Sink<Message> + Unpin,
 {
-    if socket.send(Message::Text(msg.into())).await.is_ok() {
-        close_with(socket, CloseCode::Revoked).await;
+    let delivered = write(socket, ctx, Message::Text(msg.into())).await.is_ok();
+    if delivered {
+        close_with(socket, ctx, CloseCode::Revoked).await;
     }
+    delivered
 }
 
-async fn close_with<S>(socket: &mut S, code: CloseCode)
+/// The socket's last frame; the socket ends after it whether or not it went out.
+async fn close_with<S>(socket: &mut S, ctx: &ConnContext, code: CloseCode)
 where
     S: Sink<Message> + Unpin,
 {
@@ -264,12 +381,12 @@ where
         code: code.code(),
         reason: code.reason().into(),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    let _ = write(socket, ctx, Message::Close(Some(frame))).await;
 }
 
 /// A read error: an oversized frame gets 1009, text that is not UTF-8 gets
 /// 1007, anything else just ends.
-async fn on_read_error<S, E>(socket: &mut S, e: E)
+async fn on_read_error<S, E>(socket: &mut S, ctx: &ConnContext, e: E)
 where
     S: Sink<Message> + Unpin,
     E: std::fmt::Display,
@@ -278,9 +395,9 @@ where
     // whose text says "Space limit exceeded".
     let text = e.to_string();
     if text.contains("Space limit exceeded") {
-        close_with(socket, CloseCode::TooBig).await;
+        close_with(socket, ctx, CloseCode::TooBig).await;
     } else if text.contains("UTF-8") {
-        close_with(socket, CloseCode::InvalidData).await;
+        close_with(socket, ctx, CloseCode::InvalidData).await;
     } else {
         tracing::debug!(error = %text, "websocket read error");
     }
@@ -292,6 +409,7 @@ mod tests {
     //! HTTP, no network, just the frames in and out.
 
     use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::task::{Context, Poll};
 
     use tokio::sync::mpsc as chan;
@@ -306,6 +424,8 @@ mod tests {
     struct Pipe {
         from_client: chan::UnboundedReceiver<Result<Message, String>>,
         to_client: chan::UnboundedSender<Message>,
+        /// Once set, the client takes no more frames: every write stays pending.
+        stalled: Arc<AtomicBool>,
     }
 
     impl Stream for Pipe {
@@ -318,7 +438,11 @@ mod tests {
     impl Sink<Message> for Pipe {
         type Error = String;
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
-            Poll::Ready(Ok(()))
+            if self.stalled.load(Ordering::SeqCst) {
+                Poll::Pending
+            } else {
+                Poll::Ready(Ok(()))
+            }
         }
         fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), String> {
             self.to_client.send(item).map_err(|e| e.to_string())
@@ -337,40 +461,77 @@ mod tests {
         touch_after: Duration::from_secs(60),
     };
 
-    fn context(auth_timeout: Duration) -> (ConnContext, Arc<MemoryStore>) {
-        let hub = Hub::new(Arc::new(Metrics::new()));
+    fn context(auth_timeout: Duration, life: Lifetimes) -> (ConnContext, Arc<MemoryStore>) {
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::new(metrics.clone(), 2);
         let bus = LocalBus::new();
         bus.attach(hub.clone() as Arc<dyn EventHandler>);
-        let store = Arc::new(MemoryStore::new(LIFE, bus));
+        let store = Arc::new(MemoryStore::new(life, bus));
         let ctx = ConnContext {
             hub,
             store: store.clone(),
             clock: Arc::new(SystemClock),
             auth_timeout,
             idle_timeout: Duration::from_secs(90),
-            touch_after: LIFE.touch_after,
-            metrics: Arc::new(Metrics::new()),
+            write_timeout: Duration::from_secs(10),
+            session_idle: life.idle,
+            touch_after: life.touch_after,
+            metrics,
             shutdown: CancellationToken::new(),
         };
         (ctx, store)
     }
 
-    fn connect(
-        ctx: ConnContext,
-    ) -> (
-        chan::UnboundedSender<Result<Message, String>>,
-        chan::UnboundedReceiver<Message>,
-    ) {
-        let (client_tx, from_client) = chan::unbounded_channel();
-        let (to_client, client_rx) = chan::unbounded_channel();
-        tokio::spawn(run(
+    /// The test's end of a fake socket, and the task serving the other end.
+    struct Client {
+        tx: chan::UnboundedSender<Result<Message, String>>,
+        rx: chan::UnboundedReceiver<Message>,
+        stalled: Arc<AtomicBool>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Client {
+        fn auth(&self, token: &Token) {
+            let auth = format!(r#"{{"type":"auth","token":"{}"}}"#, token.expose());
+            self.tx.send(Ok(Message::Text(auth.into()))).unwrap();
+        }
+
+        async fn next_text(&mut self) -> String {
+            match self.rx.recv().await {
+                Some(Message::Text(t)) => t.to_string(),
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    fn connect(ctx: ConnContext) -> Client {
+        let (tx, from_client) = chan::unbounded_channel();
+        let (to_client, rx) = chan::unbounded_channel();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(run(
             Pipe {
                 from_client,
                 to_client,
+                stalled: stalled.clone(),
             },
             ctx,
         ));
-        (client_tx, client_rx)
+        Client {
+            tx,
+            rx,
+            stalled,
+            task,
+        }
+    }
+
+    /// A signed-in session of user1 living `absolute`, and its token.
+    async fn signed_in(store: &MemoryStore, absolute: Duration) -> (Session, Token) {
+        let (session, token) = Session::sample(1, SystemClock.now(), absolute);
+        store
+            .sign_in(SignInRequest::one_per_account(session.clone()))
+            .await
+            .unwrap();
+        (session, token)
     }
 
     fn close_code(m: Option<Message>) -> u16 {
@@ -382,53 +543,129 @@ mod tests {
 
     #[tokio::test]
     async fn force_logout_is_written_before_close_4001() {
-        let (ctx, store) = context(Duration::from_secs(5));
-        let now = SystemClock.now();
-        let (session, token) = Session::sample(1, now, LIFE.absolute);
-        let user = session.username.clone();
-        store
-            .sign_in(SignInRequest::one_per_account(session))
-            .await
-            .unwrap();
+        let (ctx, store) = context(Duration::from_secs(5), LIFE);
+        let (session, token) = signed_in(&store, LIFE.absolute).await;
+        let mut client = connect(ctx);
+        client.auth(&token);
+        assert!(client.next_text().await.contains("auth_ok"));
 
-        let (tx, mut rx) = connect(ctx);
-        let auth = format!(r#"{{"type":"auth","token":"{}"}}"#, token.expose());
-        tx.send(Ok(Message::Text(auth.into()))).unwrap();
-        let Some(Message::Text(ok)) = rx.recv().await else {
-            panic!("auth_ok expected")
-        };
-        assert!(ok.as_str().contains("auth_ok"));
-
-        let account = AccountKey::of(&user);
         store
             .revoke(
-                &account,
+                &AccountKey::of(&session.username),
                 token.session_id(),
                 Reason::RevokedByAdmin,
                 None,
-                Millis(now.0 + 1),
+                Millis(SystemClock.now().0 + 1),
             )
             .await
             .unwrap();
-        let Some(Message::Text(kick)) = rx.recv().await else {
-            panic!("force_logout expected")
-        };
-        assert!(
-            kick.as_str().contains(r#""reason":"revoked_by_admin""#),
-            "{kick}"
+        let kick = client.next_text().await;
+        assert!(kick.contains(r#""reason":"revoked_by_admin""#), "{kick}");
+        assert_eq!(
+            close_code(client.rx.recv().await),
+            CloseCode::Revoked.code()
         );
-        assert_eq!(close_code(rx.recv().await), CloseCode::Revoked.code());
     }
 
     #[tokio::test]
     async fn silence_before_auth_closes_4008_and_nonsense_closes_4003() {
-        let (ctx, _) = context(Duration::from_millis(50));
-        let (_tx, mut rx) = connect(ctx.clone());
-        assert_eq!(close_code(rx.recv().await), CloseCode::AuthTimeout.code());
+        let (ctx, _) = context(Duration::from_millis(50), LIFE);
+        let mut client = connect(ctx.clone());
+        assert_eq!(
+            close_code(client.rx.recv().await),
+            CloseCode::AuthTimeout.code()
+        );
 
-        let (tx, mut rx) = connect(ctx);
-        tx.send(Ok(Message::Text(r#"{"type":"ping"}"#.into())))
+        let mut client = connect(ctx);
+        client
+            .tx
+            .send(Ok(Message::Text(r#"{"type":"ping"}"#.into())))
             .unwrap();
-        assert_eq!(close_code(rx.recv().await), CloseCode::Unauthorized.code());
+        assert_eq!(
+            close_code(client.rx.recv().await),
+            CloseCode::Unauthorized.code()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_dropped_at_the_write_timeout() {
+        let (mut ctx, store) = context(Duration::from_secs(5), LIFE);
+        ctx.write_timeout = Duration::from_millis(100);
+        let (session, token) = signed_in(&store, LIFE.absolute).await;
+        let mut client = connect(ctx.clone());
+        client.auth(&token);
+        assert!(client.next_text().await.contains("auth_ok"));
+
+        client.stalled.store(true, Ordering::SeqCst);
+        let account = AccountKey::of(&session.username);
+        store
+            .revoke(
+                &account,
+                token.session_id(),
+                Reason::Logout,
+                None,
+                SystemClock.now(),
+            )
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(2), client.task)
+            .await
+            .expect("the task ends soon after the write timeout")
+            .unwrap();
+        assert_eq!(
+            ctx.hub.connections(&session.username, token.session_id()),
+            0
+        );
+        assert!(ctx
+            .metrics
+            .render(&Default::default())
+            .contains("loginguard_sockets_dropped_total{cause=\"write_timeout\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn a_socket_past_the_cap_per_session_closes_1008_after_auth() {
+        let (ctx, store) = context(Duration::from_secs(5), LIFE);
+        let (_, token) = signed_in(&store, LIFE.absolute).await;
+        let mut open = Vec::new();
+        for _ in 0..2 {
+            let mut client = connect(ctx.clone());
+            client.auth(&token);
+            assert!(client.next_text().await.contains("auth_ok"));
+            open.push(client);
+        }
+        let mut third = connect(ctx.clone());
+        third.auth(&token);
+        assert_eq!(close_code(third.rx.recv().await), 1008);
+        assert!(ctx
+            .metrics
+            .render(&Default::default())
+            .contains("loginguard_sockets_dropped_total{cause=\"too_many_sockets\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn the_session_end_is_pushed_without_a_sweep() {
+        let short_idle = Lifetimes {
+            idle: Duration::from_millis(600),
+            touch_after: Duration::from_millis(150),
+            ..LIFE
+        };
+        for (life, absolute) in [
+            (LIFE, Duration::from_millis(600)),
+            (short_idle, LIFE.absolute),
+        ] {
+            let (ctx, store) = context(Duration::from_secs(5), life);
+            let (_, token) = signed_in(&store, absolute).await;
+            let mut client = connect(ctx);
+            client.auth(&token);
+            assert!(client.next_text().await.contains("auth_ok"));
+            let kick = tokio::time::timeout(Duration::from_secs(2), client.next_text())
+                .await
+                .expect("force_logout within 1 s of the end");
+            assert!(kick.contains(r#""reason":"expired""#), "{kick}");
+            assert_eq!(
+                close_code(client.rx.recv().await),
+                CloseCode::Revoked.code()
+            );
+        }
     }
 }

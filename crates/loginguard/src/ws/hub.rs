@@ -1,8 +1,9 @@
 //! The connection hub: which sockets on this instance belong to which session.
 //!
 //! Fed by the event bus (`EventHandler`) and by `revalidate`; it never writes
-//! to a socket, it hands a `Command` to the socket's own task over an
-//! unbounded `Mailbox`, so a kick is never dropped because a queue is full.
+//! to a socket, it hands a `Command` to the socket's own task over its
+//! `Mailbox`, which is bounded but never drops a kick. It refuses a socket
+//! past `--max-sockets-per-session`.
 //! Sockets sit in shards by account, each behind a short lock; the hub copies
 //! what it needs under the lock and sends after releasing it.
 
@@ -37,6 +38,18 @@ pub enum Command {
     Close(CloseCode),
 }
 
+impl Command {
+    /// How final a command is: a send ends nothing, a close ends the socket,
+    /// a kick ends it and says why. The mailbox keeps the highest.
+    pub(super) fn rank(&self) -> u8 {
+        match self {
+            Command::Send(_) => 0,
+            Command::Close(_) => 1,
+            Command::Kick(..) => 2,
+        }
+    }
+}
+
 struct Entry {
     conn: u64,
     session: SessionId,
@@ -46,6 +59,8 @@ struct Entry {
 /// Routes events to sockets; one per instance, shared behind an `Arc`.
 pub struct Hub {
     metrics: Arc<Metrics>,
+    /// Sockets one session may hold here (`--max-sockets-per-session`).
+    max_per_session: usize,
     shards: Vec<Mutex<HashMap<Username, Vec<Entry>>>>,
     hasher: RandomState,
     next_conn: AtomicU64,
@@ -74,9 +89,10 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    pub fn new(metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(metrics: Arc<Metrics>, max_per_session: usize) -> Arc<Self> {
         Arc::new(Hub {
             metrics,
+            max_per_session,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
             next_conn: AtomicU64::new(1),
@@ -90,28 +106,33 @@ impl Hub {
     }
 
     /// Registers a socket of `session`; commands for it arrive in `mailbox`.
+    /// `None` when the session already holds its maximum of sockets here
+    /// (counted under the lock, so concurrent sockets cannot overshoot).
     pub fn register(
         self: &Arc<Self>,
         username: Username,
         session: SessionId,
         mailbox: Arc<Mailbox>,
-    ) -> Registration {
+    ) -> Option<Registration> {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.shard(&username)
-            .lock()
-            .entry(username.clone())
-            .or_default()
-            .push(Entry {
+        {
+            let mut shard = self.shard(&username).lock();
+            let list = shard.entry(username.clone()).or_default();
+            if list.iter().filter(|e| e.session == session).count() >= self.max_per_session {
+                return None;
+            }
+            list.push(Entry {
                 conn,
                 session,
                 mailbox,
             });
+        }
         self.sockets.fetch_add(1, Ordering::Relaxed);
-        Registration {
+        Some(Registration {
             hub: Arc::clone(self),
             username,
             conn,
-        }
+        })
     }
 
     /// Open sockets of one session on this instance.
@@ -293,14 +314,14 @@ mod tests {
 
     #[tokio::test]
     async fn kicks_the_named_session_and_tells_the_others() {
-        let hub = Hub::new(Arc::new(Metrics::new()));
+        let hub = Hub::new(Arc::new(Metrics::new()), 16);
         let (a, b) = (
             SessionId::from_bytes([1; 16]),
             SessionId::from_bytes([2; 16]),
         );
         let (box_a, box_b) = (Arc::new(Mailbox::default()), Arc::new(Mailbox::default()));
-        let _ra = hub.register(user(), a.clone(), box_a.clone());
-        let _rb = hub.register(user(), b.clone(), box_b.clone());
+        let _ra = hub.register(user(), a.clone(), box_a.clone()).unwrap();
+        let _rb = hub.register(user(), b.clone(), box_b.clone()).unwrap();
         assert_eq!(hub.socket_count(), 2);
         hub.kick(
             &user(),
@@ -315,13 +336,39 @@ mod tests {
 
     #[test]
     fn registration_drop_unregisters() {
-        let hub = Hub::new(Arc::new(Metrics::new()));
+        let hub = Hub::new(Arc::new(Metrics::new()), 16);
         let id = SessionId::from_bytes([1; 16]);
-        let r = hub.register(user(), id.clone(), Arc::new(Mailbox::default()));
+        let r = hub
+            .register(user(), id.clone(), Arc::new(Mailbox::default()))
+            .unwrap();
         assert_eq!(hub.connections(&user(), &id), 1);
         drop(r);
         assert_eq!(hub.connections(&user(), &id), 0);
         assert_eq!(hub.socket_count(), 0);
         assert!(hub.local_sessions().is_empty());
+    }
+
+    #[test]
+    fn refuses_a_socket_past_the_cap_per_session() {
+        let hub = Hub::new(Arc::new(Metrics::new()), 2);
+        let (a, b) = (
+            SessionId::from_bytes([1; 16]),
+            SessionId::from_bytes([2; 16]),
+        );
+        let mailbox = || Arc::new(Mailbox::default());
+        let first = hub.register(user(), a.clone(), mailbox()).unwrap();
+        let _second = hub.register(user(), a.clone(), mailbox()).unwrap();
+        assert!(hub.register(user(), a.clone(), mailbox()).is_none());
+        assert!(
+            hub.register(user(), b.clone(), mailbox()).is_some(),
+            "the cap is per session, not per account"
+        );
+        drop(first);
+        assert!(hub.register(user(), a, mailbox()).is_some());
+        assert_eq!(
+            hub.socket_count(),
+            1,
+            "refused and dropped ones are not counted"
+        );
     }
 }

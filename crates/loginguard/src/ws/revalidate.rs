@@ -1,9 +1,9 @@
 //! Revalidation: recheck every open socket's session against the store.
 //!
 //! Runs on a `TaskTracker` from `startup`. It wakes when a bus says events may
-//! have been lost (`Hub::resync_requested`) and on a periodic sweep, which is
-//! also what pushes `expired` to sockets whose sessions timed out (and, on
-//! each sweep, lets the store forget what has expired). Sessions
+//! have been lost (`Hub::resync_requested`) and on a periodic sweep, which
+//! also lets the store forget what has expired (sockets push their own
+//! session's expiry; the sweep is the backstop). Sessions
 //! are checked in batches; ended ones are kicked with their stored reason and
 //! vanished ones (store data lost) are closed with 4003. A failing store is
 //! retried at the next wake-up, never in a tight loop.

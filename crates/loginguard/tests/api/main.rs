@@ -12,6 +12,7 @@ mod cli;
 mod failure_counter;
 mod hostile_http;
 mod hostile_signin;
+mod hostile_sockets;
 mod instances;
 mod layers;
 mod login;

@@ -27,7 +27,10 @@ for i = 1, evict do
 end
 
 redis.call('HSET', SKEY, new.id, ARGV[2])
-extend(SKEY, new.e)
+-- One idle timeout past the absolute end: a key Redis drops by itself tells
+-- nobody, so the step that finds the session expired must still see it, to
+-- leave its tombstone and push `expired` to its sockets.
+extend(SKEY, new.e + idle)
 
 local ids = {}
 for i, s in ipairs(evicted) do ids[i] = s.id end
