@@ -24,6 +24,7 @@ pub struct TimedStore {
 /// One histogram per operation, looked up once.
 struct Ops {
     sign_in: Histogram,
+    undo_sign_in: Histogram,
     validate: Histogram,
     touch: Histogram,
     revoke: Histogram,
@@ -39,6 +40,7 @@ impl TimedStore {
     pub fn new(inner: Arc<dyn SessionStore>, metrics: Arc<Metrics>) -> Self {
         let ops = Ops {
             sign_in: metrics.store_call("sign_in"),
+            undo_sign_in: metrics.store_call("undo_sign_in"),
             validate: metrics.store_call("validate"),
             touch: metrics.store_call("touch"),
             revoke: metrics.store_call("revoke"),
@@ -64,6 +66,19 @@ async fn timed<T>(histogram: &Histogram, call: impl std::future::Future<Output =
 impl SessionStore for TimedStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         timed(&self.ops.sign_in, self.inner.sign_in(req)).await
+    }
+
+    async fn undo_sign_in(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        timed(
+            &self.ops.undo_sign_in,
+            self.inner.undo_sign_in(account, id, now),
+        )
+        .await
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {

@@ -4,6 +4,8 @@
 //! - `<p>:{a:<account key>}:s`: hash, session id -> session JSON (live sessions)
 //! - `<p>:{a:<account key>}:x`: hash, session id -> tombstone JSON
 //! - `<p>:{a:<account key>}:xe`: sorted set, session id by tombstone expiry
+//! - `<p>:{a:<account key>}:r:<request>`: string, a changing script's reply,
+//!   kept for the replay window so a re-run of that request gets it again
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
@@ -13,6 +15,7 @@
 //! `{...}` hash tag puts all of one account's keys in one Cluster slot and no
 //! user name can reach into another account's keys.
 
+use super::super::replies::RequestId;
 use crate::domain::AccountKey;
 
 /// The three keys of one account, in the order the scripts expect them.
@@ -35,13 +38,23 @@ impl KeySpace {
         }
     }
 
+    /// Every key of one account starts with this; its `{...}` is the hash tag.
+    fn account_base(&self, key: &AccountKey) -> String {
+        format!("{}:{{a:{}}}", self.prefix, key.as_str())
+    }
+
     pub fn account(&self, key: &AccountKey) -> AccountKeys {
-        let base = format!("{}:{{a:{}}}", self.prefix, key.as_str());
+        let base = self.account_base(key);
         AccountKeys {
             sessions: format!("{base}:s"),
             tombstones: format!("{base}:x"),
             tombstone_index: format!("{base}:xe"),
         }
+    }
+
+    /// Where the reply to `request` on `key`'s account is kept (same slot).
+    pub fn reply(&self, key: &AccountKey, request: &RequestId) -> String {
+        format!("{}:r:{}", self.account_base(key), request.as_str())
     }
 
     pub fn accounts_index(&self) -> String {
@@ -74,6 +87,9 @@ mod tests {
         let tag = |s: &str| s[s.find('{').unwrap()..=s.find('}').unwrap()].to_owned();
         assert_eq!(tag(&k.sessions), tag(&k.tombstones));
         assert_eq!(tag(&k.sessions), tag(&k.tombstone_index));
+        let id = crate::domain::SessionId::from_bytes([3; 16]);
+        let reply = ks.reply(&AccountKey::of(&user), &RequestId::sign_in(&id));
+        assert_eq!(tag(&k.sessions), tag(&reply));
         assert!(!k.sessions.contains("we}ird"));
         assert!(k.sessions.starts_with("lg:{a:") && k.sessions.ends_with("}:s"));
     }

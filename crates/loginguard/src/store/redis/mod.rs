@@ -21,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
+use super::replies::{RequestId, REPLAY_WINDOW};
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
     AccountKey, Actor, Lifetimes, Lookup, Millis, Reason, Session, SessionId, Token, Username,
@@ -75,6 +76,19 @@ impl RedisStore {
         call
     }
 
+    /// `on_account` for a script that changes something: it also gets the
+    /// reply key of `request`, so a re-run answers what the first run did.
+    fn on_request<'a>(
+        &self,
+        script: &'a redis::Script,
+        account: &AccountKey,
+        request: &RequestId,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut call = self.on_account(script, account);
+        call.key(self.keys.reply(account, request));
+        call
+    }
+
     /// Runs a script; its reply is a list of strings by convention.
     async fn eval(
         &self,
@@ -104,6 +118,10 @@ impl RedisStore {
 
     fn idle_ms(&self) -> u64 {
         self.lifetimes.idle.as_millis() as u64
+    }
+
+    fn replay_window_ms() -> u64 {
+        REPLAY_WINDOW.as_millis() as u64
     }
 
     async fn lookup(
@@ -145,15 +163,17 @@ impl RedisStore {
             Some(a) => serde_json::to_string(a).map_err(StoreError::corrupt)?,
             None => String::new(),
         };
+        let request = RequestId::revoke(id, reason, now);
         let reply = self
             .eval(
-                self.on_account(&scripts::REVOKE, account)
+                self.on_request(&scripts::REVOKE, account, &request)
                     .arg(now.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
                     .arg(reason.as_str())
                     .arg(by)
-                    .arg(id.map(SessionId::as_str).unwrap_or("")),
+                    .arg(id.map(SessionId::as_str).unwrap_or(""))
+                    .arg(Self::replay_window_ms()),
             )
             .await?;
         scripts::sessions(&reply)
@@ -187,18 +207,39 @@ impl SessionStore for RedisStore {
                 .query_async(&mut self.conn.clone())
                 .await,
         )?;
+        let request = RequestId::sign_in(&req.session.session_id);
         let reply = self
             .eval(
-                self.on_account(&scripts::SIGN_IN, &account)
+                self.on_request(&scripts::SIGN_IN, &account, &request)
                     .arg(req.now.0)
                     .arg(json)
                     .arg(req.policy.max_sessions)
                     .arg(req.policy.on_limit.as_str())
                     .arg(self.idle_ms())
-                    .arg(self.keys.events_channel()),
+                    .arg(self.keys.events_channel())
+                    .arg(Self::replay_window_ms()),
             )
             .await?;
         scripts::sign_in(&reply)
+    }
+
+    async fn undo_sign_in(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let reply = self
+            .eval(
+                self.on_request(&scripts::UNDO_SIGN_IN, account, &RequestId::sign_in(id))
+                    .arg(now.0)
+                    .arg(self.idle_ms())
+                    .arg(self.keys.events_channel())
+                    .arg(id.as_str())
+                    .arg(Self::replay_window_ms()),
+            )
+            .await?;
+        scripts::undone(&reply)
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {

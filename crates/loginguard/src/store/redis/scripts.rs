@@ -26,6 +26,7 @@ macro_rules! script {
 pub static SIGN_IN: LazyLock<Script> = script!("scripts/sign_in.lua");
 pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
 pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
+pub static UNDO_SIGN_IN: LazyLock<Script> = script!("scripts/undo_sign_in.lua");
 pub static LIST: LazyLock<Script> = script!("scripts/list.lua");
 
 pub fn session(json: &str) -> Result<Session, StoreError> {
@@ -59,8 +60,19 @@ pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
         Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
             active: sessions(rest)?,
         }),
+        Some((tag, _)) if tag == "undone" => Err(StoreError::sign_in_undone()),
         _ => Err(StoreError::corrupt(format!(
             "unexpected sign_in reply {reply:?}"
+        ))),
+    }
+}
+
+/// `undo_sign_in.lua`'s reply: whether the undo ended a live session.
+pub fn undone(reply: &[String]) -> Result<bool, StoreError> {
+    match reply {
+        [tag, ended] if tag == "undone" => Ok(ended == "1"),
+        other => Err(StoreError::corrupt(format!(
+            "unexpected undo_sign_in reply {other:?}"
         ))),
     }
 }
