@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::app::{AdminService, Operations, SessionService, SignInService};
+use crate::app::{undo_queue, AdminService, Operations, SessionService, SignInService, UndoWorker};
 use crate::auth::{FailureLimiter, PasswordVerifier, RateLimits, Users};
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
@@ -63,6 +63,8 @@ pub struct App {
     /// Fires when the instance shuts down; sockets close with 1012.
     shutdown: CancellationToken,
     store_kind: &'static str,
+    /// Undoes sign-ins the store did not confirm.
+    undo: UndoWorker,
     /// Present with a Redis store: the event subscription and presence publisher.
     redis: Option<RedisParts>,
 }
@@ -109,13 +111,14 @@ impl App {
                     )
                 }
                 StoreBackend::Redis(url) => {
-                    let conn =
-                        RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
+                    let conn = RedisConn::single(url.expose_secret(), config.store.redis_timeout)
+                        .map_err(StoreError::unavailable)?;
                     redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
                 }
                 StoreBackend::Cluster(nodes) => {
                     let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
-                    let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
+                    let conn = RedisConn::cluster(&urls, config.store.redis_timeout)
+                        .map_err(StoreError::unavailable)?;
                     redis_parts(conn, nodes, &config, &sockets, &clock)?
                 }
             };
@@ -125,6 +128,7 @@ impl App {
             clock.clone(),
             config.admin.cache_ttl,
         ));
+        let (undo, undo_worker) = undo_queue(store.clone(), clock.clone());
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // One hashing thread per core: they run at a lower priority, so the
         // async workers still get the CPU for kicks and pongs.
@@ -143,6 +147,7 @@ impl App {
             store: store.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            undo,
         };
         let sessions = SessionService {
             store: store.clone(),
@@ -203,6 +208,7 @@ impl App {
             sweep_interval: config.session.sweep_interval,
             shutdown,
             store_kind: store_kind(&config),
+            undo: undo_worker,
             redis,
         })
     }
@@ -224,9 +230,14 @@ impl App {
             sweep_interval,
             shutdown: inner,
             store_kind,
+            undo,
             redis,
         } = self;
         let tracker = TaskTracker::new();
+        // Requests still finishing during the HTTP grace period may queue
+        // undos, so the worker stops only after them.
+        let undo_stop = CancellationToken::new();
+        tracker.spawn(undo.run(undo_stop.clone()));
         if let Some(parts) = redis {
             tracker.spawn(parts.bus.run(hub.clone(), inner.clone()));
             tracker.spawn(parts.presence.run(inner.clone()));
@@ -252,6 +263,7 @@ impl App {
         };
         tokio::spawn(forward);
         http::serve(listener, http::router(state), inner.clone(), SHUTDOWN_GRACE).await;
+        undo_stop.cancel();
         // Sockets watch the token themselves and had the whole HTTP grace
         // period to close; this catches any that registered late.
         hub.close_all(CloseCode::Restarting);

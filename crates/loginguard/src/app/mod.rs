@@ -13,6 +13,7 @@ mod error;
 mod operations;
 mod sessions;
 mod sign_in;
+mod undo;
 
 pub use admin::{AdminPage, AdminService};
 pub use cursor::{Cursor, PageRequest};
@@ -20,3 +21,4 @@ pub use error::AppError;
 pub use operations::Operations;
 pub use sessions::{CurrentSession, ListedSession, SessionService};
 pub use sign_in::{ClientMeta, Credentials, SignInService, SignedIn};
+pub use undo::{undo_queue, UndoQueue, UndoWorker};

@@ -2,16 +2,28 @@
 //!
 //! Called by the HTTP handler with parsed credentials; callable and tested
 //! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; everything before it only decides whether to ask. Records the
+//! the policy; everything before it only decides whether to ask. A store call
+//! that fails after it may have run is sent again with the same ids (the
+//! store answers a re-run as the first run), and a sign-in still unconfirmed
+//! is handed to the `UndoQueue`, so a 503 leaves nothing behind. Records the
 //! result in the metrics and the audit log, once, here.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::undo::UndoQueue;
 use super::AppError;
 use crate::auth::{issue_token, FailureLimiter, PasswordVerifier, User, Users};
-use crate::domain::{Clock, DeviceName, Lifetimes, OnLimit, Policy, Session, Token, Username};
+use crate::domain::{
+    Clock, DeviceName, Lifetimes, OnLimit, Policy, Session, SessionId, Token, Username,
+};
 use crate::metrics::Metrics;
-use crate::store::{SessionStore, SignInOutcome, SignInRequest};
+use crate::store::{SessionStore, SignInOutcome, SignInRequest, StoreError};
+
+/// Waits before sending an unconfirmed sign-in again, one per retry. With
+/// `--redis-timeout` 2s a sign-in answers within about 6.5 s, under the
+/// 15 s request timeout.
+const SIGN_IN_RETRY_WAITS: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
 
 /// What the client sent.
 pub struct Credentials {
@@ -46,6 +58,7 @@ pub struct SignInService {
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    pub undo: UndoQueue,
 }
 
 impl SignInService {
@@ -110,8 +123,7 @@ impl SignInService {
         };
         let policy = self.policy_for(&user);
         let outcome = self
-            .store
-            .sign_in(SignInRequest {
+            .admit(SignInRequest {
                 session: session.clone(),
                 policy,
                 now,
@@ -133,6 +145,47 @@ impl SignInService {
                 tracing::info!(target: "audit", "sign-in refused: session limit reached");
                 Err(AppError::SessionLimitReached { active })
             }
+        }
+    }
+
+    /// The store step, sent again with the same ids while the store cannot
+    /// be reached; undone unless the store confirmed it.
+    async fn admit(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
+        let mut unconfirmed = UndoOnDrop {
+            undo: &self.undo,
+            sign_in: Some((req.session.username.clone(), req.session.session_id.clone())),
+        };
+        let mut waits = SIGN_IN_RETRY_WAITS.iter();
+        loop {
+            match self.store.sign_in(req.clone()).await {
+                Ok(outcome) => {
+                    unconfirmed.sign_in = None;
+                    return Ok(outcome);
+                }
+                Err(e @ StoreError::Unavailable(_)) => match waits.next() {
+                    Some(wait) => {
+                        tracing::debug!(error = ?e, "sign-in not confirmed; sending it again");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Queues the sign-in's undo when dropped while it still holds it: the store
+/// call failed, or the request was dropped (its client went away) mid-call.
+struct UndoOnDrop<'a> {
+    undo: &'a UndoQueue,
+    sign_in: Option<(Username, SessionId)>,
+}
+
+impl Drop for UndoOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some((username, id)) = self.sign_in.take() {
+            self.undo.push(username, id);
         }
     }
 }

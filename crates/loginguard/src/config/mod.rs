@@ -83,6 +83,9 @@ pub struct StoreConfig {
     /// Prefix of every Redis key and channel.
     #[arg(long, env = "LOGINGUARD_REDIS_PREFIX", default_value = "lg")]
     pub redis_prefix: String,
+    /// How long a Redis call may take before it fails (503); a sign-in is retried, then undone.
+    #[arg(long, env = "LOGINGUARD_REDIS_TIMEOUT", default_value = "2s", value_parser = parse::duration)]
+    pub redis_timeout: Duration,
 }
 
 /// Which store backend a `StoreConfig` selects.

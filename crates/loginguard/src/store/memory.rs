@@ -260,7 +260,7 @@ impl SessionStore for MemoryStore {
         now: Millis,
     ) -> Result<Option<Session>, StoreError> {
         let idle = self.inner.lifetimes.idle;
-        let request = RequestId::revoke(Some(id), reason, now);
+        let request = RequestId::revoke(Some(id), reason, by.as_ref(), now);
         let ended = self.revoke_once(account, now, request, |a| {
             let ended: Vec<Session> = a
                 .end(id, reason, by.clone(), now, idle)
@@ -279,7 +279,7 @@ impl SessionStore for MemoryStore {
         now: Millis,
     ) -> Result<usize, StoreError> {
         let idle = self.inner.lifetimes.idle;
-        let request = RequestId::revoke(None, reason, now);
+        let request = RequestId::revoke(None, reason, None, now);
         let ended = self.revoke_once(&AccountKey::of(username), now, request, |a| {
             let ended = a.end_all(reason, now, idle);
             let event = revoked_event(&ended, reason, None, now);

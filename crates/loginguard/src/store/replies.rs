@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::domain::{Millis, Reason, SessionId};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Actor, Millis, Reason, SessionId};
 
 /// How long an answer is kept for re-runs. Far longer than any retry (the
 /// sign-in's own, a few seconds; the Cluster client's, within one call),
@@ -27,10 +29,20 @@ impl RequestId {
         RequestId(format!("in:{id}"))
     }
 
-    /// A revocation of `id` (or of the whole account) for `reason` at `at`.
-    pub fn revoke(id: Option<&SessionId>, reason: Reason, at: Millis) -> Self {
+    /// A revocation of `id` (or of the whole account) for `reason`, by `by`,
+    /// at `at`: the same revocation asked twice in one millisecond is one
+    /// request. Hashed, as a device name may hold anything.
+    pub fn revoke(id: Option<&SessionId>, reason: Reason, by: Option<&Actor>, at: Millis) -> Self {
+        let by = by.map(|a| format!("{}\n{}\n{}", a.device.as_str(), a.ip, a.at.0));
         let target = id.map_or("*", SessionId::as_str);
-        RequestId(format!("out:{target}:{}:{}", reason.as_str(), at.0))
+        let fields = format!(
+            "{target}\n{}\n{}\n{}",
+            reason.as_str(),
+            at.0,
+            by.unwrap_or_default()
+        );
+        let digest = Sha256::digest(fields.as_bytes());
+        RequestId(format!("out:{}", hex::encode(&digest[..16])))
     }
 
     pub fn as_str(&self) -> &str {
@@ -94,12 +106,23 @@ mod tests {
     }
 
     #[test]
-    fn revokes_are_named_by_target_reason_and_time() {
+    fn revokes_are_named_by_target_reason_actor_and_time() {
         let id = SessionId::from_bytes([2; 16]);
-        let one = RequestId::revoke(Some(&id), Reason::Logout, Millis(5));
-        assert_eq!(one, RequestId::revoke(Some(&id), Reason::Logout, Millis(5)));
-        assert_ne!(one, RequestId::revoke(Some(&id), Reason::Logout, Millis(6)));
-        assert_ne!(one, RequestId::revoke(None, Reason::Logout, Millis(5)));
-        assert_ne!(one, RequestId::sign_in(&id));
+        let (session, _) = crate::domain::Session::sample(1, Millis(0), REPLAY_WINDOW);
+        let by = Actor::of(&session, Millis(5));
+        let one = RequestId::revoke(Some(&id), Reason::Logout, None, Millis(5));
+        assert_eq!(
+            one,
+            RequestId::revoke(Some(&id), Reason::Logout, None, Millis(5))
+        );
+        for other in [
+            RequestId::revoke(Some(&id), Reason::Logout, None, Millis(6)),
+            RequestId::revoke(Some(&id), Reason::RevokedByUser, None, Millis(5)),
+            RequestId::revoke(Some(&id), Reason::Logout, Some(&by), Millis(5)),
+            RequestId::revoke(None, Reason::Logout, None, Millis(5)),
+            RequestId::sign_in(&id),
+        ] {
+            assert_ne!(one, other);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Black-box tests against real processes: the app on a random port, real
 //! `redis-server`s, real HTTP and WebSocket clients. One binary, many modules.
 
+mod delay_proxy;
 mod helpers;
 mod process;
 mod redis_server;
@@ -11,4 +12,5 @@ mod cli;
 mod instances;
 mod layers;
 mod login;
+mod lost_replies;
 mod websocket;

@@ -29,6 +29,9 @@ const LIFE: Lifetimes = Lifetimes {
     touch_after: Duration::from_secs(60),
 };
 
+/// The Redis call timeout of the suite (`--redis-timeout`'s default).
+const TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Records every event and resync a bus delivers.
 #[derive(Default)]
 pub struct Collector {
@@ -81,7 +84,8 @@ pub async fn memory() -> Subject {
 
 pub async fn redis() -> Subject {
     let server = RedisServer::start();
-    let store = RedisStore::connect(&server.url(), "lg", LIFE).expect("redis store");
+    let conn = RedisConn::single(&server.url(), TIMEOUT).expect("redis conn");
+    let store = RedisStore::new(conn, "lg", LIFE);
     with_bus(store, &[server.url()], Box::new(server)).await
 }
 
@@ -89,8 +93,11 @@ pub async fn redis_cluster() -> Subject {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let store = RedisStore::new(
-        RedisConn::cluster(&urls.iter().map(String::as_str).collect::<Vec<_>>())
-            .expect("cluster conn"),
+        RedisConn::cluster(
+            &urls.iter().map(String::as_str).collect::<Vec<_>>(),
+            TIMEOUT,
+        )
+        .expect("cluster conn"),
         "lg",
         LIFE,
     );
@@ -781,7 +788,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
     );
     s.events
         .wait_for("the undo's logout event", |e| {
-            matches!(e, StoreEvent::Revoked { reason: Reason::Logout, ids, .. } if ids == &[id.clone()])
+            matches!(e, StoreEvent::Revoked { reason: Reason::Logout, ids, .. } if ids.as_slice() == std::slice::from_ref(id))
         })
         .await;
 }

@@ -52,15 +52,6 @@ impl RedisStore {
         }
     }
 
-    /// A store on one standalone Redis at `url`.
-    pub fn connect(url: &str, prefix: &str, lifetimes: Lifetimes) -> Result<Self, StoreError> {
-        Ok(Self::new(
-            RedisConn::single(url).map_err(StoreError::unavailable)?,
-            prefix,
-            lifetimes,
-        ))
-    }
-
     /// A call of `script` on `account`'s keys: every script takes the same
     /// three (sessions, tombstones, tombstone index), in that order.
     fn on_account<'a>(
@@ -159,11 +150,11 @@ impl RedisStore {
         by: Option<&Actor>,
         now: Millis,
     ) -> Result<Vec<Session>, StoreError> {
+        let request = RequestId::revoke(id, reason, by, now);
         let by = match by {
             Some(a) => serde_json::to_string(a).map_err(StoreError::corrupt)?,
             None => String::new(),
         };
-        let request = RequestId::revoke(id, reason, now);
         let reply = self
             .eval(
                 self.on_request(&scripts::REVOKE, account, &request)
