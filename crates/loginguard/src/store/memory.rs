@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -17,7 +18,7 @@ use parking_lot::Mutex;
 use super::replies::{Replies, RequestId};
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    Account, AccountKey, Actor, Lifetimes, Lookup, Millis, Reason, Session, SessionId,
+    Account, AccountKey, Actor, Lifetimes, Lookup, Millis, Policy, Reason, Session, SessionId,
     SignInDecision, Token, Username,
 };
 use crate::events::{LocalBus, StoreEvent};
@@ -149,6 +150,34 @@ impl MemoryStore {
     }
 }
 
+/// Applies the policy to `new` on `account`: the outcome and its event.
+fn admit(
+    account: &mut Account,
+    new: Session,
+    policy: Policy,
+    now: Millis,
+    idle: Duration,
+) -> (SignInOutcome, StoreEvent) {
+    let by = Actor::of(&new, now);
+    let username = new.username.clone();
+    let id = new.session_id.clone();
+    match account.sign_in(new, policy, now, idle) {
+        SignInDecision::Admitted { evicted } => {
+            let event = StoreEvent::SignedIn {
+                username,
+                id,
+                revoked: evicted.iter().map(|s| s.session_id.clone()).collect(),
+                by,
+            };
+            (SignInOutcome::Created { revoked: evicted }, event)
+        }
+        SignInDecision::Denied { live } => (
+            SignInOutcome::Denied { active: live },
+            StoreEvent::LoginBlocked { username, by },
+        ),
+    }
+}
+
 /// The `Revoked` event for `ended`, or `None` when nothing ended.
 fn revoked_event(
     ended: &[Session],
@@ -177,24 +206,7 @@ impl SessionStore for MemoryStore {
             if let Some(earlier) = held.sign_ins.get(&request, req.now) {
                 return (earlier, None);
             }
-            let by = Actor::of(&new, req.now);
-            let username = new.username.clone();
-            let id = new.session_id.clone();
-            let (outcome, event) = match held.account.sign_in(new, req.policy, req.now, idle) {
-                SignInDecision::Admitted { evicted } => {
-                    let event = StoreEvent::SignedIn {
-                        username,
-                        id,
-                        revoked: evicted.iter().map(|s| s.session_id.clone()).collect(),
-                        by,
-                    };
-                    (SignInOutcome::Created { revoked: evicted }, event)
-                }
-                SignInDecision::Denied { live } => (
-                    SignInOutcome::Denied { active: live },
-                    StoreEvent::LoginBlocked { username, by },
-                ),
-            };
+            let (outcome, event) = admit(&mut held.account, new, req.policy, req.now, idle);
             let answer = SignInAnswer::Outcome(outcome);
             held.sign_ins.remember(request, answer.clone(), req.now);
             (answer, Some(event))
