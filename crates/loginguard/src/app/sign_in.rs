@@ -2,11 +2,9 @@
 //!
 //! Called by the HTTP handler with parsed credentials; callable and tested
 //! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; everything before it only decides whether to ask. A store call
-//! that fails after it may have run is sent again with the same ids (the
-//! store answers a re-run as the first run), and a sign-in still unconfirmed
-//! is handed to the `UndoQueue`, so a 503 leaves nothing behind. Records the
-//! result in the metrics and the audit log, once, here.
+//! the policy; a failed call is sent again with the same ids (a re-run answers
+//! alike), then handed to the `UndoQueue`, so a 503 leaves nothing behind.
+//! Records the result in the metrics and the audit log, once, here.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,10 +3,9 @@
 //! Called by `app` (every use case), the socket loop and the revalidation
 //! loop in `ws`. Each method is a single atomic step in the backend (a
 //! lock held for the memory store, one Lua script for Redis), so there is
-//! never a read-then-write race between instances. Every change that ends a
-//! session also emits a `StoreEvent` in that same step, and every changing
-//! step answers a re-run of the same request as its first run (`replies`).
-//! The store never imports `ws` or `http`.
+//! never a read-then-write race between instances. Every change emits its
+//! `StoreEvent` in that same step and answers a re-run of the same request as
+//! its first run did (`replies`). The store never imports `ws` or `http`.
 
 mod error;
 mod memory;

@@ -1,12 +1,11 @@
-//! A TCP proxy for tests that can hold a server's replies: put it in front of
-//! a real `redis-server` and Redis runs a command at once but its answer
-//! comes late, as when the link stalls between a command and its reply.
+//! A TCP proxy for tests that can hold a server's replies: in front of a real
+//! `redis-server`, Redis runs a command at once but its answer comes late, as
+//! when the link stalls between a command and its reply.
 //!
-//! Bytes are forwarded both ways unchanged. While a hold is set, a chunk of
-//! reply that carries the hold's marker (say, the `created` of a sign-in
-//! script) is passed on that long after it arrived; later chunks of that
-//! connection queue behind it, so order is kept. Dropping the proxy stops
-//! accepting; open connections end with the test's runtime.
+//! Bytes pass both ways unchanged. While a hold is set, a reply chunk carrying
+//! its marker (say, a sign-in script's `created`) is passed on that late; later
+//! chunks of the connection queue behind it, so order is kept. Dropping the
+//! proxy stops accepting; open connections end with the test's runtime.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,10 +4,8 @@
 //! `ConnectionManager` (standalone) or a `ClusterConnection` that routes each
 //! script to the node owning its account's hash slot. Both reconnect by
 //! themselves and are created without waiting for Redis, so a store that is
-//! down at start-up is not fatal. A call unanswered after the response
-//! timeout (`--redis-timeout`) fails, though Redis may still run it: the
-//! scripts answer re-runs as their first run. Nothing else in the store knows
-//! which connection it is.
+//! down at start-up is not fatal. A call unanswered within `--redis-timeout`
+//! fails though Redis may still run it (scripts answer re-runs alike).
 
 use std::time::Duration;
 

@@ -5,10 +5,8 @@
 //! for the layout), so the policy is atomic across instances and the same
 //! scripts run unchanged on Redis Cluster. Scripts `PUBLISH` their events in
 //! the same step; `events::RedisBus` hears them. Connection failures become
-//! `StoreError::Unavailable` and nothing is half-written; a script whose
-//! reply was lost may have run, and answers a re-run with that first reply
-//! (`replies.rs`). The change between reachable and unreachable is logged
-//! once each way.
+//! `StoreError::Unavailable` and nothing is half-written (a script whose reply
+//! was lost answers its re-run alike); reachability changes are logged once.
 
 mod conn;
 mod keys;
