@@ -20,7 +20,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use crate::app::ReloadHandle;
 use crate::app::{
-    run_reloads, AdminService, Operations, Reconciler, SessionService, SignInService,
+    run_reloads, undo_queue, AdminService, Operations, Reconciler, SessionService, SignInService,
+    UndoWorker,
 };
 use crate::auth::{Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, RateLimits};
 use crate::config::{Config, StoreBackend};
@@ -80,6 +81,8 @@ pub struct App {
     /// Fires when the instance shuts down; sockets close with 1012.
     shutdown: CancellationToken,
     store_kind: &'static str,
+    /// Undoes sign-ins the store did not confirm.
+    undo: UndoWorker,
     /// Present with a Redis store: the event subscription and presence publisher.
     redis: Option<RedisParts>,
 }
@@ -129,13 +132,14 @@ impl App {
                     )
                 }
                 StoreBackend::Redis(url) => {
-                    let conn =
-                        RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
+                    let conn = RedisConn::single(url.expose_secret(), config.store.redis_timeout)
+                        .map_err(StoreError::unavailable)?;
                     redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock).await?
                 }
                 StoreBackend::Cluster(nodes) => {
                     let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
-                    let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
+                    let conn = RedisConn::cluster(&urls, config.store.redis_timeout)
+                        .map_err(StoreError::unavailable)?;
                     redis_parts(conn, nodes, &config, &sockets, &clock).await?
                 }
             };
@@ -145,6 +149,7 @@ impl App {
             clock.clone(),
             config.admin.cache_ttl,
         ));
+        let (undo, undo_worker) = undo_queue(store.clone(), clock.clone());
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // One hashing thread per core: they run at a lower priority, so the
         // async workers still get the CPU for kicks and pongs.
@@ -166,6 +171,7 @@ impl App {
             store: store.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            undo,
         };
         let sessions = SessionService {
             store: store.clone(),
@@ -241,6 +247,7 @@ impl App {
             reloads: ReloadHandle::default(),
             shutdown,
             store_kind: store_kind(&config),
+            undo: undo_worker,
             redis,
         })
     }
@@ -271,12 +278,17 @@ impl App {
             reloads,
             shutdown: inner,
             store_kind,
+            undo,
             redis,
         } = self;
         let tracker = TaskTracker::new();
         if let Some(tls) = &tls {
             tracker.spawn(tls.clone().run_reloads(reloads.subscribe(), inner.clone()));
         }
+        // Requests still finishing during the HTTP grace period may queue
+        // undos, so the worker stops only after them.
+        let undo_stop = CancellationToken::new();
+        tracker.spawn(undo.run(undo_stop.clone()));
         if let Some(parts) = redis {
             tracker.spawn(parts.bus.run(hub.clone(), inner.clone()));
             tracker.spawn(parts.presence.run(inner.clone()));
@@ -311,6 +323,7 @@ impl App {
             SHUTDOWN_GRACE,
         )
         .await;
+        undo_stop.cancel();
         // Sockets watch the token themselves and had the whole HTTP grace
         // period to close; this catches any that registered late.
         hub.close_all(CloseCode::Restarting);

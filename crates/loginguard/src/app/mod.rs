@@ -16,6 +16,7 @@ mod reconcile;
 mod reload;
 mod sessions;
 mod sign_in;
+mod undo;
 
 pub use admin::{AdminPage, AdminService};
 pub use cursor::{Cursor, PageRequest};
@@ -25,3 +26,4 @@ pub use reconcile::{Reconciled, Reconciler};
 pub use reload::{run_reloads, ReloadHandle, ReloadRequests};
 pub use sessions::{CurrentSession, ListedSession, SessionService};
 pub use sign_in::{ClientMeta, Credentials, SignInService, SignedIn};
+pub use undo::{undo_queue, UndoQueue, UndoWorker};

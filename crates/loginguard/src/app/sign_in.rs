@@ -3,25 +3,33 @@
 //!
 //! Called by the HTTP handler with parsed credentials; callable and tested
 //! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; everything before it only decides whether to ask. A valid
-//! device token for the account moves the attempt from the account's failure
-//! counter to the device's own (OWASP "device cookies"). The session records
-//! the password it was made under, for reloads of the users file. Records
-//! the result in the metrics and the audit log, once, here.
+//! the policy; a failed call is sent again with the same ids (a re-run answers
+//! alike), then handed to the `UndoQueue`, so a 503 leaves nothing behind.
+//! A valid device token for the account moves the attempt from the account's
+//! failure counter to the device's own (OWASP "device cookies"). The session
+//! records the password it was made under, for reloads of the users file.
+//! Records the result in the metrics and the audit log, once, here.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::reconcile::{end_outdated, outdated};
+use super::undo::UndoQueue;
 use super::AppError;
 use crate::auth::{
     issue_token, Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, Refusal, User,
 };
 use crate::domain::{
-    AccountKey, Clock, DeviceName, DeviceToken, Lifetimes, OnLimit, Origin, Policy, Session, Token,
-    Username,
+    AccountKey, Clock, DeviceName, DeviceToken, Lifetimes, OnLimit, Origin, Policy, Session,
+    SessionId, Token, Username,
 };
 use crate::metrics::Metrics;
-use crate::store::{SessionStore, SignInOutcome, SignInRequest};
+use crate::store::{SessionStore, SignInOutcome, SignInRequest, StoreError};
+
+/// Waits before sending an unconfirmed sign-in again, one per retry. With
+/// `--redis-timeout` 2s a sign-in answers within about 6.5 s, under the
+/// 15 s request timeout.
+const SIGN_IN_RETRY_WAITS: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
 
 /// What the client sent.
 pub struct Credentials {
@@ -60,6 +68,7 @@ pub struct SignInService {
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    pub undo: UndoQueue,
 }
 
 impl SignInService {
@@ -140,8 +149,7 @@ impl SignInService {
         };
         let policy = self.policy_for(&user);
         let outcome = self
-            .store
-            .sign_in(SignInRequest {
+            .admit(SignInRequest {
                 session: session.clone(),
                 policy,
                 now,
@@ -171,6 +179,47 @@ impl SignInService {
                 tracing::info!(target: "audit", "sign-in refused: session limit reached");
                 Err(AppError::SessionLimitReached { active })
             }
+        }
+    }
+
+    /// The store step, sent again with the same ids while the store cannot
+    /// be reached; undone unless the store confirmed it.
+    async fn admit(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
+        let mut unconfirmed = UndoOnDrop {
+            undo: &self.undo,
+            sign_in: Some((req.session.username.clone(), req.session.session_id.clone())),
+        };
+        let mut waits = SIGN_IN_RETRY_WAITS.iter();
+        loop {
+            match self.store.sign_in(req.clone()).await {
+                Ok(outcome) => {
+                    unconfirmed.sign_in = None;
+                    return Ok(outcome);
+                }
+                Err(e @ StoreError::Unavailable(_)) => match waits.next() {
+                    Some(wait) => {
+                        tracing::debug!(error = ?e, "sign-in not confirmed; sending it again");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Queues the sign-in's undo when dropped while it still holds it: the store
+/// call failed, or the request was dropped (its client went away) mid-call.
+struct UndoOnDrop<'a> {
+    undo: &'a UndoQueue,
+    sign_in: Option<(Username, SessionId)>,
+}
+
+impl Drop for UndoOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some((username, id)) = self.sign_in.take() {
+            self.undo.push(username, id);
         }
     }
 }
@@ -271,6 +320,14 @@ mod tests {
         ) -> Result<Vec<Lookup>, StoreError> {
             self.inner.check(s, now).await
         }
+        async fn undo_sign_in(
+            &self,
+            account: &AccountKey,
+            id: &SessionId,
+            now: Millis,
+        ) -> Result<bool, StoreError> {
+            self.inner.undo_sign_in(account, id, now).await
+        }
         async fn ping(&self) -> Result<(), StoreError> {
             self.inner.ping().await
         }
@@ -311,6 +368,7 @@ mod tests {
             }),
             clock: clock.clone(),
             metrics: Arc::new(Metrics::new()),
+            undo: super::super::undo_queue(Arc::new(inner.clone()), clock.clone()).0,
         };
         let creds = Credentials {
             username: Username::parse("alice").unwrap(),

@@ -93,6 +93,9 @@ pub struct StoreConfig {
     #[arg(long, env = "LOGINGUARD_ALLOW_EVICTING_REDIS", num_args = 0..=1,
           default_value = "false", default_missing_value = "true", value_parser = parse::switch)]
     pub allow_evicting_redis: bool,
+    /// How long a Redis call may take before it fails (503); a sign-in is retried, then undone.
+    #[arg(long, env = "LOGINGUARD_REDIS_TIMEOUT", default_value = "2s", value_parser = parse::duration)]
+    pub redis_timeout: Duration,
 }
 
 /// Which store backend a `StoreConfig` selects.

@@ -3,11 +3,13 @@
 //! `Unavailable`, `EventsNotHeard` and `Unsuitable` mean "try again later"
 //! (or "fix the server") and become HTTP 503 `store_unavailable`; `Corrupt`
 //! is a bug or foreign data and becomes a 500 with the cause logged. The
-//! source error is always kept.
+//! source error is always kept. A timed-out call may still have run; every
+//! changing call is safe to send again (a re-run answers as the first run
+//! did), and `app` undoes a sign-in it cannot confirm.
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
-/// A store call failed; nothing was changed unless the variant says so.
+/// A store call failed; see the module comment for what may have run.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or did not answer in time.
@@ -36,4 +38,16 @@ impl StoreError {
     pub fn corrupt(what: impl Into<Source>) -> Self {
         StoreError::Corrupt(what.into())
     }
+
+    /// A late run of a sign-in that was already undone: nothing was written.
+    pub fn sign_in_undone() -> Self {
+        StoreError::unavailable(SignInUndone)
+    }
 }
+
+/// Why a sign-in answers `Unavailable` although the store answered: its
+/// instance gave up waiting for it and undid it (`SessionStore::undo_sign_in`),
+/// so this run, arriving late, did nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("the sign-in was undone after its answer was lost")]
+pub struct SignInUndone;

@@ -3,19 +3,22 @@
 //! Choose it for a single instance with no setup; sessions vanish with the
 //! process. Accounts live in shards of `AccountKey -> Account` behind short
 //! std-style locks (never held across `.await`), and each trait method is one
-//! locked call into the pure `domain::Account`. Events go to the `LocalBus`
-//! after the lock is released.
+//! locked call into the pure `domain::Account`, next to the account's recent
+//! answers for re-runs (`replies`). Events go to the `LocalBus` after the
+//! lock is released.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
+use super::replies::{Replies, RequestId};
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    Account, AccountKey, Actor, Lifetimes, Lookup, Millis, Reason, Session, SessionId,
+    Account, AccountKey, Actor, Lifetimes, Lookup, Millis, Policy, Reason, Session, SessionId,
     SignInDecision, Token, Username,
 };
 use crate::events::{LocalBus, StoreEvent};
@@ -29,10 +32,41 @@ pub struct MemoryStore {
 }
 
 struct Inner {
-    shards: Vec<Mutex<HashMap<AccountKey, Account>>>,
+    shards: Vec<Mutex<HashMap<AccountKey, Held>>>,
     hasher: RandomState,
     lifetimes: Lifetimes,
     bus: Arc<LocalBus>,
+}
+
+/// What a sign-in request came to, as its re-runs are answered.
+#[derive(Clone)]
+enum SignInAnswer {
+    Outcome(SignInOutcome),
+    /// `undo_sign_in` gave it up; `ended` tells whether that ended its session.
+    Undone {
+        ended: bool,
+    },
+}
+
+/// One account and the answers its recent requests were given.
+#[derive(Default)]
+struct Held {
+    account: Account,
+    sign_ins: Replies<SignInAnswer>,
+    revokes: Replies<Vec<Session>>,
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.account.is_empty() && self.sign_ins.is_empty() && self.revokes.is_empty()
+    }
+
+    /// Forgets tombstones and answers nobody can ask for any more.
+    fn forget_stale(&mut self, now: Millis) {
+        self.account.forget_stale_tombstones(now);
+        self.sign_ins.forget_stale(now);
+        self.revokes.forget_stale(now);
+    }
 }
 
 impl MemoryStore {
@@ -55,7 +89,27 @@ impl MemoryStore {
         now: Millis,
         f: impl FnOnce(&mut Account) -> (R, Option<StoreEvent>),
     ) -> R {
-        self.step(key, now, f).0
+        self.step(key, now, |held| f(&mut held.account)).0
+    }
+
+    /// `with_account` for a revocation: a re-run of `request` gets the first
+    /// run's answer and changes nothing.
+    fn revoke_once(
+        &self,
+        key: &AccountKey,
+        now: Millis,
+        request: RequestId,
+        f: impl FnOnce(&mut Account) -> (Vec<Session>, Option<StoreEvent>),
+    ) -> Vec<Session> {
+        self.step(key, now, |held| {
+            if let Some(earlier) = held.revokes.get(&request, now) {
+                return (earlier, None);
+            }
+            let (ended, event) = f(&mut held.account);
+            held.revokes.remember(request, ended.clone(), now);
+            (ended, event)
+        })
+        .0
     }
 
     /// Every account currently held (a copy; the shards are not kept locked).
@@ -67,20 +121,21 @@ impl MemoryStore {
             .collect()
     }
 
-    /// `with_account`, also telling how many sessions the pruning ended.
+    /// One locked step on an account and its answers, also telling how many
+    /// sessions the pruning ended.
     fn step<R>(
         &self,
         key: &AccountKey,
         now: Millis,
-        f: impl FnOnce(&mut Account) -> (R, Option<StoreEvent>),
+        f: impl FnOnce(&mut Held) -> (R, Option<StoreEvent>),
     ) -> (R, usize) {
         let shard = &self.inner.shards[self.inner.hasher.hash_one(key) as usize % SHARDS];
         let (expired, result, event) = {
             let mut map = shard.lock();
-            let account = map.entry(key.clone()).or_default();
-            let expired = account.prune(now, self.inner.lifetimes.idle);
-            let (result, event) = f(account);
-            if account.is_empty() {
+            let held = map.entry(key.clone()).or_default();
+            let expired = held.account.prune(now, self.inner.lifetimes.idle);
+            let (result, event) = f(held);
+            if held.is_empty() {
                 map.remove(key);
             }
             (expired, result, event)
@@ -92,6 +147,34 @@ impl MemoryStore {
             self.inner.bus.publish(e);
         }
         (result, expired.len())
+    }
+}
+
+/// Applies the policy to `new` on `account`: the outcome and its event.
+fn admit(
+    account: &mut Account,
+    new: Session,
+    policy: Policy,
+    now: Millis,
+    idle: Duration,
+) -> (SignInOutcome, StoreEvent) {
+    let by = Actor::of(&new, now);
+    let username = new.username.clone();
+    let id = new.session_id.clone();
+    match account.sign_in(new, policy, now, idle) {
+        SignInDecision::Admitted { evicted } => {
+            let event = StoreEvent::SignedIn {
+                username,
+                id,
+                revoked: evicted.iter().map(|s| s.session_id.clone()).collect(),
+                by,
+            };
+            (SignInOutcome::Created { revoked: evicted }, event)
+        }
+        SignInDecision::Denied { live } => (
+            SignInOutcome::Denied { active: live },
+            StoreEvent::LoginBlocked { username, by },
+        ),
     }
 }
 
@@ -117,27 +200,45 @@ impl SessionStore for MemoryStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let key = AccountKey::of(&req.session.username);
         let idle = self.inner.lifetimes.idle;
+        let request = RequestId::sign_in(&req.session.session_id);
         let new = req.session;
-        Ok(self.with_account(&key, req.now, |account| {
-            let by = Actor::of(&new, req.now);
-            let username = new.username.clone();
-            let id = new.session_id.clone();
-            match account.sign_in(new, req.policy, req.now, idle) {
-                SignInDecision::Admitted { evicted } => {
-                    let event = StoreEvent::SignedIn {
-                        username,
-                        id,
-                        revoked: evicted.iter().map(|s| s.session_id.clone()).collect(),
-                        by,
-                    };
-                    (SignInOutcome::Created { revoked: evicted }, Some(event))
-                }
-                SignInDecision::Denied { live } => (
-                    SignInOutcome::Denied { active: live },
-                    Some(StoreEvent::LoginBlocked { username, by }),
-                ),
+        let answer = self.step(&key, req.now, |held| {
+            if let Some(earlier) = held.sign_ins.get(&request, req.now) {
+                return (earlier, None);
             }
-        }))
+            let (outcome, event) = admit(&mut held.account, new, req.policy, req.now, idle);
+            let answer = SignInAnswer::Outcome(outcome);
+            held.sign_ins.remember(request, answer.clone(), req.now);
+            (answer, Some(event))
+        });
+        match answer.0 {
+            SignInAnswer::Outcome(outcome) => Ok(outcome),
+            SignInAnswer::Undone { .. } => Err(StoreError::sign_in_undone()),
+        }
+    }
+
+    async fn undo_sign_in(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let idle = self.inner.lifetimes.idle;
+        let request = RequestId::sign_in(id);
+        let (ended, _) = self.step(account, now, |held| {
+            if let Some(SignInAnswer::Undone { ended }) = held.sign_ins.get(&request, now) {
+                return (ended, None);
+            }
+            let ended = held.account.end(id, Reason::Logout, None, now, idle);
+            let event = ended
+                .as_ref()
+                .and_then(|s| revoked_event(std::slice::from_ref(s), Reason::Logout, None, now));
+            let ended = ended.is_some();
+            held.sign_ins
+                .remember(request, SignInAnswer::Undone { ended }, now);
+            (ended, event)
+        });
+        Ok(ended)
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
@@ -171,13 +272,16 @@ impl SessionStore for MemoryStore {
         now: Millis,
     ) -> Result<Option<Session>, StoreError> {
         let idle = self.inner.lifetimes.idle;
-        Ok(self.with_account(account, now, |a| {
-            let ended = a.end(id, reason, by.clone(), now, idle);
-            let event = ended
-                .as_ref()
-                .and_then(|s| revoked_event(std::slice::from_ref(s), reason, by, now));
+        let request = RequestId::revoke(Some(id), reason, by.as_ref(), now);
+        let ended = self.revoke_once(account, now, request, |a| {
+            let ended: Vec<Session> = a
+                .end(id, reason, by.clone(), now, idle)
+                .into_iter()
+                .collect();
+            let event = revoked_event(&ended, reason, by, now);
             (ended, event)
-        }))
+        });
+        Ok(ended.into_iter().next())
     }
 
     async fn revoke_account(
@@ -187,10 +291,13 @@ impl SessionStore for MemoryStore {
         now: Millis,
     ) -> Result<usize, StoreError> {
         let idle = self.inner.lifetimes.idle;
-        Ok(self.with_account(&AccountKey::of(username), now, |a| {
+        let request = RequestId::revoke(None, reason, None, now);
+        let ended = self.revoke_once(&AccountKey::of(username), now, request, |a| {
             let ended = a.end_all(reason, now, idle);
-            (ended.len(), revoked_event(&ended, reason, None, now))
-        }))
+            let event = revoked_event(&ended, reason, None, now);
+            (ended, event)
+        });
+        Ok(ended.len())
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
@@ -228,10 +335,7 @@ impl SessionStore for MemoryStore {
         let keys = self.account_keys();
         Ok(keys
             .iter()
-            .map(|key| {
-                self.step(key, now, |a| (a.forget_stale_tombstones(now), None))
-                    .1
-            })
+            .map(|key| self.step(key, now, |held| (held.forget_stale(now), None)).1)
             .sum())
     }
 }

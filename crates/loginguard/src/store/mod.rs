@@ -3,15 +3,17 @@
 //! Called by `app` (every use case), the socket loop and the revalidation
 //! loop in `ws`. Each method is a single atomic step in the backend (a
 //! lock held for the memory store, one Lua script for Redis), so there is
-//! never a read-then-write race between instances. Every change that ends a
-//! session also emits a `StoreEvent` in that same step. The store never
-//! imports `ws` or `http`. Beside it, `FailureCounter` keeps the failed
-//! sign-in counts (in the same Redis, so every instance shares them).
+//! never a read-then-write race between instances. Every change emits its
+//! `StoreEvent` in that same step and answers a re-run of the same request as
+//! its first run did (`replies`). The store never imports `ws` or `http`.
+//! Beside it, `FailureCounter` keeps the failed sign-in counts (in the same
+//! Redis, so every instance shares them).
 
 mod error;
 mod failures;
 mod memory;
 pub mod redis;
+mod replies;
 mod snapshot;
 mod timed;
 
@@ -71,8 +73,21 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Prunes the account's expired sessions, applies the policy, revokes the
     /// losers with `duplicate_login` (tombstoned), inserts the new session and
     /// emits `SignedIn` (or `LoginBlocked`), all as one step. Upholds
-    /// invariant 1 under any concurrency, across instances.
+    /// invariant 1 under any concurrency, across instances. The same request
+    /// (same session id) sent again within `replies::REPLAY_WINDOW` answers the first
+    /// outcome and changes nothing; after `undo_sign_in` it answers
+    /// `Unavailable` and changes nothing.
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError>;
+
+    /// Gives up a sign-in whose answer was lost: ends its session (`logout`)
+    /// when it is live and makes any later run of that request do nothing.
+    /// True when it ended a live session; a re-run answers as the first run.
+    async fn undo_sign_in(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
 
     /// Resolves a bearer token in one round trip: live (and touched when
     /// stale), ended (its tombstone, invariants 2 and 5) or unknown. A session
@@ -89,7 +104,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Ends one live session of `account`. Returns the ended record, `None`
-    /// when it was not live. Emits `Revoked`.
+    /// when it was not live. Emits `Revoked`. The same request (same id,
+    /// reason and `now`) sent again answers as its first run.
     async fn revoke(
         &self,
         account: &AccountKey,
@@ -99,7 +115,9 @@ pub trait SessionStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<Option<Session>, StoreError>;
 
-    /// Ends every live session of `username`; returns how many. Emits `Revoked`.
+    /// Ends every live session of `username`; returns how many. Emits
+    /// `Revoked`. The same request (same reason and `now`) sent again
+    /// answers as its first run.
     async fn revoke_account(
         &self,
         username: &Username,

@@ -26,6 +26,7 @@ pub struct TimedStore {
 /// One histogram and two error counters per operation, looked up once.
 struct Ops {
     sign_in: Op,
+    undo_sign_in: Op,
     validate: Op,
     touch: Op,
     revoke: Op,
@@ -41,6 +42,7 @@ impl TimedStore {
     pub fn new(inner: Arc<dyn SessionStore>, metrics: Arc<Metrics>) -> Self {
         let ops = Ops {
             sign_in: Op::new(&metrics, "sign_in"),
+            undo_sign_in: Op::new(&metrics, "undo_sign_in"),
             validate: Op::new(&metrics, "validate"),
             touch: Op::new(&metrics, "touch"),
             revoke: Op::new(&metrics, "revoke"),
@@ -95,6 +97,19 @@ async fn timed<T>(
 impl SessionStore for TimedStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         timed(&self.ops.sign_in, self.inner.sign_in(req)).await
+    }
+
+    async fn undo_sign_in(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        timed(
+            &self.ops.undo_sign_in,
+            self.inner.undo_sign_in(account, id, now),
+        )
+        .await
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {

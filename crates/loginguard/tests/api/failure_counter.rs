@@ -38,7 +38,8 @@ async fn memory() -> Subject {
 
 async fn redis() -> Subject {
     let server = RedisServer::start();
-    let store = RedisStore::connect(&server.url(), "lg", LIFE).expect("redis store");
+    let conn = RedisConn::single(&server.url(), Duration::from_secs(2)).expect("redis conn");
+    let store = RedisStore::new(conn, "lg", LIFE);
     Subject {
         counter: Arc::new(store),
         _redis: Some(Box::new(server)),
@@ -49,7 +50,7 @@ async fn redis_cluster() -> Subject {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-    let conn = RedisConn::cluster(&urls).expect("cluster conn");
+    let conn = RedisConn::cluster(&urls, Duration::from_secs(2)).expect("cluster conn");
     Subject {
         counter: Arc::new(RedisStore::new(conn, "lg", LIFE)),
         _redis: Some(Box::new(cluster)),

@@ -1,6 +1,7 @@
 //! Black-box tests against real processes: the app on a random port, real
 //! `redis-server`s, real HTTP and WebSocket clients. One binary, many modules.
 
+mod delay_proxy;
 mod helpers;
 mod process;
 mod redis_server;
@@ -16,6 +17,7 @@ mod hostile_sockets;
 mod instances;
 mod layers;
 mod login;
+mod lost_replies;
 mod rate_limits;
 mod redis_checks;
 mod reload;

@@ -14,7 +14,9 @@ use loginguard::domain::{
 };
 use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
 use loginguard::store::redis::RedisConn;
-use loginguard::store::{MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest};
+use loginguard::store::{
+    MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest, StoreError,
+};
 use parking_lot::Mutex;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -26,6 +28,9 @@ const LIFE: Lifetimes = Lifetimes {
     absolute: Duration::from_secs(43_200),
     touch_after: Duration::from_secs(60),
 };
+
+/// The Redis call timeout of the suite (`--redis-timeout`'s default).
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Records every event and resync a bus delivers.
 #[derive(Default)]
@@ -79,7 +84,8 @@ pub async fn memory() -> Subject {
 
 pub async fn redis() -> Subject {
     let server = RedisServer::start();
-    let store = RedisStore::connect(&server.url(), "lg", LIFE).expect("redis store");
+    let conn = RedisConn::single(&server.url(), TIMEOUT).expect("redis conn");
+    let store = RedisStore::new(conn, "lg", LIFE);
     with_bus(store, &[server.url()], Box::new(server)).await
 }
 
@@ -87,8 +93,11 @@ pub async fn redis_cluster() -> Subject {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let store = RedisStore::new(
-        RedisConn::cluster(&urls.iter().map(String::as_str).collect::<Vec<_>>())
-            .expect("cluster conn"),
+        RedisConn::cluster(
+            &urls.iter().map(String::as_str).collect::<Vec<_>>(),
+            TIMEOUT,
+        )
+        .expect("cluster conn"),
         "lg",
         LIFE,
     );
@@ -669,6 +678,151 @@ pub async fn tombstones_per_account_are_capped(s: Subject) {
     }
 }
 
+/// The sign-in request of a new `device` session of `name` at `at`.
+fn request(name: &str, device: &str, at: Millis, p: Policy) -> (SignInRequest, Token) {
+    let (session, token) = new_session(name, device, at);
+    let req = SignInRequest {
+        session,
+        policy: p,
+        now: at,
+    };
+    (req, token)
+}
+
+/// A lost reply makes the caller (or the Redis Cluster client) send the same
+/// request again: the re-run must answer as the first run did, not apply the
+/// policy a second time against the session the first run created.
+pub async fn a_sign_in_run_twice_answers_as_its_first_run(s: Subject) {
+    let t = now();
+    let p = policy(1, OnLimit::KickOldest);
+    let (old, _) = sign_in(&s, "user1", "PC1", t, p).await;
+    let (req, token) = request("user1", "PC2", Millis(t.0 + 1), p);
+    let first = s.store.sign_in(req.clone()).await.unwrap();
+    let again = s.store.sign_in(req).await.unwrap();
+    assert_eq!(again, first);
+    let SignInOutcome::Created { revoked } = first else {
+        panic!("created")
+    };
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(&revoked[0].session_id, old.session_id());
+    let live = s
+        .store
+        .list(&AccountKey::of(&user("user1")), Millis(t.0 + 2))
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1, "exactly one session: {live:?}");
+    assert_eq!(&live[0].session_id, token.session_id());
+}
+
+pub async fn a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself(s: Subject) {
+    let t = now();
+    let p = policy(1, OnLimit::DenyNew);
+    let (req, token) = request("user1", "PC1", t, p);
+    let first = s.store.sign_in(req.clone()).await.unwrap();
+    assert_eq!(first, SignInOutcome::Created { revoked: vec![] });
+    assert_eq!(s.store.sign_in(req).await.unwrap(), first);
+    assert!(matches!(
+        s.store.validate(&token, Millis(t.0 + 1)).await.unwrap(),
+        Lookup::Live(_)
+    ));
+}
+
+pub async fn a_revoke_run_twice_answers_as_its_first_run(s: Subject) {
+    let t = now();
+    let p = policy(3, OnLimit::KickOldest);
+    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
+    sign_in(&s, "user1", "B", Millis(t.0 + 1), p).await;
+    let key = AccountKey::of(&user("user1"));
+    let at = Millis(t.0 + 2);
+    let revoke_a = || {
+        s.store
+            .revoke(&key, a.session_id(), Reason::RevokedByUser, None, at)
+    };
+    let first = revoke_a().await.unwrap();
+    assert_eq!(first.as_ref().map(|s| &s.session_id), Some(a.session_id()));
+    assert_eq!(
+        revoke_a().await.unwrap(),
+        first,
+        "the re-run says ended too"
+    );
+    let name = user("user1");
+    let revoke_all = || {
+        s.store
+            .revoke_account(&name, Reason::RevokedByAdmin, Millis(t.0 + 4))
+    };
+    assert_eq!(revoke_all().await.unwrap(), 1);
+    assert_eq!(revoke_all().await.unwrap(), 1, "the re-run counts the same");
+    assert!(s
+        .store
+        .list(&key, Millis(t.0 + 5))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// The undo of a sign-in whose reply was lost: its session ends, the undo can
+/// be re-run, and a late run of the sign-in (retry, Cluster client) does nothing.
+pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject) {
+    let t = now();
+    let p = policy(1, OnLimit::DenyNew);
+    let key = AccountKey::of(&user("user1"));
+    let (req, token) = request("user1", "PC1", t, p);
+    let id = token.session_id();
+    s.store.sign_in(req.clone()).await.unwrap();
+    assert!(s
+        .store
+        .undo_sign_in(&key, id, Millis(t.0 + 1))
+        .await
+        .unwrap());
+    assert!(
+        s.store
+            .undo_sign_in(&key, id, Millis(t.0 + 2))
+            .await
+            .unwrap(),
+        "a re-run of the undo answers as its first run"
+    );
+    let Lookup::Ended(tomb) = s.store.validate(&token, Millis(t.0 + 3)).await.unwrap() else {
+        panic!("the undone session ended")
+    };
+    assert_eq!(tomb.reason, Reason::Logout);
+    assert!(matches!(
+        s.store.sign_in(req).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(s
+        .store
+        .list(&key, Millis(t.0 + 4))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Undone before it ever ran: when it does arrive, it writes nothing.
+    let (late, _) = request("user1", "PC2", Millis(t.0 + 5), p);
+    let late_id = late.session.session_id.clone();
+    assert!(!s
+        .store
+        .undo_sign_in(&key, &late_id, Millis(t.0 + 5))
+        .await
+        .unwrap());
+    assert!(s.store.sign_in(late).await.is_err());
+    assert!(s
+        .store
+        .list(&key, Millis(t.0 + 6))
+        .await
+        .unwrap()
+        .is_empty());
+    let (_, outcome) = sign_in(&s, "user1", "PC3", Millis(t.0 + 7), p).await;
+    assert!(
+        matches!(outcome, SignInOutcome::Created { .. }),
+        "deny_new does not count undone sign-ins"
+    );
+    s.events
+        .wait_for("the undo's logout event", |e| {
+            matches!(e, StoreEvent::Revoked { reason: Reason::Logout, ids, .. } if ids.as_slice() == std::slice::from_ref(id))
+        })
+        .await;
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -703,4 +857,8 @@ conformance!(
     revoke_one_and_revoke_account,
     list_all_and_check_see_every_account,
     tombstones_per_account_are_capped,
+    a_sign_in_run_twice_answers_as_its_first_run,
+    a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself,
+    a_revoke_run_twice_answers_as_its_first_run,
+    an_undone_sign_in_ends_its_session_and_never_runs_again,
 );

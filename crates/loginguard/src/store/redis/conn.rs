@@ -4,7 +4,8 @@
 //! `ConnectionManager` (standalone) or a `ClusterConnection` that routes each
 //! script to the node owning its account's hash slot. Both reconnect by
 //! themselves and are created without waiting for Redis, so a store that is
-//! down at start-up is not fatal. Nothing else in the store knows which it is.
+//! down at start-up is not fatal. A call unanswered within `--redis-timeout`
+//! fails though Redis may still run it (scripts answer re-runs alike).
 
 use std::time::Duration;
 
@@ -15,7 +16,6 @@ use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, ServerError, Value};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Standalone or cluster; cheap to clone (both are multiplexed handles).
 #[derive(Clone)]
@@ -25,12 +25,13 @@ pub enum RedisConn {
 }
 
 impl RedisConn {
-    /// A lazily connecting handle to one Redis server.
-    pub fn single(url: &str) -> RedisResult<Self> {
+    /// A lazily connecting handle to one Redis server; a call fails when its
+    /// reply takes longer than `timeout`.
+    pub fn single(url: &str, timeout: Duration) -> RedisResult<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(Duration::from_millis(500));
@@ -39,16 +40,17 @@ impl RedisConn {
         )?))
     }
 
-    /// A lazily connecting handle to a cluster seeded by `nodes`.
-    pub fn cluster(nodes: &[&str]) -> RedisResult<Self> {
+    /// A lazily connecting handle to a cluster seeded by `nodes`; a call
+    /// (with the client's own retries) fails after `timeout`.
+    pub fn cluster(nodes: &[&str], timeout: Duration) -> RedisResult<Self> {
         let client = ClusterClient::builder(nodes.iter().copied())
             .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(RESPONSE_TIMEOUT)
+            .response_timeout(timeout)
             .retries(2)
             .build()?;
         let config = ClusterConfig::new()
             .set_connection_timeout(CONNECT_TIMEOUT)
-            .set_response_timeout(RESPONSE_TIMEOUT);
+            .set_response_timeout(timeout);
         Ok(RedisConn::Cluster(
             client.get_pending_async_connection_with_config(config),
         ))

@@ -4,6 +4,8 @@
 //! - `<p>:{a:<account key>}:s`: hash, session id -> session JSON (live sessions)
 //! - `<p>:{a:<account key>}:x`: hash, session id -> tombstone JSON
 //! - `<p>:{a:<account key>}:xe`: sorted set, session id by tombstone expiry
+//! - `<p>:{a:<account key>}:r:<request>`: string, a changing script's reply,
+//!   kept for the replay window so a re-run of that request gets it again
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
@@ -18,6 +20,7 @@
 //! user name can reach into another account's keys. An IP is hex-encoded for
 //! the same reason; a device id is base64url, which holds no brace.
 
+use super::super::replies::RequestId;
 use super::super::FailureKey;
 use crate::domain::AccountKey;
 
@@ -41,8 +44,13 @@ impl KeySpace {
         }
     }
 
+    /// Every key of one account starts with this; its `{...}` is the hash tag.
+    fn account_base(&self, key: &AccountKey) -> String {
+        format!("{}:{{a:{}}}", self.prefix, key.as_str())
+    }
+
     pub fn account(&self, key: &AccountKey) -> AccountKeys {
-        let base = format!("{}:{{a:{}}}", self.prefix, key.as_str());
+        let base = self.account_base(key);
         AccountKeys {
             sessions: format!("{base}:s"),
             tombstones: format!("{base}:x"),
@@ -58,6 +66,11 @@ impl KeySpace {
             FailureKey::Account(a) => format!("{p}:{{a:{}}}:f", a.as_str()),
             FailureKey::Device(a, d) => format!("{p}:{{a:{}}}:f:{}", a.as_str(), d.as_str()),
         }
+    }
+
+    /// Where the reply to `request` on `key`'s account is kept (same slot).
+    pub fn reply(&self, key: &AccountKey, request: &RequestId) -> String {
+        format!("{}:r:{}", self.account_base(key), request.as_str())
     }
 
     pub fn accounts_index(&self) -> String {
@@ -90,6 +103,9 @@ mod tests {
         let tag = |s: &str| s[s.find('{').unwrap()..=s.find('}').unwrap()].to_owned();
         assert_eq!(tag(&k.sessions), tag(&k.tombstones));
         assert_eq!(tag(&k.sessions), tag(&k.tombstone_index));
+        let id = crate::domain::SessionId::from_bytes([3; 16]);
+        let reply = ks.reply(&AccountKey::of(&user), &RequestId::sign_in(&id));
+        assert_eq!(tag(&k.sessions), tag(&reply));
         assert!(!k.sessions.contains("we}ird"));
         assert!(k.sessions.starts_with("lg:{a:") && k.sessions.ends_with("}:s"));
     }

@@ -5,9 +5,9 @@
 //! for the layout), so the policy is atomic across instances and the same
 //! scripts run unchanged on Redis Cluster. Scripts `PUBLISH` their events in
 //! the same step; `events::RedisBus` hears them. Connection failures become
-//! `StoreError::Unavailable` and nothing is half-written; the change between
-//! reachable and unreachable is logged once each way. The same store counts
-//! failed sign-ins for every instance (`failures.rs`).
+//! `StoreError::Unavailable` and nothing is half-written (a script whose reply
+//! was lost answers its re-run alike); reachability changes are logged once.
+//! The same store counts failed sign-ins for every instance (`failures.rs`).
 
 mod conn;
 mod failures;
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
+use super::replies::{RequestId, REPLAY_WINDOW};
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
     AccountKey, Actor, Lifetimes, Lookup, Millis, Reason, Session, SessionId, Token, Username,
@@ -72,15 +73,6 @@ impl RedisStore {
         self.requirements.verify(&mut self.conn.clone()).await
     }
 
-    /// A store on one standalone Redis at `url`.
-    pub fn connect(url: &str, prefix: &str, lifetimes: Lifetimes) -> Result<Self, StoreError> {
-        Ok(Self::new(
-            RedisConn::single(url).map_err(StoreError::unavailable)?,
-            prefix,
-            lifetimes,
-        ))
-    }
-
     /// A call of `script` on `account`'s keys: every script takes the same
     /// three (sessions, tombstones, tombstone index), in that order.
     fn on_account<'a>(
@@ -93,6 +85,19 @@ impl RedisStore {
         call.key(&k.sessions)
             .key(&k.tombstones)
             .key(&k.tombstone_index);
+        call
+    }
+
+    /// `on_account` for a script that changes something: it also gets the
+    /// reply key of `request`, so a re-run answers what the first run did.
+    fn on_request<'a>(
+        &self,
+        script: &'a redis::Script,
+        account: &AccountKey,
+        request: &RequestId,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut call = self.on_account(script, account);
+        call.key(self.keys.reply(account, request));
         call
     }
 
@@ -130,6 +135,10 @@ impl RedisStore {
         self.lifetimes.idle.as_millis() as u64
     }
 
+    fn replay_window_ms() -> u64 {
+        REPLAY_WINDOW.as_millis() as u64
+    }
+
     async fn lookup(
         &self,
         account: &AccountKey,
@@ -165,19 +174,21 @@ impl RedisStore {
         by: Option<&Actor>,
         now: Millis,
     ) -> Result<Vec<Session>, StoreError> {
+        let request = RequestId::revoke(id, reason, by, now);
         let by = match by {
             Some(a) => serde_json::to_string(a).map_err(StoreError::corrupt)?,
             None => String::new(),
         };
         let reply = self
             .eval(
-                self.on_account(&scripts::REVOKE, account)
+                self.on_request(&scripts::REVOKE, account, &request)
                     .arg(now.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
                     .arg(reason.as_str())
                     .arg(by)
-                    .arg(id.map(SessionId::as_str).unwrap_or("")),
+                    .arg(id.map(SessionId::as_str).unwrap_or(""))
+                    .arg(Self::replay_window_ms()),
             )
             .await?;
         scripts::sessions(&reply)
@@ -211,18 +222,39 @@ impl SessionStore for RedisStore {
                 .query_async(&mut self.conn.clone())
                 .await,
         )?;
+        let request = RequestId::sign_in(&req.session.session_id);
         let reply = self
             .eval(
-                self.on_account(&scripts::SIGN_IN, &account)
+                self.on_request(&scripts::SIGN_IN, &account, &request)
                     .arg(req.now.0)
                     .arg(json)
                     .arg(req.policy.max_sessions)
                     .arg(req.policy.on_limit.as_str())
                     .arg(self.idle_ms())
-                    .arg(self.keys.events_channel()),
+                    .arg(self.keys.events_channel())
+                    .arg(Self::replay_window_ms()),
             )
             .await?;
         scripts::sign_in(&reply)
+    }
+
+    async fn undo_sign_in(
+        &self,
+        account: &AccountKey,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let reply = self
+            .eval(
+                self.on_request(&scripts::UNDO_SIGN_IN, account, &RequestId::sign_in(id))
+                    .arg(now.0)
+                    .arg(self.idle_ms())
+                    .arg(self.keys.events_channel())
+                    .arg(id.as_str())
+                    .arg(Self::replay_window_ms()),
+            )
+            .await?;
+        scripts::undone(&reply)
     }
 
     async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {

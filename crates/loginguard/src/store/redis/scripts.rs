@@ -24,6 +24,7 @@ macro_rules! script {
 pub static SIGN_IN: LazyLock<Script> = script!("scripts/sign_in.lua");
 pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
 pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
+pub static UNDO_SIGN_IN: LazyLock<Script> = script!("scripts/undo_sign_in.lua");
 pub static LIST: LazyLock<Script> = script!("scripts/list.lua");
 pub static FAILURE_ADMIT: LazyLock<Script> =
     script!("scripts/failures.lua", "scripts/failure_admit.lua");
@@ -61,6 +62,7 @@ pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
         Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
             active: sessions(rest)?,
         }),
+        Some((tag, _)) if tag == "undone" => Err(StoreError::sign_in_undone()),
         _ => Err(StoreError::corrupt(format!(
             "unexpected sign_in reply {reply:?}"
         ))),
@@ -81,4 +83,14 @@ pub fn failure_admit(reply: &[String]) -> Result<Admission, StoreError> {
         _ => None,
     }
     .ok_or_else(|| StoreError::corrupt(format!("unexpected failure_admit reply {reply:?}")))
+}
+
+/// `undo_sign_in.lua`'s reply: whether the undo ended a live session.
+pub fn undone(reply: &[String]) -> Result<bool, StoreError> {
+    match reply {
+        [tag, ended] if tag == "undone" => Ok(ended == "1"),
+        other => Err(StoreError::corrupt(format!(
+            "unexpected undo_sign_in reply {other:?}"
+        ))),
+    }
 }

@@ -7,7 +7,10 @@
 --   KEYS[1] sessions hash:   session id -> session JSON
 --   KEYS[2] tombstones hash: session id -> tombstone JSON
 --   KEYS[3] tombstone index: sorted set, session id scored by keep-until (ms)
-local SKEY, XKEY, EKEY = KEYS[1], KEYS[2], KEYS[3]
+-- Scripts that change something also get, in KEYS[4], their request's reply
+-- key (keys.rs, store/replies.rs): a re-run of the same request answers what
+-- the first run did and changes nothing.
+local SKEY, XKEY, EKEY, RKEY = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 -- domain::account::MAX_TOMBSTONES: the oldest are forgotten past this.
 local MAX_TOMBSTONES = 1000
 -- Stale tombstones forgotten per call, so no call's work grows with history.
@@ -87,4 +90,31 @@ local function encode_all(list)
   local out = {}
   for i, s in ipairs(list) do out[i] = cjson.encode(s) end
   return out
+end
+
+-- The first run's reply to this request, if it ran within the replay window.
+local function replay()
+  local raw = redis.call('GET', RKEY)
+  if raw then return cjson.decode(raw) end
+  return nil
+end
+
+-- Keeps `reply` for re-runs of this request for `window` ms, and returns it.
+local function remember(reply, window)
+  redis.call('SET', RKEY, cjson.encode(reply), 'PX', window)
+  return reply
+end
+
+-- Ends the live sessions with id `id` ('' for all) and announces them;
+-- returns them, oldest first.
+local function end_sessions(live, id, reason, by, now, idle, channel)
+  local ended = {}
+  for _, s in ipairs(live) do
+    if id == '' or s.id == id then
+      bury(s, reason, by, now, idle)
+      table.insert(ended, s)
+    end
+  end
+  publish_revoked(channel, ended, reason, by, now)
+  return ended
 end

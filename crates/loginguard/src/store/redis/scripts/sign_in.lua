@@ -1,9 +1,15 @@
 -- sign_in: admit a new session under the policy, as one atomic step.
--- KEYS: the account's three keys (see common.lua)
+-- KEYS: the account's three keys, then the request's reply key (see common.lua)
 -- ARGV[1] now (ms)            ARGV[2] the new session's JSON
 -- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
--- Reply: {'created', <evicted session JSON>...} or {'denied', <live session JSON>...}
+-- ARGV[7] replay window (ms)
+-- Reply: {'created', <evicted session JSON>...} or {'denied', <live session JSON>...};
+-- a re-run of the same request (same new session id) gets the first run's
+-- reply, or {'undone', ...} once undo_sign_in gave the request up.
+local earlier = replay()
+if earlier then return earlier end
+
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
 local max = math.max(1, tonumber(ARGV[3]))
@@ -16,7 +22,7 @@ if #live >= max and ARGV[4] == 'deny_new' then
   redis.call('PUBLISH', channel, cjson.encode({k = 'login_blocked', u = new.u, by = by}))
   local reply = encode_all(live)
   table.insert(reply, 1, 'denied')
-  return reply
+  return remember(reply, tonumber(ARGV[7]))
 end
 
 local evicted = {}
@@ -40,4 +46,4 @@ redis.call('PUBLISH', channel, cjson.encode(event))
 
 local reply = encode_all(evicted)
 table.insert(reply, 1, 'created')
-return reply
+return remember(reply, tonumber(ARGV[7]))
