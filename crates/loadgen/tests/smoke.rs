@@ -42,6 +42,8 @@ async fn start_server(max_sessions: u32) -> Server {
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.accounts.users = Some(users);
     config.session.max_sessions = max_sessions;
+    // `idle` spreads its sockets over a few sessions, many per session.
+    config.ws.max_sockets_per_session = 1000;
     let app = App::build(config).await.expect("app builds");
     let url = format!("http://{}", app.local_addr());
     let cancel = CancellationToken::new();
