@@ -1,10 +1,12 @@
 //! The sign-in use case: rate limit -> password -> token -> one store step.
 //!
-//! Called by the HTTP handler with parsed credentials; callable and tested
-//! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; everything before it only decides whether to ask. The session
-//! records the password it was made under, for reloads of the users file.
-//! Records the result in the metrics and the audit log, once, here.
+//! Called by the HTTP handler with parsed credentials, and by the trusted
+//! backend use case (`backend.rs`) for the subjects it vouches for; callable
+//! and tested without axum. The store's `sign_in` is the single atomic step
+//! that applies the policy; everything before it only decides whether to
+//! ask. A password session records the password it was made under, for
+//! reloads of the users file. Records the result in the metrics and the
+//! audit log, once, here.
 
 use std::sync::Arc;
 
@@ -12,7 +14,8 @@ use super::reconcile::{end_outdated, outdated};
 use super::AppError;
 use crate::auth::{issue_token, Accounts, FailureLimiter, PasswordVerifier, User};
 use crate::domain::{
-    Clock, DeviceName, Lifetimes, OnLimit, Origin, Policy, Session, Token, Username,
+    Clock, DeviceClass, DeviceName, Lifetimes, OnLimit, Origin, PasswordFingerprint, Policy,
+    Session, Token, Username,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest};
@@ -31,13 +34,25 @@ pub struct ClientMeta {
     pub user_agent: Option<String>,
 }
 
-/// A successful sign-in: the new session, its token (shown once), and the
-/// sessions it pushed out.
+/// A successful sign-in: the new session, its token (shown once), the
+/// account from the users file (`None` for a trusted backend's subject) and
+/// the sessions it pushed out.
 pub struct SignedIn {
     pub session: Session,
     pub token: Token,
-    pub user: User,
+    pub user: Option<User>,
     pub revoked: Vec<Session>,
+}
+
+/// A session to create, once the caller has been believed (a password that
+/// matched, or a trusted backend's word).
+pub(crate) struct NewSession {
+    pub username: Username,
+    pub device: Option<DeviceName>,
+    pub device_class: Option<DeviceClass>,
+    pub meta: ClientMeta,
+    pub origin: Origin,
+    pub password: Option<PasswordFingerprint>,
 }
 
 /// Everything sign-in needs; one per instance.
@@ -53,11 +68,18 @@ pub struct SignInService {
 }
 
 impl SignInService {
-    /// The policy for `user`: the global one with the user's overrides.
-    pub fn policy_for(&self, user: &User) -> Policy {
+    /// The policy for `username`: the global one with the overrides of its
+    /// users-file entry, if it has one.
+    fn policy_for(&self, username: &Username) -> Policy {
+        let users = self.accounts.current();
+        let user = users.get(username);
         Policy {
-            max_sessions: user.max_sessions.unwrap_or(self.policy.max_sessions),
-            on_limit: user.on_limit.unwrap_or(self.policy.on_limit),
+            max_sessions: user
+                .and_then(|u| u.max_sessions)
+                .unwrap_or(self.policy.max_sessions),
+            on_limit: user
+                .and_then(|u| u.on_limit)
+                .unwrap_or(self.policy.on_limit),
         }
     }
 
@@ -69,6 +91,14 @@ impl SignInService {
         meta: ClientMeta,
     ) -> Result<SignedIn, AppError> {
         let result = self.attempt(creds, meta).await;
+        self.metrics.sign_in(result_label(&result));
+        result
+    }
+
+    /// Creates a session a trusted backend vouches for: no password, the
+    /// same policy, store step, pushes and audit as a password sign-in.
+    pub(crate) async fn sign_in_trusted(&self, new: NewSession) -> Result<SignedIn, AppError> {
+        let result = self.admit(new, None).await;
         self.metrics.sign_in(result_label(&result));
         result
     }
@@ -103,23 +133,39 @@ impl SignInService {
                 return Err(AppError::InvalidCredentials);
             }
         };
+        let new = NewSession {
+            username: user.username.clone(),
+            device: creds.device,
+            device_class: None,
+            meta,
+            origin: Origin::Password,
+            password: Some(user.password_fingerprint()),
+        };
+        self.admit(new, Some(user)).await
+    }
 
-        let token = issue_token(&user.username)?;
+    /// Issues the token and makes the one store step that applies the
+    /// account's policy; then undoes a password session that a users-file
+    /// reload overtook. Writes the audit line.
+    async fn admit(&self, new: NewSession, user: Option<User>) -> Result<SignedIn, AppError> {
+        let token = issue_token(&new.username)?;
         let now = self.clock.now();
+        let ua = new.meta.user_agent.as_deref();
         let session = Session {
             session_id: token.session_id().clone(),
-            username: user.username.clone(),
-            device: DeviceName::given_or_derived(creds.device, meta.user_agent.as_deref()),
-            ip: meta.ip.clone(),
-            user_agent: meta.user_agent.clone().unwrap_or_default(),
+            device: DeviceName::given_or_derived(new.device, ua),
+            device_class: Some(DeviceClass::given_or_derived(new.device_class, ua)),
+            ip: new.meta.ip,
+            user_agent: new.meta.user_agent.unwrap_or_default(),
             created_at: now,
             last_seen_at: now,
             expires_at: now.plus(self.lifetimes.absolute),
             token_hash: token.hash(),
-            origin: Origin::Password,
-            password: Some(user.password_fingerprint()),
+            origin: new.origin,
+            password: new.password,
+            username: new.username,
         };
-        let policy = self.policy_for(&user);
+        let policy = self.policy_for(&session.username);
         let outcome = self
             .store
             .sign_in(SignInRequest {
@@ -138,7 +184,7 @@ impl SignInService {
                     return Err(AppError::InvalidCredentials);
                 }
                 let ids: Vec<&str> = revoked.iter().map(|s| s.session_id.as_str()).collect();
-                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), revoked = ?ids, "signed in");
+                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), origin = ?session.origin, revoked = ?ids, "signed in");
                 Ok(SignedIn {
                     session,
                     token,
@@ -229,6 +275,9 @@ mod tests {
             now: Millis,
         ) -> Result<Option<Session>, StoreError> {
             self.inner.revoke(a, id, reason, by, now).await
+        }
+        async fn locate(&self, id: &SessionId) -> Result<Option<AccountKey>, StoreError> {
+            self.inner.locate(id).await
         }
         async fn revoke_account(
             &self,

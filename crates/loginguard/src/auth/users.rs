@@ -107,11 +107,12 @@ struct UserEntry {
     on_limit: Option<OnLimit>,
 }
 
-/// The line (from 1) of the `i`-th `[[users]]` header, for error messages.
-fn entry_line(text: &str, i: usize) -> usize {
+/// The line (from 1) of the `i`-th `header` (`[[users]]`) of a TOML file,
+/// for error messages; 0 when not found.
+pub(super) fn entry_line(text: &str, header: &str, i: usize) -> usize {
     text.lines()
         .enumerate()
-        .filter(|(_, l)| l.trim() == "[[users]]")
+        .filter(|(_, l)| l.trim() == header)
         .nth(i)
         .map_or(0, |(n, _)| n + 1)
 }
@@ -131,7 +132,7 @@ impl Users {
             let at = format!(
                 "users[{i}] ({:?}, line {})",
                 e.username,
-                entry_line(text, i)
+                entry_line(text, "[[users]]", i)
             );
             let username = Username::parse(&e.username).map_err(|err| format!("{at}: {err}"))?;
             PasswordHash::new(&e.password_hash)

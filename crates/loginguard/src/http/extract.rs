@@ -1,7 +1,8 @@
 //! Extractors: where raw HTTP becomes parsed, trusted values.
 //!
-//! `LoginBody` (JSON or form, parsed into `Credentials`), `Meta` (client IP
-//! and User-Agent), `Authenticated` (bearer token -> live session, or the
+//! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
+//! `Credentials`), `Meta` (client IP and User-Agent), `Authenticated`
+//! (bearer token, or in cookie mode the cookie -> live session, or the
 //! exact 401, through `app::SessionService`), and `Admin`. Every failure is
 //! an `ApiError`, so handlers never see malformed input.
 
@@ -9,18 +10,21 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
-use percent_encoding::percent_decode_str;
+use axum::http::{header, HeaderMap};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use super::state::ClientIpRule;
+use super::cookie::CookieRule;
+use super::form::{bad_form, form_fields, FromForm, JsonOrForm};
+use super::state::{ClientIpRule, OriginRule};
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
+use crate::domain::json;
 use crate::domain::{DeviceName, Session, Token, Username};
 
 /// Longest password accepted, in bytes.
@@ -34,37 +38,50 @@ struct LoginFields {
     device: Option<String>,
 }
 
-impl LoginFields {
-    /// Decodes a form body strictly: a field that is not UTF-8 once decoded,
-    /// or given twice, is refused rather than guessed at.
+impl FromForm for LoginFields {
     fn from_form(body: &[u8]) -> Result<Self, ApiError> {
-        let bad = |what: &str| ApiError::BadRequest(format!("invalid form body: {what}"));
-        let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
-        let (mut username, mut password, mut device) = (None, None, None);
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8()
-                    .map(|v| v.into_owned())
-                    .map_err(|_| bad("a field is not UTF-8"))
-            };
-            let slot = match decode(key)?.as_str() {
-                "username" => &mut username,
-                "password" => &mut password,
-                "device" => &mut device,
-                _ => continue,
-            };
-            if slot.replace(decode(value)?).is_some() {
-                return Err(bad("a field is given twice"));
-            }
-        }
+        let [username, password, device] = form_fields(body, ["username", "password", "device"])?;
         Ok(LoginFields {
-            username: username.ok_or_else(|| bad("missing username"))?,
-            password: password.ok_or_else(|| bad("missing password"))?,
+            username: username.ok_or_else(|| bad_form("missing username"))?,
+            password: password.ok_or_else(|| bad_form("missing password"))?,
             device,
         })
     }
+}
+
+/// A JSON request body: every endpoint that takes JSON reads it through this
+/// (never `axum::Json`), so each gets the same rules: a JSON content type
+/// (415), the body limit (413) and a JSON object that decodes into `T` (400,
+/// `domain::json`: an array is not an object).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_content_type(&req, "application/json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let body = read_body(req, state).await?;
+        json::from_object(&body)
+            .map(ApiJson)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Whether the request's media type is `media_type` (parameters ignored).
+pub(super) fn has_content_type(req: &Request, media_type: &str) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with(media_type))
+}
+
+/// The whole body, within the body limit (413 past it).
+pub(super) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))
 }
 
 /// A sign-in body, from JSON or `application/x-www-form-urlencoded`.
@@ -74,26 +91,7 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let json = content_type.starts_with("application/json");
-        if !json && !content_type.starts_with("application/x-www-form-urlencoded") {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        // The body limit applies here (413 past it).
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))?;
-        let fields = if json {
-            serde_json::from_slice::<LoginFields>(&body)
-                .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
-        } else {
-            LoginFields::from_form(&body)?
-        };
+        let JsonOrForm(fields) = JsonOrForm::<LoginFields>::from_request(req, state).await?;
         let username =
             Username::parse(&fields.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let password = fields.password;
@@ -158,23 +156,38 @@ where
     }
 }
 
-/// A request with a live session behind its bearer token.
+/// A request with a live session behind its bearer token or, in cookie
+/// mode and without a bearer header, behind its cookie.
 pub struct Authenticated(pub Session);
 
 impl<S> FromRequestParts<S> for Authenticated
 where
     Arc<SessionService>: FromRef<S>,
+    CookieRule: FromRef<S>,
+    OriginRule: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let raw = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthorized)?;
+        let raw = match bearer(&parts.headers) {
+            Some(raw) => raw,
+            None => {
+                let cookies = CookieRule::from_ref(state);
+                let raw = cookies
+                    .token(&parts.headers)
+                    .ok_or(ApiError::Unauthorized)?;
+                // A browser sends the cookie with any site's request: one
+                // that changes something must come from a page we trust.
+                if !parts.method.is_safe() {
+                    let origins = OriginRule::from_ref(state);
+                    if cookies.origin_trusted(&parts.headers, &origins) != Some(true) {
+                        return Err(ApiError::Forbidden);
+                    }
+                }
+                raw
+            }
+        };
         let token = Token::parse(raw).map_err(|_| ApiError::Unauthorized)?;
         let sessions = Arc::<SessionService>::from_ref(state);
         Ok(Authenticated(sessions.authenticate(&token).await?))
@@ -187,6 +200,8 @@ pub struct Admin(pub Session);
 impl<S> FromRequestParts<S> for Admin
 where
     Arc<SessionService>: FromRef<S>,
+    CookieRule: FromRef<S>,
+    OriginRule: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -196,6 +211,14 @@ where
         let sessions = Arc::<SessionService>::from_ref(state);
         Ok(Admin(sessions.require_admin(session)?))
     }
+}
+
+/// The credentials of the request's `Authorization: Bearer` header.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
 }
 
 /// The credentials of a `Bearer` authorization value (the scheme name is
@@ -208,23 +231,6 @@ fn bearer_token(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_bodies_are_decoded_strictly() {
-        let f = LoginFields::from_form(b"username=us%C3%A9r+1&password=p%26w&extra=1").unwrap();
-        assert_eq!(
-            (f.username.as_str(), f.password.as_str(), f.device),
-            ("usér 1", "p&w", None)
-        );
-        for bad in [
-            &b"username=%FF&password=x"[..],
-            b"username=a&username=b&password=x",
-            b"password=x",
-            b"username=a&password=\xff",
-        ] {
-            assert!(LoginFields::from_form(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {

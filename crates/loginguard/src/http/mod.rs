@@ -7,9 +7,12 @@
 //! the one place server errors are logged.
 
 mod admin;
+mod backend;
+mod cookie;
 mod demo;
 mod error;
 mod extract;
+mod form;
 mod login;
 mod ops;
 mod serve;
@@ -17,8 +20,11 @@ mod sessions;
 mod socket;
 mod state;
 mod tls;
+mod trusted;
+mod verify;
 mod views;
 
+pub use cookie::CookieRule;
 pub use error::ApiError;
 pub use serve::serve;
 pub use state::{AppState, ClientIpRule, OriginRule};
@@ -56,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .merge(sessions::router())
         .merge(admin::router())
+        .merge(backend::router())
+        .merge(verify::router())
         .merge(ops::router())
         .merge(demo::router())
         .merge(socket::router())

@@ -4,7 +4,9 @@
 //! process. Accounts live in shards of `AccountKey -> Account` behind short
 //! std-style locks (never held across `.await`), and each trait method is one
 //! locked call into the pure `domain::Account`. Events go to the `LocalBus`
-//! after the lock is released.
+//! after the lock is released. Finding a session by its id alone walks the
+//! accounts, one shard lock at a time: it serves an administrative call, and
+//! an index would cost every sign-in.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -177,6 +179,15 @@ impl SessionStore for MemoryStore {
                 .as_ref()
                 .and_then(|s| revoked_event(std::slice::from_ref(s), reason, by, now));
             (ended, event)
+        }))
+    }
+
+    async fn locate(&self, id: &SessionId) -> Result<Option<AccountKey>, StoreError> {
+        Ok(self.inner.shards.iter().find_map(|shard| {
+            let map = shard.lock();
+            map.iter()
+                .find(|(_, account)| account.holds(id))
+                .map(|(key, _)| key.clone())
         }))
     }
 

@@ -46,7 +46,10 @@ enum Auth {
 }
 
 /// Serves one socket until it closes, is kicked or the instance shuts down.
-pub async fn run<S, E>(mut socket: S, ctx: ConnContext)
+/// `cookie` is the token of the upgrade request's cookie, when the upgrade
+/// may use it (`{"type":"auth","cookie":true}`); boxed, because this future
+/// lives as long as the socket and the cookie is needed only for `auth`.
+pub async fn run<S, E>(mut socket: S, ctx: ConnContext, cookie: Option<Box<Token>>)
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
@@ -56,7 +59,7 @@ where
         username,
         session_id,
         ..
-    } = match authenticate(&mut socket, &ctx).await {
+    } = match authenticate(&mut socket, &ctx, cookie).await {
         Auth::Session(s) => s,
         Auth::Closed => return,
     };
@@ -178,9 +181,10 @@ fn answer(text: &str, clock: &dyn Clock) -> Option<String> {
     Some(msg.to_json())
 }
 
-/// Waits for the first message and resolves its token. Closes the socket
+/// Waits for the first message and resolves its token (given, or the
+/// upgrade's `cookie` when the message asks for it). Closes the socket
 /// itself on every path that does not yield a live session.
-async fn authenticate<S, E>(socket: &mut S, ctx: &ConnContext) -> Auth
+async fn authenticate<S, E>(socket: &mut S, ctx: &ConnContext, cookie: Option<Box<Token>>) -> Auth
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
@@ -217,7 +221,14 @@ where
         return Auth::Closed;
     }
     let token = match serde_json::from_str::<ClientMessage>(text.as_str()) {
-        Ok(ClientMessage::Auth { token }) => Token::parse(token.trim()).ok(),
+        Ok(ClientMessage::Auth {
+            token: Some(token),
+            cookie: false,
+        }) => Token::parse(token.trim()).ok(),
+        Ok(ClientMessage::Auth {
+            token: None,
+            cookie: true,
+        }) => cookie.map(|t| *t),
         _ => None,
     };
     let Some(token) = token else {
@@ -369,6 +380,7 @@ mod tests {
                 to_client,
             },
             ctx,
+            None,
         ));
         (client_tx, client_rx)
     }

@@ -15,7 +15,14 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    Auth { token: String },
+    /// Either `token`, or `cookie: true` for the token of the upgrade
+    /// request's cookie (cookie mode, allow-listed origins only).
+    Auth {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        cookie: bool,
+    },
     Ping,
 }
 
@@ -119,7 +126,14 @@ mod tests {
             serde_json::from_str::<ClientMessage>(r#"{"type":"ping"}"#).unwrap(),
             ClientMessage::Ping
         );
-        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"auth"}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<ClientMessage>(r#"{"type":"auth","cookie":true}"#).unwrap(),
+            ClientMessage::Auth {
+                token: None,
+                cookie: true
+            }
+        );
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"auth","cookie":1}"#).is_err());
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"nope"}"#).is_err());
         assert_eq!(
             ServerMessage::SessionsChanged.to_json(),

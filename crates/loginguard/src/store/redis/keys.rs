@@ -5,6 +5,8 @@
 //! - `<p>:{a:<account key>}:x`: hash, session id -> tombstone JSON
 //! - `<p>:{a:<account key>}:xe`: sorted set, session id by tombstone expiry
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
+//! - `<p>:{s:<session id>}:a`: string, the session's account key, expiring
+//!   with the session's absolute lifetime (finding a session by id alone)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
 //! - `<p>:{idx}:instances`: sorted set, instance id -> last heartbeat (ms)
@@ -13,7 +15,7 @@
 //! `{...}` hash tag puts all of one account's keys in one Cluster slot and no
 //! user name can reach into another account's keys.
 
-use crate::domain::AccountKey;
+use crate::domain::{AccountKey, SessionId};
 
 /// The three keys of one account, in the order the scripts expect them.
 pub struct AccountKeys {
@@ -42,6 +44,13 @@ impl KeySpace {
             tombstones: format!("{base}:x"),
             tombstone_index: format!("{base}:xe"),
         }
+    }
+
+    /// Where session `id`'s account key is kept. Session ids are `s_` and hex,
+    /// so they cannot break the hash tag; each lives in its own slot, which
+    /// is why it is written beside the sign-in script, never inside it.
+    pub fn session_account(&self, id: &SessionId) -> String {
+        format!("{}:{{s:{}}}:a", self.prefix, id.as_str())
     }
 
     pub fn accounts_index(&self) -> String {
