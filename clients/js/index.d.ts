@@ -58,7 +58,8 @@ export type RevocationReason =
   | "revoked_by_admin"
   | "expired"
   | "password_changed"
-  | "account_removed";
+  | "account_removed"
+  | "revoked_by_app";
 
 export interface AuthOkMessage {
   type: "auth_ok";

@@ -19,7 +19,7 @@ use super::close::CloseCode;
 use super::hub::{Command, Hub};
 use super::mailbox::Mailbox;
 use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
-use crate::domain::{AccountKey, Clock, Lookup, Session, Token};
+use crate::domain::{AccountKey, Clock, Lookup, SessionId, Token, Username};
 use crate::metrics::Metrics;
 use crate::store::SessionStore;
 
@@ -41,7 +41,12 @@ pub struct ConnContext {
 
 /// How the pre-auth phase ended.
 enum Auth {
-    Session(Session),
+    /// A live session: only its identity, the rest of the record would
+    /// cost memory per socket.
+    Live {
+        username: Username,
+        session_id: SessionId,
+    },
     Closed,
 }
 
@@ -54,13 +59,11 @@ where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
 {
-    // Keep only the identity: the rest of the record would cost memory per socket.
-    let Session {
-        username,
-        session_id,
-        ..
-    } = match authenticate(&mut socket, &ctx, cookie).await {
-        Auth::Session(s) => s,
+    let (username, session_id) = match authenticate(&mut socket, &ctx, cookie).await {
+        Auth::Live {
+            username,
+            session_id,
+        } => (username, session_id),
         Auth::Closed => return,
     };
     let mailbox = Arc::new(Mailbox::default());
@@ -236,7 +239,10 @@ where
         return Auth::Closed;
     };
     match ctx.store.validate(&token, ctx.clock.now()).await {
-        Ok(Lookup::Live(session)) => Auth::Session(session),
+        Ok(Lookup::Live(session)) => Auth::Live {
+            username: session.username,
+            session_id: session.session_id,
+        },
         Ok(Lookup::Ended(t)) => {
             kick(
                 socket,
@@ -308,7 +314,7 @@ mod tests {
     use tokio::sync::mpsc as chan;
 
     use super::*;
-    use crate::domain::{Lifetimes, Millis, Reason, SystemClock};
+    use crate::domain::{Lifetimes, Millis, Reason, Session, SystemClock};
     use crate::events::{EventHandler, LocalBus};
     use crate::metrics::Metrics;
     use crate::store::{MemoryStore, SignInRequest};

@@ -7,11 +7,14 @@ mod redis_server;
 mod store;
 mod tls;
 
+mod backend;
 mod bad_input;
 mod cli;
 mod hostile_signin;
 mod instances;
 mod layers;
 mod login;
+mod nginx;
+mod proxy;
 mod reload;
 mod websocket;
