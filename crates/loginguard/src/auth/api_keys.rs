@@ -8,17 +8,16 @@
 //! about how close a guess came. Keys are named; the name is what logs show,
 //! never the key. A file that fails to load leaves the keys in force.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use parking_lot::RwLock;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::users::entry_line;
+use super::files::{self, InForce};
 use super::AuthError;
 
 /// What every key starts with, so a leaked one is easy to recognise (and to
@@ -115,20 +114,14 @@ impl KeySet {
     /// Reads and checks a keys file; every problem names the file, and the
     /// entry and its line where there is one.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read API keys file {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("API keys file {}: {e}", path.display()))
+        files::load(path, "API keys file", Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: KeysFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut keys: Vec<Arc<ApiKey>> = Vec::with_capacity(file.key.len());
         for (i, e) in file.key.into_iter().enumerate() {
-            let at = format!(
-                "key[{i}] ({:?}, line {})",
-                e.name,
-                entry_line(text, "[[key]]", i)
-            );
+            let at = files::entry_label(text, "key", i, &e.name);
             check_name(&e.name).map_err(|why| format!("{at}: {why}"))?;
             let digest: [u8; 32] = hex::decode(&e.sha256)
                 .ok()
@@ -176,42 +169,25 @@ impl KeySet {
     }
 }
 
-/// The keys in force, replaced whole on reload.
-pub struct ApiKeys {
-    current: RwLock<Arc<KeySet>>,
-    /// `None` without `--api-keys`: no key works and nothing reloads.
-    file: Option<PathBuf>,
-}
+/// The keys in force, replaced whole on reload. Without `--api-keys` no key
+/// works and nothing reloads.
+pub struct ApiKeys(InForce<KeySet>);
 
 impl ApiKeys {
     /// The keys of `file`, or none without one.
     pub fn load(file: Option<&Path>) -> Result<Self, String> {
-        let keys = match file {
-            Some(path) => KeySet::load(path)?,
-            None => KeySet::default(),
-        };
-        Ok(ApiKeys {
-            current: RwLock::new(Arc::new(keys)),
-            file: file.map(Path::to_owned),
-        })
+        InForce::load(file, KeySet::load, KeySet::default).map(ApiKeys)
     }
 
     /// The key behind `presented`, among the keys in force now.
     pub fn find(&self, presented: &str) -> Option<Arc<ApiKey>> {
-        let keys = self.current.read().clone();
-        keys.find(presented)
+        self.0.current().find(presented)
     }
 
     /// Reads the file again and puts its keys in force: `Ok(Some(n))` with
     /// how many, `Ok(None)` without a file; on an error the keys stay.
     pub fn reload(&self) -> Result<Option<usize>, String> {
-        let Some(path) = &self.file else {
-            return Ok(None);
-        };
-        let keys = KeySet::load(path)?;
-        let count = keys.len();
-        *self.current.write() = Arc::new(keys);
-        Ok(Some(count))
+        Ok(self.0.reload(KeySet::load)?.map(|keys| keys.len()))
     }
 }
 

@@ -9,6 +9,7 @@
 mod accounts;
 mod api_keys;
 mod error;
+mod files;
 mod password;
 mod rate_limit;
 mod token;

@@ -7,8 +7,6 @@
 //! refuses the same bad values. Parse, don't validate: both come only from
 //! `parse` (or, for the class, `from_user_agent`).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// 1–32 characters of `[a-z0-9_-]`.
@@ -64,12 +62,6 @@ impl DeviceClass {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Display for DeviceClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

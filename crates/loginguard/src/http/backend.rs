@@ -11,23 +11,21 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
+use super::extract::SessionIdPath;
 use super::state::AppState;
 use super::trusted::{IntrospectRequest, IntrospectScope, SessionRequest, SessionsScope, Trusted};
-use super::views::{IntrospectionView, RevokedCountView, SignInView, SubjectSessionsView};
+use super::views::{IntrospectionView, OwnSessionsView, RevokedCountView, SignInView};
 use super::ApiError;
 use crate::app::BackendService;
-use crate::domain::{SessionId, Username};
+use crate::domain::Username;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/sessions", post(create))
-        .route(
-            "/api/v1/sessions/{session_id}",
-            axum::routing::delete(revoke),
-        )
+        .route("/api/v1/sessions/{session_id}", delete(revoke))
         .route(
             "/api/v1/subjects/{subject}/sessions",
             get(list).delete(revoke_subject),
@@ -54,7 +52,7 @@ async fn list(
     State(backend): State<Arc<BackendService>>,
     _key: Trusted<SessionsScope>,
     raw: Result<Path<String>, PathRejection>,
-) -> Result<Json<SubjectSessionsView>, ApiError> {
+) -> Result<Json<OwnSessionsView>, ApiError> {
     Ok(Json(backend.list(&subject(raw)?).await?.into()))
 }
 
@@ -70,13 +68,8 @@ async fn revoke_subject(
 async fn revoke(
     State(backend): State<Arc<BackendService>>,
     caller: Trusted<SessionsScope>,
-    raw: Result<Path<String>, PathRejection>,
+    SessionIdPath(id): SessionIdPath,
 ) -> Result<StatusCode, ApiError> {
-    // Not UTF-8, or not one of our ids: no such session.
-    let id = raw
-        .ok()
-        .and_then(|Path(raw)| SessionId::parse(&raw).ok())
-        .ok_or(ApiError::NotFound)?;
     backend.revoke_session(&caller.key, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

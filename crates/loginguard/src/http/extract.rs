@@ -3,13 +3,14 @@
 //! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
 //! `Credentials`), `Meta` (client IP and User-Agent), `Authenticated`
 //! (bearer token, or in cookie mode the cookie -> live session, or the
-//! exact 401, through `app::SessionService`), and `Admin`. Every failure is
+//! exact 401, through `app::SessionService`), `Admin` and `SessionIdPath`.
+//! Every failure is
 //! an `ApiError`, so handlers never see malformed input.
 
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
@@ -25,7 +26,7 @@ use super::state::{ClientIpRule, OriginRule};
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
 use crate::domain::json;
-use crate::domain::{DeviceName, Session, Token, Username};
+use crate::domain::{DeviceName, Session, SessionId, Token, Username};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -210,6 +211,22 @@ where
         let Authenticated(session) = Authenticated::from_request_parts(parts, state).await?;
         let sessions = Arc::<SessionService>::from_ref(state);
         Ok(Admin(sessions.require_admin(session)?))
+    }
+}
+
+/// A `{session_id}` path segment. Anything that is not one of our ids (not
+/// UTF-8, malformed) is 404 `not_found`, like an id that is unknown.
+pub struct SessionIdPath(pub SessionId);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let id = SessionId::parse(&raw).map_err(|_| ApiError::NotFound)?;
+        Ok(SessionIdPath(id))
     }
 }
 

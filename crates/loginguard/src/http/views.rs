@@ -36,6 +36,7 @@ pub struct SessionView {
     pub user: UserView,
     pub device: String,
     pub device_class: DeviceClass,
+    pub origin: Origin,
     pub ip: String,
     pub created_at: String,
     pub last_seen_at: String,
@@ -49,6 +50,7 @@ impl SessionView {
             user: UserView::of(s, user),
             device: s.device.as_str().to_owned(),
             device_class: s.class(),
+            origin: s.origin,
             ip: s.ip.clone(),
             created_at: s.created_at.to_rfc3339(),
             last_seen_at: s.last_seen_at.to_rfc3339(),
@@ -63,7 +65,9 @@ impl From<&CurrentSession> for SessionView {
     }
 }
 
-/// `GET /api/auth/sessions`: the caller's sessions.
+/// `GET /api/auth/sessions`: the caller's sessions; also a trusted
+/// backend's list of a subject's (`GET /api/v1/subjects/{subject}/sessions`),
+/// where none is `current`.
 #[derive(Serialize)]
 pub struct OwnSessionsView {
     pub sessions: Vec<OwnSessionView>,
@@ -183,36 +187,6 @@ impl From<SignedIn> for SignInView {
                 })
                 .collect(),
         }
-    }
-}
-
-/// `GET /api/v1/subjects/{subject}/sessions`: a subject's live sessions.
-#[derive(Serialize)]
-pub struct SubjectSessionsView {
-    pub sessions: Vec<SubjectSessionView>,
-}
-
-/// A session in a backend's list: the view, what created it and its
-/// sockets on every instance.
-#[derive(Serialize)]
-pub struct SubjectSessionView {
-    #[serde(flatten)]
-    pub view: SessionView,
-    pub origin: Origin,
-    pub connections: usize,
-}
-
-impl From<Vec<ListedSession>> for SubjectSessionsView {
-    fn from(list: Vec<ListedSession>) -> Self {
-        let sessions = list
-            .iter()
-            .map(|l| SubjectSessionView {
-                view: SessionView::of(&l.session, l.user.as_ref()),
-                origin: l.session.origin,
-                connections: l.connections,
-            })
-            .collect();
-        SubjectSessionsView { sessions }
     }
 }
 

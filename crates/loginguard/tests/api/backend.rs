@@ -71,18 +71,30 @@ pub fn created(r: &Reply) -> String {
     r.body["token"].as_str().expect("token").to_owned()
 }
 
-/// `POST /api/v1/introspect` with a form body `token=<token>`.
-async fn introspect_form(app: &TestApp, key: &str, token: &str) -> Value {
+/// `POST path` with a form body and `key`: the status and the JSON body.
+async fn post_form(app: &TestApp, path: &str, key: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let resp = app
         .http
-        .post(app.url("/api/v1/introspect"))
+        .post(app.url(path))
         .bearer_auth(key)
-        .form(&[("token", token)])
+        .form(form)
         .send()
         .await
         .expect("sent");
     let status = resp.status().as_u16();
-    let body: Value = resp.json().await.expect("JSON body");
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST /api/v1/introspect` with a JSON body `{"token": token}`.
+async fn introspect_json(app: &TestApp, key: &str, token: &str) -> Reply {
+    let body = json!({"token": token});
+    app.request(Method::POST, "/api/v1/introspect", Some(key), Some(body))
+        .await
+}
+
+/// `POST /api/v1/introspect` with a form body `token=<token>`: its 200 body.
+async fn introspect_form(app: &TestApp, key: &str, token: &str) -> Value {
+    let (status, body) = post_form(app, "/api/v1/introspect", key, &[("token", token)]).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -115,15 +127,9 @@ async fn unknown_keys_are_401_and_missing_scopes_403() {
     app.delete("/api/v1/subjects/user1/sessions", Some(&keys.introspect))
         .await
         .error(403, "forbidden");
-    let r = app
-        .request(
-            Method::POST,
-            "/api/v1/introspect",
-            Some(&keys.sessions),
-            Some(json!({"token": user_token})),
-        )
-        .await;
-    r.error(403, "forbidden");
+    introspect_json(&app, &keys.sessions, &user_token)
+        .await
+        .error(403, "forbidden");
     // The key is checked before the body: no body rules leak to strangers.
     app.request(Method::POST, "/api/v1/sessions", None, Some(json!([])))
         .await
@@ -169,15 +175,14 @@ async fn bad_session_requests_are_400() {
         .await
         .error(400, "bad_request");
     }
-    let form = app
-        .http
-        .post(app.url("/api/v1/sessions"))
-        .bearer_auth(&keys.full)
-        .form(&[("subject", "user1")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), 415, "JSON only");
+    let (status, _) = post_form(
+        &app,
+        "/api/v1/sessions",
+        &keys.full,
+        &[("subject", "user1")],
+    )
+    .await;
+    assert_eq!(status, 415, "JSON only");
     let too_long = format!("/api/v1/subjects/{}/sessions", "x".repeat(65));
     app.get(&too_long, Some(&keys.full))
         .await
@@ -331,15 +336,7 @@ async fn introspection_answers_active_only_for_a_token_that_works_now() {
             "device_class": "mobile",
         })
     );
-    let json_body = app
-        .request(
-            Method::POST,
-            "/api/v1/introspect",
-            Some(&keys.full),
-            Some(json!({"token": token})),
-        )
-        .await;
-    assert_eq!(json_body.body, live);
+    assert_eq!(introspect_json(&app, &keys.full, &token).await.body, live);
 
     // Each introspection is a use: 20 + 20 minutes apart it keeps a session
     // alive past the 30 minute idle timeout.
@@ -385,15 +382,13 @@ async fn introspection_answers_active_only_for_a_token_that_works_now() {
             "{dead:?}"
         );
     }
-    let missing = app
-        .http
-        .post(app.url("/api/v1/introspect"))
-        .bearer_auth(&keys.introspect)
-        .form(&[("token_type_hint", "access_token")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 400, "no token field at all");
+    let hint_only = [("token_type_hint", "access_token")];
+    let (status, body) = post_form(&app, "/api/v1/introspect", &keys.introspect, &hint_only).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "no token field"
+    );
 }
 
 /// Writes a keys file holding exactly `entries`.

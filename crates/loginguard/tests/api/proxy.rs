@@ -49,9 +49,17 @@ async fn send(app: &TestApp, method: reqwest::Method, path: &str, headers: &[(&s
     }
 }
 
-fn error_code(raw: &Raw) -> String {
+/// The status and error code of a refused request.
+fn refusal(raw: &Raw) -> (u16, String) {
     let v: serde_json::Value = serde_json::from_str(&raw.body).expect("JSON error body");
-    v["error"]["code"].as_str().unwrap_or_default().to_owned()
+    let code = v["error"]["code"].as_str().unwrap_or_default().to_owned();
+    (raw.status, code)
+}
+
+/// `GET /api/auth/verify` with `header` (none when its name is empty).
+async fn verify(app: &TestApp, header: (&str, &str)) -> Raw {
+    let headers: &[(&str, &str)] = if header.0.is_empty() { &[] } else { &[header] };
+    send(app, reqwest::Method::GET, "/api/auth/verify", headers).await
 }
 
 #[tokio::test]
@@ -60,46 +68,22 @@ async fn verify_answers_a_reverse_proxy_for_a_bearer_token() {
     let app = spawn_app(with_keys(base_config(), &keys)).await;
     let token = app.login_ok("user1", "PC1").await;
     let bearer = format!("Bearer {token}");
-    let ok = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/auth/verify",
-        &[("authorization", &bearer)],
-    )
-    .await;
+    let ok = verify(&app, ("authorization", &bearer)).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.body, "", "an empty body");
     assert_eq!(ok.headers["x-loginguard-user"], "user1");
     let sid = app.get("/api/auth/session", Some(&token)).await.body["session_id"].clone();
     assert_eq!(ok.headers["x-loginguard-session"], sid.as_str().unwrap());
 
-    let none = send(&app, reqwest::Method::GET, "/api/auth/verify", &[]).await;
-    assert_eq!(
-        (none.status, error_code(&none)),
-        (401, "unauthorized".to_owned())
-    );
+    let none = verify(&app, ("", "")).await;
+    assert_eq!(refusal(&none), (401, "unauthorized".to_owned()));
     app.login_ok("user1", "PC2").await;
-    let kicked = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/auth/verify",
-        &[("authorization", &bearer)],
-    )
-    .await;
-    assert_eq!(
-        (kicked.status, error_code(&kicked)),
-        (401, "session_revoked".to_owned())
-    );
+    let kicked = verify(&app, ("authorization", &bearer)).await;
+    assert_eq!(refusal(&kicked), (401, "session_revoked".to_owned()));
 
     let subject = create(&app, &keys.full, "사용자 1", "Shop").await;
     let other = format!("Bearer {}", created(&subject));
-    let r = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/auth/verify",
-        &[("authorization", &other)],
-    )
-    .await;
+    let r = verify(&app, ("authorization", &other)).await;
     assert_eq!(
         r.headers["x-loginguard-user"],
         "%EC%82%AC%EC%9A%A9%EC%9E%90%201"
@@ -126,15 +110,9 @@ async fn cookie_mode_sets_uses_and_clears_the_cookie() {
         format!("lg={token}; Max-Age=43200; Path=/; HttpOnly; SameSite=Lax; Secure")
     );
     let cookie = format!("theme=dark; lg={token}");
-    let verify = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/auth/verify",
-        &[("cookie", &cookie)],
-    )
-    .await;
-    assert_eq!(verify.status, 200, "{}", verify.body);
-    assert_eq!(verify.headers["x-loginguard-user"], "user1");
+    let by_cookie = verify(&app, ("cookie", &cookie)).await;
+    assert_eq!(by_cookie.status, 200, "{}", by_cookie.body);
+    assert_eq!(by_cookie.headers["x-loginguard-user"], "user1");
     let me = send(
         &app,
         reqwest::Method::GET,
@@ -157,17 +135,8 @@ async fn cookie_mode_sets_uses_and_clears_the_cookie() {
         out.headers[SET_COOKIE],
         "lg=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure"
     );
-    let after = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/auth/verify",
-        &[("cookie", &cookie)],
-    )
-    .await;
-    assert_eq!(
-        (after.status, error_code(&after)),
-        (401, "session_revoked".to_owned())
-    );
+    let after = verify(&app, ("cookie", &cookie)).await;
+    assert_eq!(refusal(&after), (401, "session_revoked".to_owned()));
 
     // A foreign page may not sign the browser into an account of its choice.
     let foreign = app
@@ -194,13 +163,7 @@ async fn cookie_mode_sets_uses_and_clears_the_cookie() {
         "no cookie mode, no cookie"
     );
     let cookie = format!("lg={}", r.token());
-    let ignored = send(
-        &plain,
-        reqwest::Method::GET,
-        "/api/auth/verify",
-        &[("cookie", &cookie)],
-    )
-    .await;
+    let ignored = verify(&plain, ("cookie", &cookie)).await;
     assert_eq!(ignored.status, 401);
 }
 
@@ -237,10 +200,7 @@ async fn a_change_by_cookie_alone_needs_a_trusted_origin() {
         &[("cookie", &cookie), ("origin", EVIL_ORIGIN)],
     )
     .await;
-    assert_eq!(
-        (revoke.status, error_code(&revoke)),
-        (403, "forbidden".to_owned())
-    );
+    assert_eq!(refusal(&revoke), (403, "forbidden".to_owned()));
     let read = send(
         &app,
         reqwest::Method::GET,
@@ -255,17 +215,10 @@ async fn a_change_by_cookie_alone_needs_a_trusted_origin() {
         "still live"
     );
 
-    assert_eq!(
-        logout_by_cookie(&app, &cookie, Some(APP_ORIGIN)).await,
-        204,
-        "listed"
-    );
+    // A listed origin, then the server's own.
+    assert_eq!(logout_by_cookie(&app, &cookie, Some(APP_ORIGIN)).await, 204);
     let cookie = format!("lg={}", app.login_ok("user1", "PC1").await);
-    assert_eq!(
-        logout_by_cookie(&app, &cookie, Some(&own)).await,
-        204,
-        "own origin"
-    );
+    assert_eq!(logout_by_cookie(&app, &cookie, Some(&own)).await, 204);
 
     // A bearer token is not sent by browsers on their own: no Origin rule.
     let token = app.login_ok("user1", "PC1").await;
