@@ -21,8 +21,8 @@ const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// Longest wait between two attempts.
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Asks everything that can reload (the users file, TLS certificates) to
-/// read its files again; cheap to clone.
+/// Asks everything that can reload (the users file, the API keys, TLS
+/// certificates) to read its files again; cheap to clone.
 #[derive(Clone)]
 pub struct ReloadHandle(Arc<watch::Sender<u64>>);
 
