@@ -7,11 +7,11 @@
 //! Any other media type goes the JSON way (`ApiJson`: 415 unless JSON).
 
 use axum::extract::{FromRequest, Request};
+use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 
 use super::extract::{has_content_type, read_body, ApiJson};
 use super::ApiError;
-use percent_encoding::percent_decode_str;
 
 /// A body type that can also be read from a form.
 pub trait FromForm: Sized {
