@@ -59,7 +59,8 @@ export type RevocationReason =
   | "revoked_by_admin"
   | "expired"
   | "password_changed"
-  | "account_removed";
+  | "account_removed"
+  | "revoked_by_app";
 
 export interface AuthOkMessage {
   type: "auth_ok";
@@ -152,6 +153,10 @@ export interface SessionInfo {
   session_id: string;
   user: User;
   device: string;
+  /** `web`, `mobile`, or a class a trusted backend named. */
+  device_class: string;
+  /** What created it: a password sign-in, or a trusted backend (`/api/v1`). */
+  origin: "password" | "backend";
   ip: string;
   created_at: string;
   last_seen_at: string;

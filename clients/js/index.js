@@ -480,6 +480,7 @@ const REASON_WORDS = Object.freeze({
   expired: "your session expired",
   password_changed: "your password changed",
   account_removed: "your account was removed",
+  revoked_by_app: "the application signed you out",
 });
 
 /**
@@ -508,6 +509,8 @@ export function describeForceLogout(msg, options = {}) {
       break;
     case "revoked_by_admin":
       return `An administrator signed ${who} out at ${time(msg.at)}.`;
+    case "revoked_by_app":
+      return `The application signed ${who} out at ${time(msg.at)}.`;
     case "expired":
       return "You were signed out because your session expired.";
     case "password_changed":

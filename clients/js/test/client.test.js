@@ -359,6 +359,10 @@ describe("pure helpers", () => {
       "You were signed out because the account user1 was removed.",
     );
     assert.doesNotMatch(describeForceLogout({ reason: "password_changed", by: null }), /change your password/i);
+    assert.equal(
+      describeForceLogout({ reason: "revoked_by_app", by: null, at: msg.at }, { username: "user1", timeZone: "UTC", locale: "en-GB" }),
+      "The application signed user1 out at 10:00:00.",
+    );
     assert.equal(describeForceLogout({ reason: "something_new", message: "Server words." }), "Server words.");
   });
 

@@ -3,7 +3,8 @@
 //! `serve` hands a `Config` to `startup::App`, cancels it on Ctrl-C or
 //! SIGTERM and asks it to reload on SIGHUP (the only place signals are
 //! read); `hash-password` prints an argon2id hash of a password read from
-//! stdin. clap parses once here for
+//! stdin; `api-key new` prints a fresh API key and its keys-file entry.
+//! clap parses once here for
 //! `--help` and usage errors; `Config::load` then reads `serve`'s arguments
 //! together with the environment and the `--config` file.
 
@@ -14,6 +15,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use loginguard::auth::Scope;
 use loginguard::config::{Config, ServeArgs};
 use loginguard::startup::{self, App, ReloadHandle};
 use std::ffi::OsString;
@@ -38,6 +40,26 @@ enum Command {
     /// Check the settings (flags, env, `--config` file) and every file they
     /// name, without starting; exits non-zero with the line and the reason.
     CheckConfig(Box<ServeArgs>),
+    /// API keys of trusted backends (`/api/v1`).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Print a fresh key (shown this once) and the entry to paste into the
+    /// --api-keys file, which keeps only the key's SHA-256.
+    New {
+        /// The key's name, shown in logs instead of the key (A-Z, a-z, 0-9, '.', '_', '-').
+        name: String,
+        /// What the key may do, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "sessions,introspect", value_parser = scope)]
+        scopes: Vec<Scope>,
+    },
+}
+
+fn scope(raw: &str) -> Result<Scope, String> {
+    Scope::parse(raw).ok_or_else(|| "expected sessions or introspect".to_owned())
 }
 
 fn main() -> ExitCode {
@@ -47,6 +69,9 @@ fn main() -> ExitCode {
     match Cli::try_parse() {
         Ok(Cli { command }) => match command {
             Some(Command::HashPassword) => hash_password(),
+            Some(Command::ApiKey(ApiKeyCommand::New { name, scopes })) => {
+                new_api_key(&name, &scopes)
+            }
             Some(Command::CheckConfig(_)) => check_config(own_args()),
             Some(Command::Serve(_)) | None => serve(own_args()),
         },
@@ -82,6 +107,20 @@ fn hash_password() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn new_api_key(name: &str, scopes: &[Scope]) -> ExitCode {
+    match loginguard::auth::new_key(name, scopes) {
+        Ok(key) => {
+            println!("{}\n\n{}", key.secret, key.entry);
+            eprintln!("The key (first line) is shown only now: give it to the backend. Paste the entry into the --api-keys file and send SIGHUP.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -188,7 +227,9 @@ async fn reload_on_hangup(hangups: Hangups, reload: ReloadHandle) {
     #[cfg(unix)]
     if let Some(mut hangups) = hangups {
         while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the users file and the TLS certificate");
+            tracing::info!(
+                "SIGHUP: reloading the users file, the API keys and the TLS certificate"
+            );
             reload.request();
         }
     }

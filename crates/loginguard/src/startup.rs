@@ -20,14 +20,16 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use crate::app::ReloadHandle;
 use crate::app::{
-    run_reloads, undo_queue, AdminService, Operations, Reconciler, SessionService, SignInService,
-    UndoWorker,
+    run_key_reloads, run_reloads, undo_queue, AdminService, BackendService, Operations, Reconciler,
+    SessionService, SignInService, UndoWorker,
 };
-use crate::auth::{Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, RateLimits};
+use crate::auth::{
+    Accounts, ApiKeys, DeviceTokens, FailureLimiter, KeySet, PasswordVerifier, RateLimits,
+};
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
-use crate::http::{self, AppState, ClientIpRule, OriginRule, TlsListener};
+use crate::http::{self, AppState, ClientIpRule, CookieRule, OriginRule, TlsListener};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
 use crate::store::redis::RedisConn;
@@ -52,6 +54,8 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Users(String),
+    #[error("{0}")]
+    ApiKeys(String),
     #[error("cannot prepare the session store")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot use the TLS certificate")]
@@ -77,6 +81,8 @@ pub struct App {
     sweep_interval: Duration,
     /// Ends the sessions the users file no longer backs (start-up, reloads).
     reconciler: Reconciler,
+    /// Present with `--api-keys`: reloaded on each reload request.
+    api_keys: Option<Arc<ApiKeys>>,
     reloads: ReloadHandle,
     /// Fires when the instance shuts down; sockets close with 1012.
     shutdown: CancellationToken,
@@ -107,6 +113,9 @@ impl App {
         raise_file_limit();
         let accounts = Arc::new(
             Accounts::load(config.accounts.users.as_deref()).map_err(StartupError::Users)?,
+        );
+        let api_keys = Arc::new(
+            ApiKeys::load(config.accounts.api_keys.as_deref()).map_err(StartupError::ApiKeys)?,
         );
         let users = accounts.current();
         if users.demo_accounts().is_empty() {
@@ -173,11 +182,17 @@ impl App {
             metrics: metrics.clone(),
             undo,
         };
-        let sessions = SessionService {
+        let sign_in = Arc::new(sign_in);
+        let sessions = Arc::new(SessionService {
             store: store.clone(),
             accounts: accounts.clone(),
             presence: presence.clone(),
             clock: clock.clone(),
+        });
+        let backend = BackendService {
+            keys: api_keys.clone(),
+            sign_in: sign_in.clone(),
+            sessions: sessions.clone(),
         };
         let admin = AdminService {
             store: store.clone(),
@@ -212,10 +227,15 @@ impl App {
             metrics,
             shutdown: shutdown.clone(),
         };
+        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) => Some(Arc::new(TlsListener::load(cert, key)?)),
+            _ => None,
+        };
         let state = AppState {
-            sign_in: Arc::new(sign_in),
-            sessions: Arc::new(sessions),
+            sign_in,
+            sessions,
             admin: Arc::new(admin),
+            backend: Arc::new(backend),
             operations: Arc::new(operations),
             accounts: accounts.clone(),
             client_ip: ClientIpRule {
@@ -224,11 +244,13 @@ impl App {
             origins: OriginRule {
                 allowed: config.http.allowed_origins.clone().into(),
             },
+            cookies: CookieRule {
+                name: config.http.cookie.as_deref().map(Into::into),
+                secure: !config.http.cookie_insecure,
+                https: tls.is_some(),
+                trust_forwarded_proto: config.http.trust_forwarded_for,
+            },
             sockets: conn_context,
-        };
-        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
-            (Some(cert), Some(key)) => Some(Arc::new(TlsListener::load(cert, key)?)),
-            _ => None,
         };
         let listen = config.http.listen;
         let listener = bind(listen).map_err(|source| StartupError::Bind {
@@ -244,6 +266,7 @@ impl App {
             clock,
             sweep_interval: config.session.sweep_interval,
             reconciler,
+            api_keys: config.accounts.api_keys.is_some().then_some(api_keys),
             reloads: ReloadHandle::default(),
             shutdown,
             store_kind: store_kind(&config),
@@ -259,7 +282,8 @@ impl App {
     }
 
     /// Asks the running app to reload the users file (SIGHUP) and end the
-    /// sessions it no longer backs. Requests made before `run` wait for it.
+    /// sessions it no longer backs, the API keys and the TLS pair. Requests
+    /// made before `run` wait for it.
     pub fn reload_handle(&self) -> ReloadHandle {
         self.reloads.clone()
     }
@@ -275,6 +299,7 @@ impl App {
             clock,
             sweep_interval,
             reconciler,
+            api_keys,
             reloads,
             shutdown: inner,
             store_kind,
@@ -301,6 +326,9 @@ impl App {
             inner.clone(),
         ));
         tracker.spawn(run_reloads(reconciler, reloads.subscribe(), inner.clone()));
+        if let Some(keys) = api_keys {
+            tracker.spawn(run_key_reloads(keys, reloads.subscribe(), inner.clone()));
+        }
         tracker.close();
 
         let addr = listener.local_addr()?;
@@ -355,6 +383,13 @@ pub fn check_config(config: &Config) -> Result<String, StartupError> {
         Some(path) => format!("users file {} ({} accounts)", path.display(), users.len()),
         None => "no users file (demo accounts)".to_owned(),
     };
+    let api_keys = match &config.accounts.api_keys {
+        Some(path) => {
+            let keys = KeySet::load(path).map_err(StartupError::ApiKeys)?;
+            format!("API keys file {} ({} keys)", path.display(), keys.len())
+        }
+        None => "no API keys".to_owned(),
+    };
     let tls = match (&config.http.tls_cert, &config.http.tls_key) {
         (Some(cert), Some(key)) => {
             TlsListener::load(cert, key)?;
@@ -363,7 +398,7 @@ pub fn check_config(config: &Config) -> Result<String, StartupError> {
         _ => "no TLS".to_owned(),
     };
     Ok(format!(
-        "configuration is valid: {accounts}, {tls}, store {}",
+        "configuration is valid: {accounts}, {api_keys}, {tls}, store {}",
         store_kind(config)
     ))
 }

@@ -1,6 +1,6 @@
 //! The application layer: every use case, in one place, callable and tested
-//! without axum, and the reload task that keeps sessions in line with the
-//! users file.
+//! without axum (trusted backends' `/api/v1` included), and the reload tasks
+//! that keep sessions in line with the users file and the API keys current.
 //!
 //! Called by `http` (handlers and extractors) after they parse a request;
 //! calls `auth`, `store`, `presence` and `events`, never `http` or `ws`. Each
@@ -9,6 +9,7 @@
 //! change.
 
 mod admin;
+mod backend;
 mod cursor;
 mod error;
 mod operations;
@@ -19,11 +20,12 @@ mod sign_in;
 mod undo;
 
 pub use admin::{AdminPage, AdminService};
+pub use backend::{BackendService, TrustedSignIn};
 pub use cursor::{Cursor, PageRequest};
 pub use error::AppError;
 pub use operations::Operations;
 pub use reconcile::{Reconciled, Reconciler};
-pub use reload::{run_reloads, ReloadHandle, ReloadRequests};
+pub use reload::{run_key_reloads, run_reloads, ReloadHandle, ReloadRequests};
 pub use sessions::{CurrentSession, ListedSession, SessionService};
 pub use sign_in::{ClientMeta, Credentials, SignInService, SignedIn};
 pub use undo::{undo_queue, UndoQueue, UndoWorker};

@@ -1,8 +1,8 @@
-//! The reload task: applies reload requests and keeps the store's sessions
-//! in line with the users file.
+//! The reload tasks: apply reload requests, keep the store's sessions in
+//! line with the users file, and put a changed API keys file in force.
 //!
-//! `startup` spawns `run_reloads`; `main`, the only reader of signals, holds
-//! a `ReloadHandle` and calls `request` on SIGHUP. Requests that arrive while
+//! `startup` spawns `run_reloads` and `run_key_reloads`; `main`, the only
+//! reader of signals, holds a `ReloadHandle` and calls `request` on SIGHUP. Requests that arrive while
 //! one is handled fold into one. A file that does not load changes nothing
 //! (logged). Reconciling needs the store: while it is down (at start-up too)
 //! the task retries with backoff until it answers.
@@ -14,14 +14,15 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::reconcile::Reconciler;
+use crate::auth::ApiKeys;
 
 /// First wait before reconciling again after the store failed; doubles each time.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// Longest wait between two attempts.
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Asks everything that can reload (the users file, TLS certificates) to
-/// read its files again; cheap to clone.
+/// Asks everything that can reload (the users file, the API keys, TLS
+/// certificates) to read its files again; cheap to clone.
 #[derive(Clone)]
 pub struct ReloadHandle(Arc<watch::Sender<u64>>);
 
@@ -53,6 +54,39 @@ impl ReloadRequests {
     pub async fn next(&mut self) -> bool {
         self.0.changed().await.is_ok()
     }
+
+    /// Calls `reload` on each request until `shutdown` or until no request
+    /// can come: the whole life of a part whose reload cannot fail halfway.
+    pub async fn for_each(mut self, shutdown: CancellationToken, mut reload: impl FnMut()) {
+        loop {
+            let more = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                more = self.next() => more,
+            };
+            if !more {
+                return;
+            }
+            reload();
+        }
+    }
+}
+
+/// Puts the API keys file in force again on each request, until
+/// `shutdown`. A file that does not load leaves the keys in force (logged).
+pub async fn run_key_reloads(
+    keys: Arc<ApiKeys>,
+    requests: ReloadRequests,
+    shutdown: CancellationToken,
+) {
+    requests
+        .for_each(shutdown, || match keys.reload() {
+            Ok(Some(count)) => tracing::info!(target: "audit", keys = count, "API keys reloaded"),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "API keys not reloaded; the keys in force stay")
+            }
+        })
+        .await
 }
 
 /// Reconciles once at start-up, then reloads and reconciles on each request,

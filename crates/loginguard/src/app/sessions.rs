@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use super::AppError;
 use crate::auth::{Accounts, User};
-use crate::domain::{AccountKey, Actor, Clock, Lookup, Reason, Session, SessionId, Token};
+use crate::domain::{
+    AccountKey, Actor, Clock, Lookup, Reason, Session, SessionId, Token, Username,
+};
 use crate::presence::Presence;
 use crate::store::SessionStore;
 
@@ -70,12 +72,22 @@ impl SessionService {
 
     /// The caller's account's live sessions, oldest first.
     pub async fn list_own(&self, me: &Session) -> Result<Vec<ListedSession>, AppError> {
+        self.list_account(&me.username, Some(&me.session_id)).await
+    }
+
+    /// `username`'s live sessions, oldest first, with their sockets on every
+    /// instance; `current` marks the caller's own.
+    pub async fn list_account(
+        &self,
+        username: &Username,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<ListedSession>, AppError> {
         let sessions = self
             .store
-            .list(&AccountKey::of(&me.username), self.clock.now())
+            .list(&AccountKey::of(username), self.clock.now())
             .await?;
         let users = self.accounts.current();
-        let user = users.get(&me.username);
+        let user = users.get(username);
         let keys: Vec<_> = sessions
             .iter()
             .map(|s| (s.username.clone(), s.session_id.clone()))
@@ -85,7 +97,7 @@ impl SessionService {
             .into_iter()
             .zip(counts)
             .map(|(session, connections)| ListedSession {
-                current: session.session_id == me.session_id,
+                current: current == Some(&session.session_id),
                 user: user.cloned(),
                 session,
                 connections,

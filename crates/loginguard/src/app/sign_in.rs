@@ -1,14 +1,16 @@
 //! The sign-in use case: device token -> rate limit -> password -> token ->
 //! one store step -> a new device token.
 //!
-//! Called by the HTTP handler with parsed credentials; callable and tested
-//! without axum. The store's `sign_in` is the single atomic step that applies
-//! the policy; a failed call is sent again with the same ids (a re-run answers
-//! alike), then handed to the `UndoQueue`, so a 503 leaves nothing behind.
-//! A valid device token for the account moves the attempt from the account's
-//! failure counter to the device's own (OWASP "device cookies"). The session
-//! records the password it was made under, for reloads of the users file.
-//! Records the result in the metrics and the audit log, once, here.
+//! Called by the HTTP handler with parsed credentials, and by the trusted
+//! backend use case (`backend.rs`) for the subjects it vouches for; callable
+//! and tested without axum. The store's `sign_in` is the single atomic step
+//! that applies the policy; a failed call is sent again with the same ids (a
+//! re-run answers alike), then handed to the `UndoQueue`, so a 503 leaves
+//! nothing behind. A valid device token for the account moves the attempt
+//! from the account's failure counter to the device's own (OWASP "device
+//! cookies"). A password session records the password it was made under,
+//! for reloads of the users file. Records the result in the metrics and the
+//! audit log, once, here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +22,8 @@ use crate::auth::{
     issue_token, Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, Refusal, User,
 };
 use crate::domain::{
-    AccountKey, Clock, DeviceName, DeviceToken, Lifetimes, OnLimit, Origin, Policy, Session,
-    SessionId, Token, Username,
+    AccountKey, Clock, DeviceClass, DeviceName, DeviceToken, Lifetimes, OnLimit, Origin,
+    PasswordFingerprint, Policy, Session, SessionId, Token, Username,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest, StoreError};
@@ -48,13 +50,26 @@ pub struct ClientMeta {
 }
 
 /// A successful sign-in: the new session, its token (shown once), the
-/// sessions it pushed out, and a fresh device token for the client to keep.
+/// account from the users file (`None` for a trusted backend's subject),
+/// the sessions it pushed out, and for a password sign-in a fresh device
+/// token for the client to keep.
 pub struct SignedIn {
     pub session: Session,
     pub token: Token,
-    pub user: User,
+    pub user: Option<User>,
     pub revoked: Vec<Session>,
-    pub device_token: DeviceToken,
+    pub device_token: Option<DeviceToken>,
+}
+
+/// A session to create, once the caller has been believed (a password that
+/// matched, or a trusted backend's word).
+pub(crate) struct NewSession {
+    pub username: Username,
+    pub device: Option<DeviceName>,
+    pub device_class: Option<DeviceClass>,
+    pub meta: ClientMeta,
+    pub origin: Origin,
+    pub password: Option<PasswordFingerprint>,
 }
 
 /// Everything sign-in needs; one per instance.
@@ -72,11 +87,18 @@ pub struct SignInService {
 }
 
 impl SignInService {
-    /// The policy for `user`: the global one with the user's overrides.
-    pub fn policy_for(&self, user: &User) -> Policy {
+    /// The policy for `username`: the global one with the overrides of its
+    /// users-file entry, if it has one.
+    fn policy_for(&self, username: &Username) -> Policy {
+        let users = self.accounts.current();
+        let user = users.get(username);
         Policy {
-            max_sessions: user.max_sessions.unwrap_or(self.policy.max_sessions),
-            on_limit: user.on_limit.unwrap_or(self.policy.on_limit),
+            max_sessions: user
+                .and_then(|u| u.max_sessions)
+                .unwrap_or(self.policy.max_sessions),
+            on_limit: user
+                .and_then(|u| u.on_limit)
+                .unwrap_or(self.policy.on_limit),
         }
     }
 
@@ -88,6 +110,14 @@ impl SignInService {
         meta: ClientMeta,
     ) -> Result<SignedIn, AppError> {
         let result = self.attempt(creds, meta).await;
+        self.metrics.sign_in(result_label(&result));
+        result
+    }
+
+    /// Creates a session a trusted backend vouches for: no password, the
+    /// same policy, store step, pushes and audit as a password sign-in.
+    pub(crate) async fn sign_in_trusted(&self, new: NewSession) -> Result<SignedIn, AppError> {
+        let result = self.admit(new, None).await;
         self.metrics.sign_in(result_label(&result));
         result
     }
@@ -130,26 +160,46 @@ impl SignInService {
                 return Err(AppError::InvalidCredentials);
             }
         };
+        let new = NewSession {
+            username: user.username.clone(),
+            device: creds.device,
+            device_class: None,
+            meta,
+            origin: Origin::Password,
+            password: Some(user.password_fingerprint()),
+        };
+        self.admit(new, Some(user)).await
+    }
 
-        let token = issue_token(&user.username)?;
-        let device_token = self.devices.issue(&user.username)?;
+    /// Issues the token and makes the one store step that applies the
+    /// account's policy; then undoes a password session that a users-file
+    /// reload overtook. Writes the audit line.
+    async fn admit(&self, new: NewSession, user: Option<User>) -> Result<SignedIn, AppError> {
+        let token = issue_token(&new.username)?;
+        // Only a password sign-in earns a device token (lock-out exemption).
+        let device_token = match &user {
+            Some(_) => Some(self.devices.issue(&new.username)?),
+            None => None,
+        };
         let now = self.clock.now();
+        let ua = new.meta.user_agent.as_deref();
         let session = Session {
             session_id: token.session_id().clone(),
-            username: user.username.clone(),
-            device: DeviceName::given_or_derived(creds.device, meta.user_agent.as_deref()),
-            ip: meta.ip.clone(),
-            user_agent: Session::stored_user_agent(meta.user_agent.as_deref()),
+            device: DeviceName::given_or_derived(new.device, ua),
+            device_class: Some(DeviceClass::given_or_derived(new.device_class, ua)),
+            ip: new.meta.ip,
+            user_agent: Session::stored_user_agent(ua),
             created_at: now,
             last_seen_at: now,
             expires_at: now.plus(self.lifetimes.absolute),
             token_hash: token.hash(),
-            origin: Origin::Password,
-            password: Some(user.password_fingerprint()),
+            origin: new.origin,
+            password: new.password,
+            username: new.username,
         };
-        let policy = self.policy_for(&user);
+        let policy = self.policy_for(&session.username);
         let outcome = self
-            .admit(SignInRequest {
+            .store_step(SignInRequest {
                 session: session.clone(),
                 policy,
                 now,
@@ -165,7 +215,7 @@ impl SignInService {
                     return Err(AppError::InvalidCredentials);
                 }
                 let ids: Vec<&str> = revoked.iter().map(|s| s.session_id.as_str()).collect();
-                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), revoked = ?ids, "signed in");
+                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), origin = ?session.origin, revoked = ?ids, "signed in");
                 Ok(SignedIn {
                     session,
                     token,
@@ -184,7 +234,7 @@ impl SignInService {
 
     /// The store step, sent again with the same ids while the store cannot
     /// be reached; undone unless the store confirmed it.
-    async fn admit(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
+    async fn store_step(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let mut unconfirmed = UndoOnDrop {
             undo: &self.undo,
             sign_in: Some((req.session.username.clone(), req.session.session_id.clone())),
@@ -298,6 +348,9 @@ mod tests {
             now: Millis,
         ) -> Result<Option<Session>, StoreError> {
             self.inner.revoke(a, id, reason, by, now).await
+        }
+        async fn locate(&self, id: &SessionId) -> Result<Option<AccountKey>, StoreError> {
+            self.inner.locate(id).await
         }
         async fn revoke_account(
             &self,

@@ -7,48 +7,29 @@
 //! so a reload applies entirely or not at all. Ending the sessions a change
 //! outdates is `app`'s job: nothing here touches the store.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use parking_lot::RwLock;
-
+use super::files::InForce;
 use super::Users;
 
-pub struct Accounts {
-    /// Readers clone the `Arc` and drop the lock at once, so a reload never
-    /// waits for a sign-in and no reader sees half a file.
-    current: RwLock<Arc<Users>>,
-    /// `None` in demo mode: nothing to reload.
-    file: Option<PathBuf>,
-}
+pub struct Accounts(InForce<Users>);
 
 impl Accounts {
     /// The accounts of `file`, or the demo accounts without one.
     pub fn load(file: Option<&Path>) -> Result<Self, String> {
-        let users = match file {
-            Some(path) => Users::load(path)?,
-            None => Users::demo(),
-        };
-        Ok(Accounts {
-            current: RwLock::new(Arc::new(users)),
-            file: file.map(Path::to_owned),
-        })
+        InForce::load(file, Users::load, Users::demo).map(Accounts)
     }
 
     /// The accounts in force now.
     pub fn current(&self) -> Arc<Users> {
-        self.current.read().clone()
+        self.0.current()
     }
 
     /// Reads the users file again and puts it in force. `Ok(false)` in demo
     /// mode (there is no file); on an error the accounts in force stay.
     pub fn reload(&self) -> Result<bool, String> {
-        let Some(path) = &self.file else {
-            return Ok(false);
-        };
-        let users = Users::load(path)?;
-        *self.current.write() = Arc::new(users);
-        Ok(true)
+        Ok(self.0.reload(Users::load)?.is_some())
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::Path;
 use argon2::password_hash::PasswordHash;
 use serde::Deserialize;
 
+use super::files;
 use crate::domain::{OnLimit, PasswordFingerprint, Username};
 
 // argon2id (m = 19 MiB, t = 2, p = 1) of the public demo passwords.
@@ -107,32 +108,17 @@ struct UserEntry {
     on_limit: Option<OnLimit>,
 }
 
-/// The line (from 1) of the `i`-th `[[users]]` header, for error messages.
-fn entry_line(text: &str, i: usize) -> usize {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim() == "[[users]]")
-        .nth(i)
-        .map_or(0, |(n, _)| n + 1)
-}
-
 impl Users {
     /// Parses a users file; every problem names the file and the entry.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("users file {}: {e}", path.display()))
+        files::load(path, "users file", Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: UsersFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut by_name = HashMap::new();
         for (i, e) in file.users.into_iter().enumerate() {
-            let at = format!(
-                "users[{i}] ({:?}, line {})",
-                e.username,
-                entry_line(text, i)
-            );
+            let at = files::entry_label(text, "users", i, &e.username);
             let username = Username::parse(&e.username).map_err(|err| format!("{at}: {err}"))?;
             PasswordHash::new(&e.password_hash)
                 .map_err(|err| format!("{at}: password_hash is not a PHC string: {err}"))?;

@@ -73,6 +73,13 @@ pub struct HttpConfig {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "LOGINGUARD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Cookie mode: sign-in also sets this cookie (HttpOnly, SameSite=Lax), logout clears it, and every authenticated endpoint accepts it [default: off].
+    #[arg(long, env = "LOGINGUARD_COOKIE", value_parser = parse::cookie_name)]
+    pub cookie: Option<String>,
+    /// Leave `Secure` off the --cookie (only for plain-HTTP development).
+    #[arg(long, env = "LOGINGUARD_COOKIE_INSECURE", num_args = 0..=1,
+          default_value = "false", default_missing_value = "true", value_parser = parse::switch)]
+    pub cookie_insecure: bool,
 }
 
 /// Where sessions live.
@@ -122,6 +129,9 @@ pub struct AccountsConfig {
     /// Accounts file (TOML, argon2id hashes); without it, demo accounts.
     #[arg(long, env = "LOGINGUARD_USERS")]
     pub users: Option<PathBuf>,
+    /// Trusted backends' API keys (TOML, SHA-256 of each key; reloaded on SIGHUP) [default: none, /api/v1 answers 401].
+    #[arg(long, env = "LOGINGUARD_API_KEYS")]
+    pub api_keys: Option<PathBuf>,
 }
 
 /// The session policy and lifetimes.

@@ -71,6 +71,20 @@ pub fn switch(raw: &str) -> Result<bool, String> {
     }
 }
 
+/// A cookie name: an RFC 6265 token (letters, digits and
+/// ``!#$%&'*+-.^_`|~``), at most 64 characters.
+pub fn cookie_name(raw: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be 1-64 letters, digits or !#$%&'*+-.^_`|~".into())
+    }
+}
+
 /// A Redis URL the client library accepts. Its error never repeats the URL,
 /// which may hold a password.
 pub fn redis_url(raw: &str) -> Result<SecretString, String> {
@@ -107,6 +121,14 @@ mod tests {
         assert!(duration("soon").is_err());
         assert!(at_least_a_second("500ms").is_err());
         assert!(at_most_five_seconds("6s").is_err());
+    }
+
+    #[test]
+    fn cookie_names_are_tokens() {
+        assert_eq!(cookie_name("lg_session"), Ok("lg_session".to_owned()));
+        for bad in ["", "a b", "a;b", "a=b", "é", &"a".repeat(65)] {
+            assert!(cookie_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -158,6 +158,12 @@ impl Account {
         all
     }
 
+    /// Whether `id` is one of its sessions not yet ended (expired ones are
+    /// still held until the next `prune`).
+    pub fn holds(&self, id: &SessionId) -> bool {
+        self.sessions.iter().any(|s| &s.session_id == id)
+    }
+
     /// Live sessions, oldest first.
     pub fn live(&self) -> Vec<Session> {
         let mut v = self.sessions.clone();

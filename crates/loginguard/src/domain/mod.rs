@@ -1,16 +1,17 @@
 //! The domain: plain types and pure rules, no I/O and no async.
 //!
 //! Everything here is what `auth`, `store`, `events`, `ws` and `http` agree
-//! on: parsed user input (`Username`, `DeviceName`, `DeviceToken`), identities
-//! (`SessionId`, `AccountKey`, `Token`), the session record and its
-//! provenance, the policy decision, the revocation reasons and the
-//! failed-sign-in window. The memory store runs `Account` and `FailureWindow`
-//! directly; the Redis Lua scripts mirror them, and the conformance suites
-//! check that they agree.
+//! on: parsed user input (`Username`, `DeviceName`, `DeviceClass`,
+//! `ClientDeviceId`, `DeviceToken`), identities (`SessionId`, `AccountKey`,
+//! `Token`), the session record and its provenance, the policy decision, the
+//! revocation reasons and the failed-sign-in window. The memory store runs
+//! `Account` and `FailureWindow` directly; the Redis Lua scripts mirror
+//! them, and the conformance suites check that they agree.
 
 mod account;
 mod clock;
 mod device;
+mod device_class;
 mod device_token;
 mod failures;
 pub mod json;
@@ -25,6 +26,7 @@ mod username;
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;
+pub use device_class::{ClientDeviceId, DeviceClass, DeviceTagError};
 pub use device_token::{
     DeviceId, DeviceToken, MalformedDeviceToken, DEVICE_ID_BYTES, DEVICE_MAC_BYTES,
 };

@@ -20,14 +20,18 @@ pub enum Origin {
     /// `POST /api/auth/login` with an account of the users file.
     #[default]
     Password,
+    /// `POST /api/v1/sessions`: a trusted backend vouched for the subject.
+    Backend,
 }
 
 impl Origin {
-    /// Whether the users file answers for sessions of this origin (a trusted
-    /// backend's sessions will belong to the backend instead).
+    /// Whether the users file answers for sessions of this origin; a trusted
+    /// backend's sessions belong to the backend, whose subjects need not be
+    /// in the file at all.
     pub fn backed_by_users_file(self) -> bool {
         match self {
             Origin::Password => true,
+            Origin::Backend => false,
         }
     }
 }
@@ -97,6 +101,14 @@ mod tests {
             Some(Reason::PasswordChanged)
         );
         assert_eq!(signed_in_with(Some("new")).outdated_by(Some(&now)), None);
+    }
+
+    #[test]
+    fn the_users_file_leaves_backend_sessions_alone() {
+        let mut s = signed_in_with(None);
+        s.origin = Origin::Backend;
+        assert_eq!(s.outdated_by(None), None);
+        assert_eq!(s.outdated_by(Some(&PasswordFingerprint::of("x"))), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Why a session ended, and what is remembered about it afterwards.
 //!
-//! `Reason` is the closed list of PROTOCOL.md; `Actor` describes the sign-in or
+//! `Reason` is the closed list of PROTOCOL.md (both parts); `Actor` describes the sign-in or
 //! session that caused a revocation (the `by` object); a `Tombstone` is what
 //! the store keeps after a session ends so that a device coming back with its
 //! old token learns why (invariant 5). It lives as long as the token would
@@ -24,10 +24,12 @@ pub enum Reason {
     Expired,
     PasswordChanged,
     AccountRemoved,
+    /// A trusted backend ended it (`/api/v1`).
+    RevokedByApp,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::DuplicateLogin,
         Reason::Logout,
         Reason::RevokedByUser,
@@ -35,6 +37,7 @@ impl Reason {
         Reason::Expired,
         Reason::PasswordChanged,
         Reason::AccountRemoved,
+        Reason::RevokedByApp,
     ];
 
     /// The wire name (`duplicate_login`, ...).
@@ -47,6 +50,7 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::PasswordChanged => "password_changed",
             Reason::AccountRemoved => "account_removed",
+            Reason::RevokedByApp => "revoked_by_app",
         }
     }
 
@@ -68,6 +72,7 @@ impl Reason {
                 "You were signed out because your password changed. Sign in with the new one."
             }
             Reason::AccountRemoved => "You were signed out because your account was removed.",
+            Reason::RevokedByApp => "The application signed you out.",
         }
     }
 }

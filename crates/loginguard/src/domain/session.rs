@@ -4,7 +4,7 @@
 //! single place that decides whether a session has expired, idle or absolute.
 //! The Redis scripts store the same record as JSON with the same short field
 //! names, which is why the serde names here are terse and must not change.
-//! Fields added later (`o`, `pw`) have defaults, so older records still load.
+//! Fields added later (`o`, `pw`, `dc`) have defaults, so older records still load.
 
 use std::fmt;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Millis;
 use super::device::DeviceName;
+use super::device_class::DeviceClass;
 use super::provenance::{Origin, PasswordFingerprint};
 use super::token::TokenHash;
 use super::username::Username;
@@ -107,6 +108,10 @@ pub struct Session {
     /// stored before fingerprints existed.
     #[serde(rename = "pw", default, skip_serializing_if = "Option::is_none")]
     pub password: Option<PasswordFingerprint>,
+    /// `web`, `mobile`, ...; `None` in records stored before classes existed
+    /// (see `class`).
+    #[serde(rename = "dc", default, skip_serializing_if = "Option::is_none")]
+    pub device_class: Option<DeviceClass>,
 }
 
 impl Session {
@@ -137,6 +142,14 @@ impl Session {
     /// Whether a use at `now` should be written back to the store.
     pub fn needs_touch(&self, now: Millis, touch_after: Duration) -> bool {
         now.since(self.last_seen_at) >= touch_after.as_millis() as u64
+    }
+
+    /// Its device class; a record from before classes existed gets the one
+    /// its User-Agent implies, as a new sign-in would.
+    pub fn class(&self) -> DeviceClass {
+        self.device_class
+            .clone()
+            .unwrap_or_else(|| DeviceClass::from_user_agent(&self.user_agent))
     }
 
     /// Oldest first; the id breaks ties so every backend orders alike.
@@ -174,6 +187,7 @@ impl Session {
             token_hash: token.hash(),
             origin: Origin::Password,
             password: Some(PasswordFingerprint::of("sample")),
+            device_class: Some(DeviceClass::parse("web").expect("valid class")),
         };
         (session, token)
     }
@@ -205,9 +219,16 @@ mod tests {
         let fields = old.as_object_mut().unwrap();
         assert_eq!(fields.remove("o"), Some("password".into()));
         assert!(fields.remove("pw").is_some());
+        assert_eq!(fields.remove("dc"), Some("web".into()));
         let loaded: Session = serde_json::from_value(old).unwrap();
         assert_eq!(loaded.origin, Origin::Password);
         assert_eq!(loaded.password, None);
+        assert_eq!(loaded.device_class, None);
+        assert_eq!(
+            loaded.class().as_str(),
+            "web",
+            "derived from the User-Agent"
+        );
         assert_eq!(loaded.session_id, s.session_id);
     }
 }

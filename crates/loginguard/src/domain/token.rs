@@ -40,6 +40,15 @@ impl AccountKey {
         out
     }
 
+    /// An account key read back from the store: 32 lowercase hex digits.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 32
+            && raw
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+        ok.then(|| AccountKey(raw.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -181,5 +190,14 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.as_str().len(), 32);
         assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(AccountKey::parse(a.as_str()), Some(a.clone()));
+        for bad in [
+            "",
+            "xyz",
+            &a.as_str().to_uppercase(),
+            &format!("{}0", a.as_str()),
+        ] {
+            assert_eq!(AccountKey::parse(bad), None, "{bad:?}");
+        }
     }
 }

@@ -2,18 +2,17 @@
 //!
 //! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
 //! `Credentials`, an optional device token included), `Meta` (client IP and
-//! User-Agent), `Authenticated`
-//! (bearer token -> live session, or the exact 401, through
-//! `app::SessionService`), and `Admin`. Every failure is an `ApiError`, so
-//! handlers never see malformed input.
+//! User-Agent), `Authenticated` (bearer token, or in cookie mode the cookie
+//! -> live session, or the exact 401, through `app::SessionService`),
+//! `Admin` and `SessionIdPath`. Every failure is an `ApiError`, so handlers
+//! never see malformed input.
 
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use percent_encoding::percent_decode_str;
+use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -21,11 +20,14 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use super::cookie::CookieRule;
+use super::form::{bad_form, form_fields, FromForm, JsonOrForm};
 use super::forwarded::last_forwarded_for;
-use super::state::ClientIpRule;
+use super::state::{ClientIpRule, OriginRule};
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
-use crate::domain::{json, DeviceName, DeviceToken, Session, Token, Username};
+use crate::domain::json;
+use crate::domain::{DeviceName, DeviceToken, Session, SessionId, Token, Username};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -40,35 +42,13 @@ struct LoginFields {
     device_token: Option<String>,
 }
 
-impl LoginFields {
-    /// Decodes a form body strictly: a field that is not UTF-8 once decoded,
-    /// or given twice, is refused rather than guessed at.
+impl FromForm for LoginFields {
     fn from_form(body: &[u8]) -> Result<Self, ApiError> {
-        let bad = |what: &str| ApiError::BadRequest(format!("invalid form body: {what}"));
-        let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
-        let (mut username, mut password, mut device, mut device_token) = (None, None, None, None);
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8()
-                    .map(|v| v.into_owned())
-                    .map_err(|_| bad("a field is not UTF-8"))
-            };
-            let slot = match decode(key)?.as_str() {
-                "username" => &mut username,
-                "password" => &mut password,
-                "device" => &mut device,
-                "device_token" => &mut device_token,
-                _ => continue,
-            };
-            if slot.replace(decode(value)?).is_some() {
-                return Err(bad("a field is given twice"));
-            }
-        }
+        let [username, password, device, device_token] =
+            form_fields(body, ["username", "password", "device", "device_token"])?;
         Ok(LoginFields {
-            username: username.ok_or_else(|| bad("missing username"))?,
-            password: password.ok_or_else(|| bad("missing password"))?,
+            username: username.ok_or_else(|| bad_form("missing username"))?,
+            password: password.ok_or_else(|| bad_form("missing password"))?,
             device,
             device_token,
         })
@@ -96,7 +76,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// Whether the request's media type is `media_type` (parameters ignored).
-fn has_content_type(req: &Request, media_type: &str) -> bool {
+pub(super) fn has_content_type(req: &Request, media_type: &str) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -104,7 +84,7 @@ fn has_content_type(req: &Request, media_type: &str) -> bool {
 }
 
 /// The whole body, within the body limit (413 past it).
-async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state)
         .await
         .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))
@@ -117,11 +97,7 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let fields = if has_content_type(&req, "application/x-www-form-urlencoded") {
-            LoginFields::from_form(&read_body(req, state).await?)?
-        } else {
-            ApiJson::<LoginFields>::from_request(req, state).await?.0
-        };
+        let JsonOrForm(fields) = JsonOrForm::<LoginFields>::from_request(req, state).await?;
         let username =
             Username::parse(&fields.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let password = fields.password;
@@ -193,23 +169,38 @@ where
     }
 }
 
-/// A request with a live session behind its bearer token.
+/// A request with a live session behind its bearer token or, in cookie
+/// mode and without a bearer header, behind its cookie.
 pub struct Authenticated(pub Session);
 
 impl<S> FromRequestParts<S> for Authenticated
 where
     Arc<SessionService>: FromRef<S>,
+    CookieRule: FromRef<S>,
+    OriginRule: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let raw = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthorized)?;
+        let raw = match bearer(&parts.headers) {
+            Some(raw) => raw,
+            None => {
+                let cookies = CookieRule::from_ref(state);
+                let raw = cookies
+                    .token(&parts.headers)
+                    .ok_or(ApiError::Unauthorized)?;
+                // A browser sends the cookie with any site's request: one
+                // that changes something must come from a page we trust.
+                if !parts.method.is_safe() {
+                    let origins = OriginRule::from_ref(state);
+                    if cookies.origin_trusted(&parts.headers, &origins) != Some(true) {
+                        return Err(ApiError::Forbidden);
+                    }
+                }
+                raw
+            }
+        };
         let token = Token::parse(raw).map_err(|_| ApiError::Unauthorized)?;
         let sessions = Arc::<SessionService>::from_ref(state);
         Ok(Authenticated(sessions.authenticate(&token).await?))
@@ -222,6 +213,8 @@ pub struct Admin(pub Session);
 impl<S> FromRequestParts<S> for Admin
 where
     Arc<SessionService>: FromRef<S>,
+    CookieRule: FromRef<S>,
+    OriginRule: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -231,6 +224,30 @@ where
         let sessions = Arc::<SessionService>::from_ref(state);
         Ok(Admin(sessions.require_admin(session)?))
     }
+}
+
+/// A `{session_id}` path segment. Anything that is not one of our ids (not
+/// UTF-8, malformed) is 404 `not_found`, like an id that is unknown.
+pub struct SessionIdPath(pub SessionId);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let id = SessionId::parse(&raw).map_err(|_| ApiError::NotFound)?;
+        Ok(SessionIdPath(id))
+    }
+}
+
+/// The credentials of the request's `Authorization: Bearer` header.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
 }
 
 /// The credentials of a `Bearer` authorization value (the scheme name is

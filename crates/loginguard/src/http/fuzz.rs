@@ -158,7 +158,7 @@ proptest! {
         let auth = json!({"type": "auth", "token": token}).to_string();
         prop_assert_eq!(
             ClientMessage::decode(&auth).expect("an auth message"),
-            ClientMessage::Auth { token: token.clone() }
+            ClientMessage::Auth { token: Some(token.clone()), cookie: false }
         );
         let as_array = json!(["auth", token]).to_string();
         prop_assert!(ClientMessage::decode(&as_array).is_err());
@@ -217,6 +217,7 @@ proptest! {
             token_hash: token.hash(),
             origin: Default::default(),
             password: None,
+            device_class: None,
         };
         let cursor = Cursor::after(&session);
         let page = PageRequest::parse(Some(&cursor.encode()), None).expect("its own cursor");

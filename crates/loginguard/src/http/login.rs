@@ -1,14 +1,20 @@
 //! Sign-in and sign-out: `POST /api/auth/login`, `POST /api/auth/logout`.
+//!
+//! In cookie mode sign-in also sets the cookie (unless the request comes
+//! from a page whose origin we do not trust: a foreign page must not sign a
+//! browser into someone else's account) and sign-out clears it.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::AppendHeaders;
 use axum::routing::post;
 use axum::{Json, Router};
 
+use super::cookie::CookieRule;
 use super::extract::{Authenticated, LoginBody, Meta};
-use super::state::AppState;
+use super::state::{AppState, OriginRule};
 use super::views::SignInView;
 use super::ApiError;
 use crate::app::{SessionService, SignInService};
@@ -19,19 +25,35 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
 }
 
+/// A `Set-Cookie` header, when there is one to send.
+type SetCookie = AppendHeaders<Option<(header::HeaderName, header::HeaderValue)>>;
+
 async fn login(
     State(service): State<Arc<SignInService>>,
+    State(cookies): State<CookieRule>,
+    State(origins): State<OriginRule>,
+    headers: HeaderMap,
     Meta(meta): Meta,
     LoginBody(creds): LoginBody,
-) -> Result<Json<SignInView>, ApiError> {
+) -> Result<(SetCookie, Json<SignInView>), ApiError> {
     let signed = service.sign_in(creds, meta).await?;
-    Ok(Json(signed.into()))
+    let cookie = match cookies.origin_trusted(&headers, &origins) {
+        Some(false) => None,
+        Some(true) | None => {
+            let life = signed.session.expires_at.since(signed.session.created_at);
+            cookies.set(&signed.token, std::time::Duration::from_millis(life))
+        }
+    };
+    let set_cookie = AppendHeaders(cookie.map(|v| (header::SET_COOKIE, v)));
+    Ok((set_cookie, Json(signed.into())))
 }
 
 async fn logout(
     State(sessions): State<Arc<SessionService>>,
+    State(cookies): State<CookieRule>,
     Authenticated(me): Authenticated,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(SetCookie, StatusCode), ApiError> {
     sessions.sign_out(&me).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let clear = AppendHeaders(cookies.clear().map(|v| (header::SET_COOKIE, v)));
+    Ok((clear, StatusCode::NO_CONTENT))
 }

@@ -8,9 +8,12 @@
 //! errors are logged.
 
 mod admin;
+mod backend;
+mod cookie;
 mod demo;
 mod error;
 mod extract;
+mod form;
 mod forwarded;
 #[cfg(test)]
 mod fuzz;
@@ -22,8 +25,11 @@ mod sessions;
 mod socket;
 mod state;
 mod tls;
+mod trusted;
+mod verify;
 mod views;
 
+pub use cookie::CookieRule;
 pub use error::ApiError;
 pub use serve::serve;
 pub use state::{AppState, ClientIpRule, OriginRule};
@@ -75,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .merge(sessions::router())
         .merge(admin::router())
+        .merge(backend::router())
+        .merge(verify::router())
         .merge(ops::router())
         .merge(demo::router())
         .merge(socket::router())

@@ -3,18 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 
-use super::extract::Authenticated;
+use super::extract::{Authenticated, SessionIdPath};
 use super::state::AppState;
 use super::views::{OwnSessionsView, SessionView};
 use super::ApiError;
 use crate::app::SessionService;
-use crate::domain::SessionId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,13 +38,8 @@ async fn list(
 async fn revoke(
     State(sessions): State<Arc<SessionService>>,
     Authenticated(me): Authenticated,
-    raw: Result<Path<String>, PathRejection>,
+    SessionIdPath(id): SessionIdPath,
 ) -> Result<StatusCode, ApiError> {
-    // Not UTF-8, or not one of our ids: no such session.
-    let id = raw
-        .ok()
-        .and_then(|Path(raw)| SessionId::parse(&raw).ok())
-        .ok_or(ApiError::NotFound)?;
     sessions.revoke_own(&me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,9 @@
 //! Checks `Origin` against the allow-list (403 before upgrading), sets small
 //! buffers and the 4 KiB message limit (axum's defaults cost over 100 KiB per
 //! idle socket), then hands the socket to `ws::run_connection`. The token
-//! never travels in the URL: it comes in the first message.
+//! never travels in the URL: it comes in the first message, or, in cookie
+//! mode, from the upgrade's cookie when that message asks for it and the
+//! page's origin is on the allow-list.
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
@@ -13,8 +15,10 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
+use super::cookie::CookieRule;
 use super::state::{AppState, OriginRule};
 use super::ApiError;
+use crate::domain::Token;
 use crate::ws::{self, ConnContext, MAX_MESSAGE_BYTES};
 
 /// Socket read buffer. Small because most sockets idle; it grows for the
@@ -27,6 +31,7 @@ pub fn router() -> Router<AppState> {
 
 async fn upgrade(
     State(origins): State<OriginRule>,
+    State(cookies): State<CookieRule>,
     State(ctx): State<ConnContext>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -36,10 +41,17 @@ async fn upgrade(
         return Err(ApiError::Forbidden);
     }
     let upgrade = upgrade.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    // Any page may open a socket, and the browser would send the cookie
+    // along: only a listed origin gets to use it.
+    let cookie = origin
+        .filter(|o| origins.lists(o))
+        .and_then(|_| cookies.token(&headers))
+        .and_then(|raw| Token::parse(raw).ok())
+        .map(Box::new);
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| ws::run_connection(socket, ctx)))
+        .on_upgrade(move |socket| ws::run_connection(socket, ctx, cookie)))
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::app::{AdminService, Operations, SessionService, SignInService};
+use super::cookie::CookieRule;
+use crate::app::{AdminService, BackendService, Operations, SessionService, SignInService};
 use crate::auth::Accounts;
 use crate::ws::ConnContext;
 
@@ -17,10 +18,12 @@ pub struct AppState {
     pub sign_in: Arc<SignInService>,
     pub sessions: Arc<SessionService>,
     pub admin: Arc<AdminService>,
+    pub backend: Arc<BackendService>,
     pub operations: Arc<Operations>,
     pub accounts: Arc<Accounts>,
     pub client_ip: ClientIpRule,
     pub origins: OriginRule,
+    pub cookies: CookieRule,
     pub sockets: ConnContext,
 }
 
@@ -31,7 +34,8 @@ pub struct ClientIpRule {
     pub trust_forwarded_for: bool,
 }
 
-/// Which browser origins may open a WebSocket.
+/// Which browser origins may open a WebSocket (and, in cookie mode, act
+/// with the cookie).
 #[derive(Clone, Debug)]
 pub struct OriginRule {
     /// Empty: any origin.
@@ -42,8 +46,13 @@ impl OriginRule {
     /// A request without `Origin` (not a browser) is allowed.
     pub fn allows(&self, origin: Option<&[u8]>) -> bool {
         let Some(origin) = origin else { return true };
-        self.allowed.is_empty()
-            || std::str::from_utf8(origin)
-                .is_ok_and(|o| self.allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
+        self.allowed.is_empty() || self.lists(origin)
+    }
+
+    /// Whether `origin` is named in the allow-list (an empty list names none).
+    pub fn lists(&self, origin: &[u8]) -> bool {
+        self.allowed
+            .iter()
+            .any(|a| a.as_bytes().eq_ignore_ascii_case(origin))
     }
 }

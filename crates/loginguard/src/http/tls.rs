@@ -66,26 +66,19 @@ impl TlsListener {
     /// Reloads on each request until `shutdown`.
     pub async fn run_reloads(
         self: Arc<Self>,
-        mut requests: ReloadRequests,
+        requests: ReloadRequests,
         shutdown: CancellationToken,
     ) {
-        loop {
-            let more = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                more = requests.next() => more,
-            };
-            if !more {
-                return;
-            }
-            match self.reload() {
+        requests
+            .for_each(shutdown, || match self.reload() {
                 Ok(()) => {
                     tracing::info!(target: "audit", cert = %self.cert.display(), "TLS certificate reloaded")
                 }
                 Err(e) => {
                     tracing::error!(error = ?e, "TLS certificate not reloaded; the one in force stays")
                 }
-            }
-        }
+            })
+            .await
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::app::{AdminPage, CurrentSession, ListedSession, SignedIn};
 use crate::auth::User;
-use crate::domain::{Millis, Reason, Session, SessionId, Tombstone};
+use crate::domain::{DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone};
 use crate::ws::message::ActorView;
 
 #[derive(Serialize)]
@@ -35,6 +35,8 @@ pub struct SessionView {
     pub session_id: SessionId,
     pub user: UserView,
     pub device: String,
+    pub device_class: DeviceClass,
+    pub origin: Origin,
     pub ip: String,
     pub created_at: String,
     pub last_seen_at: String,
@@ -47,6 +49,8 @@ impl SessionView {
             session_id: s.session_id.clone(),
             user: UserView::of(s, user),
             device: s.device.as_str().to_owned(),
+            device_class: s.class(),
+            origin: s.origin,
             ip: s.ip.clone(),
             created_at: s.created_at.to_rfc3339(),
             last_seen_at: s.last_seen_at.to_rfc3339(),
@@ -61,7 +65,9 @@ impl From<&CurrentSession> for SessionView {
     }
 }
 
-/// `GET /api/auth/sessions`: the caller's sessions.
+/// `GET /api/auth/sessions`: the caller's sessions; also a trusted
+/// backend's list of a subject's (`GET /api/v1/subjects/{subject}/sessions`),
+/// where none is `current`.
 #[derive(Serialize)]
 pub struct OwnSessionsView {
     pub sessions: Vec<OwnSessionView>,
@@ -142,22 +148,38 @@ pub struct SignInView {
     pub session_id: SessionId,
     pub token: String,
     pub token_type: &'static str,
-    pub user: UserView,
+    pub user: SignedInUserView,
     pub created_at: String,
     pub expires_at: String,
     pub revoked_sessions: Vec<RevokedView>,
     /// For the client to keep and send with its next sign-in on this account
-    /// (see `auth::DeviceTokens`); not a credential.
-    pub device_token: String,
+    /// (see `auth::DeviceTokens`); not a credential. Password sign-ins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
+}
+
+/// Who signed in: an account of the users file, or a trusted backend's
+/// subject, which is only a name (`{"username": subject}`).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum SignedInUserView {
+    Account(UserView),
+    Subject { username: String },
 }
 
 impl From<SignedIn> for SignInView {
     fn from(s: SignedIn) -> Self {
+        let user = match &s.user {
+            Some(user) => SignedInUserView::Account(UserView::of(&s.session, Some(user))),
+            None => SignedInUserView::Subject {
+                username: s.session.username.to_string(),
+            },
+        };
         SignInView {
             session_id: s.session.session_id.clone(),
             token: s.token.expose().to_owned(),
             token_type: "Bearer",
-            user: UserView::of(&s.session, Some(&s.user)),
+            user,
             created_at: s.session.created_at.to_rfc3339(),
             expires_at: s.session.expires_at.to_rfc3339(),
             revoked_sessions: s
@@ -168,7 +190,45 @@ impl From<SignedIn> for SignInView {
                     device: r.device.as_str().to_owned(),
                 })
                 .collect(),
-            device_token: s.device_token.as_str().to_owned(),
+            device_token: s.device_token.as_ref().map(|t| t.as_str().to_owned()),
+        }
+    }
+}
+
+/// RFC 7662's answer: `{"active": false}` and nothing else for a token that
+/// does not work now, the session's particulars for one that does.
+#[derive(Serialize)]
+pub struct IntrospectionView<'a> {
+    pub active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub token: Option<ActiveTokenView<'a>>,
+}
+
+/// What introspection tells about a live session; times in Unix seconds.
+#[derive(Serialize)]
+pub struct ActiveTokenView<'a> {
+    pub sub: &'a str,
+    pub sid: &'a SessionId,
+    pub iat: u64,
+    pub exp: u64,
+    pub token_type: &'static str,
+    pub device: &'a str,
+    pub device_class: DeviceClass,
+}
+
+impl<'a> IntrospectionView<'a> {
+    pub fn of(session: Option<&'a Session>) -> Self {
+        IntrospectionView {
+            active: session.is_some(),
+            token: session.map(|s| ActiveTokenView {
+                sub: s.username.as_str(),
+                sid: &s.session_id,
+                iat: s.created_at.0 / 1000,
+                exp: s.expires_at.0 / 1000,
+                token_type: "Bearer",
+                device: s.device.as_str(),
+                device_class: s.class(),
+            }),
         }
     }
 }

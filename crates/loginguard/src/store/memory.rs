@@ -5,7 +5,9 @@
 //! std-style locks (never held across `.await`), and each trait method is one
 //! locked call into the pure `domain::Account`, next to the account's recent
 //! answers for re-runs (`replies`). Events go to the `LocalBus` after the
-//! lock is released.
+//! lock is released. Finding a session by its id alone walks the accounts,
+//! one shard lock at a time: it serves an administrative call, and an index
+//! would cost every sign-in.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -282,6 +284,15 @@ impl SessionStore for MemoryStore {
             (ended, event)
         });
         Ok(ended.into_iter().next())
+    }
+
+    async fn locate(&self, id: &SessionId) -> Result<Option<AccountKey>, StoreError> {
+        Ok(self.inner.shards.iter().find_map(|shard| {
+            let map = shard.lock();
+            map.iter()
+                .find(|(_, held)| held.account.holds(id))
+                .map(|(key, _)| key.clone())
+        }))
     }
 
     async fn revoke_account(

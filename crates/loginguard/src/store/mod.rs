@@ -115,6 +115,13 @@ pub trait SessionStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<Option<Session>, StoreError>;
 
+    /// The account that session `id` belongs to, for callers that know only
+    /// the id (`DELETE /api/v1/sessions/{id}`). `Some` for every live
+    /// session; `None` means no live session has this id. An id's account
+    /// never changes, so acting on the answer in a second step (`revoke`)
+    /// is safe: that step finds nothing if the session ended meanwhile.
+    async fn locate(&self, id: &SessionId) -> Result<Option<AccountKey>, StoreError>;
+
     /// Ends every live session of `username`; returns how many. Emits
     /// `Revoked`. The same request (same reason and `now`) sent again
     /// answers as its first run.

@@ -30,6 +30,7 @@ struct Ops {
     validate: Op,
     touch: Op,
     revoke: Op,
+    locate: Op,
     revoke_account: Op,
     list: Op,
     list_all: Op,
@@ -46,6 +47,7 @@ impl TimedStore {
             validate: Op::new(&metrics, "validate"),
             touch: Op::new(&metrics, "touch"),
             revoke: Op::new(&metrics, "revoke"),
+            locate: Op::new(&metrics, "locate"),
             revoke_account: Op::new(&metrics, "revoke_account"),
             list: Op::new(&metrics, "list"),
             list_all: Op::new(&metrics, "list_all"),
@@ -138,6 +140,10 @@ impl SessionStore for TimedStore {
             self.inner.revoke(account, id, reason, by, now),
         )
         .await
+    }
+
+    async fn locate(&self, id: &SessionId) -> Result<Option<AccountKey>, StoreError> {
+        timed(&self.ops.locate, self.inner.locate(id)).await
     }
 
     async fn revoke_account(

@@ -21,7 +21,7 @@ use super::close::CloseCode;
 use super::hub::{Command, Hub};
 use super::mailbox::Mailbox;
 use super::message::{force_logout, ClientMessage, ServerMessage, MAX_MESSAGE_BYTES};
-use crate::domain::{AccountKey, Clock, Lookup, Millis, Session, SessionId, Token, Username};
+use crate::domain::{AccountKey, Clock, Lookup, Millis, SessionId, Token, Username};
 use crate::metrics::{Metrics, SocketDrop};
 use crate::store::SessionStore;
 
@@ -53,7 +53,13 @@ pub struct ConnContext {
 
 /// How the pre-auth phase ended.
 enum Auth {
-    Session(Session),
+    /// A live session: only its identity and when it ends; the rest of the
+    /// record would cost memory per socket.
+    Live {
+        username: Username,
+        session_id: SessionId,
+        ends_at: Millis,
+    },
     Closed,
 }
 
@@ -73,18 +79,20 @@ enum Verdict {
 struct Gone;
 
 /// Serves one socket until it closes, is kicked or the instance shuts down.
-pub async fn run<S, E>(mut socket: S, ctx: ConnContext)
+/// `cookie` is the token of the upgrade request's cookie, when the upgrade
+/// may use it (`{"type":"auth","cookie":true}`); boxed, because this future
+/// lives as long as the socket and the cookie is needed only for `auth`.
+pub async fn run<S, E>(mut socket: S, ctx: ConnContext, cookie: Option<Box<Token>>)
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
 {
-    // Keep the identity and one deadline: the rest of the record would cost
-    // memory per socket.
-    let (username, session_id, ends_at) = match authenticate(&mut socket, &ctx).await {
-        Auth::Session(s) => {
-            let ends_at = s.ends_at(ctx.session_idle);
-            (s.username, s.session_id, ends_at)
-        }
+    let (username, session_id, ends_at) = match authenticate(&mut socket, &ctx, cookie).await {
+        Auth::Live {
+            username,
+            session_id,
+            ends_at,
+        } => (username, session_id, ends_at),
         Auth::Closed => return,
     };
     // A separate future: the pre-auth phase and the session's life never
@@ -273,9 +281,10 @@ fn answer(text: &str, clock: &dyn Clock) -> Option<String> {
     Some(msg.to_json())
 }
 
-/// Waits for the first message and resolves its token. Closes the socket
+/// Waits for the first message and resolves its token (given, or the
+/// upgrade's `cookie` when the message asks for it). Closes the socket
 /// itself on every path that does not yield a live session.
-async fn authenticate<S, E>(socket: &mut S, ctx: &ConnContext) -> Auth
+async fn authenticate<S, E>(socket: &mut S, ctx: &ConnContext, cookie: Option<Box<Token>>) -> Auth
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
@@ -312,7 +321,14 @@ where
         return Auth::Closed;
     }
     let token = match ClientMessage::decode(text.as_str()) {
-        Ok(ClientMessage::Auth { token }) => Token::parse(token.trim()).ok(),
+        Ok(ClientMessage::Auth {
+            token: Some(token),
+            cookie: false,
+        }) => Token::parse(token.trim()).ok(),
+        Ok(ClientMessage::Auth {
+            token: None,
+            cookie: true,
+        }) => cookie.map(|t| *t),
         _ => None,
     };
     let Some(token) = token else {
@@ -320,7 +336,11 @@ where
         return Auth::Closed;
     };
     match ctx.store.validate(&token, ctx.clock.now()).await {
-        Ok(Lookup::Live(session)) => Auth::Session(session),
+        Ok(Lookup::Live(session)) => Auth::Live {
+            ends_at: session.ends_at(ctx.session_idle),
+            username: session.username,
+            session_id: session.session_id,
+        },
         Ok(Lookup::Ended(t)) => {
             kick(
                 socket,
@@ -415,7 +435,7 @@ mod tests {
     use tokio::sync::mpsc as chan;
 
     use super::*;
-    use crate::domain::{Lifetimes, Millis, Reason, SystemClock};
+    use crate::domain::{Lifetimes, Millis, Reason, Session, SystemClock};
     use crate::events::{EventHandler, LocalBus};
     use crate::metrics::Metrics;
     use crate::store::{MemoryStore, SignInRequest};
@@ -515,6 +535,7 @@ mod tests {
                 stalled: stalled.clone(),
             },
             ctx,
+            None,
         ));
         Client {
             tx,

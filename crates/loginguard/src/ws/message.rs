@@ -16,7 +16,14 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    Auth { token: String },
+    /// Either `token`, or `cookie: true` for the token of the upgrade
+    /// request's cookie (cookie mode, allow-listed origins only).
+    Auth {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        cookie: bool,
+    },
     Ping,
 }
 
@@ -130,10 +137,20 @@ mod tests {
         );
         assert_eq!(
             ClientMessage::decode(r#"{"type":"auth","token":"t"}"#).unwrap(),
-            ClientMessage::Auth { token: "t".into() }
+            ClientMessage::Auth {
+                token: Some("t".into()),
+                cookie: false
+            }
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"auth","cookie":true}"#).unwrap(),
+            ClientMessage::Auth {
+                token: None,
+                cookie: true
+            }
         );
         for bad in [
-            r#"{"type":"auth"}"#,
+            r#"{"type":"auth","cookie":1}"#,
             r#"{"type":"nope"}"#,
             r#"["ping"]"#,
             r#"["auth","t"]"#,

@@ -8,6 +8,7 @@ mod redis_server;
 mod store;
 mod tls;
 
+mod backend;
 mod bad_input;
 mod cli;
 mod failure_counter;
@@ -18,6 +19,8 @@ mod instances;
 mod layers;
 mod login;
 mod lost_replies;
+mod nginx;
+mod proxy;
 mod rate_limits;
 mod redis_checks;
 mod reload;

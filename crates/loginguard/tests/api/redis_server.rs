@@ -23,13 +23,18 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Where `binary` is: on PATH, or in the sbin directories where Debian puts
+/// daemons (a non-root PATH often lacks them).
+pub fn on_path(binary: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|p| p.join(binary))
+        .find(|p| p.is_file())
+}
+
 fn require(binary: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(binary))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
+    on_path(binary).unwrap_or_else(|| {
         panic!("`{binary}` is not on PATH: the tests need a real Redis 7. Install it with `apt-get install -y redis-server` (scripts/test does this).")
     })
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loginguard::domain::{
-    AccountKey, Actor, Clock, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Origin,
-    PasswordFingerprint, Policy, Reason, Session, SystemClock, Token, Username, MAX_TOMBSTONES,
+    AccountKey, Actor, Clock, DeviceClass, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Origin,
+    PasswordFingerprint, Policy, Reason, Session, SessionId, SystemClock, Token, Username,
+    MAX_TOMBSTONES,
 };
 use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
 use loginguard::store::redis::RedisConn;
@@ -161,6 +162,7 @@ fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
         password: Some(PasswordFingerprint::of(
             "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA",
         )),
+        device_class: Some(DeviceClass::parse("web").unwrap()),
     };
     (s, token)
 }
@@ -651,6 +653,48 @@ pub async fn list_all_and_check_see_every_account(s: Subject) {
     assert!(s.store.ping().await.is_ok());
 }
 
+/// A session found by its id alone (a trusted backend's `DELETE
+/// /api/v1/sessions/{id}`): on Redis the id's index key lives in its own
+/// slot, so the cluster run proves it is written beside the sign-in script.
+pub async fn a_live_session_is_located_by_its_id_alone(s: Subject) {
+    let t = now();
+    let p = policy(1, OnLimit::KickOldest);
+    let (alice, _) = sign_in(&s, "alice", "A", t, p).await;
+    let (bob, _) = sign_in(&s, "bob", "B", t, p).await;
+    let alice_key = AccountKey::of(&user("alice"));
+    assert_eq!(
+        s.store.locate(alice.session_id()).await.unwrap(),
+        Some(alice_key.clone())
+    );
+    assert_eq!(
+        s.store.locate(bob.session_id()).await.unwrap(),
+        Some(AccountKey::of(&user("bob")))
+    );
+    let never = SessionId::from_bytes([7; 16]);
+    assert_eq!(s.store.locate(&never).await.unwrap(), None);
+
+    let ended = s
+        .store
+        .revoke(
+            &alice_key,
+            alice.session_id(),
+            Reason::RevokedByApp,
+            None,
+            t,
+        )
+        .await
+        .unwrap();
+    assert!(ended.is_some());
+    let Lookup::Ended(tomb) = s.store.validate(&alice, t).await.unwrap() else {
+        panic!("tombstone expected")
+    };
+    assert_eq!(tomb.reason, Reason::RevokedByApp);
+    assert!(matches!(
+        s.store.validate(&bob, t).await.unwrap(),
+        Lookup::Live(_)
+    ));
+}
+
 pub async fn tombstones_per_account_are_capped(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::KickOldest);
@@ -861,4 +905,5 @@ conformance!(
     a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself,
     a_revoke_run_twice_answers_as_its_first_run,
     an_undone_sign_in_ends_its_session_and_never_runs_again,
+    a_live_session_is_located_by_its_id_alone,
 );

@@ -7,6 +7,8 @@
 //! - `<p>:{a:<account key>}:r:<request>`: string, a changing script's reply,
 //!   kept for the replay window so a re-run of that request gets it again
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
+//! - `<p>:{s:<session id>}:a`: string, the session's account key, expiring
+//!   with the session's absolute lifetime (finding a session by id alone)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
 //! - `<p>:{idx}:instances`: sorted set, instance id -> last heartbeat (ms)
@@ -22,7 +24,7 @@
 
 use super::super::replies::RequestId;
 use super::super::FailureKey;
-use crate::domain::AccountKey;
+use crate::domain::{AccountKey, SessionId};
 
 /// The three keys of one account, in the order the scripts expect them.
 pub struct AccountKeys {
@@ -71,6 +73,13 @@ impl KeySpace {
     /// Where the reply to `request` on `key`'s account is kept (same slot).
     pub fn reply(&self, key: &AccountKey, request: &RequestId) -> String {
         format!("{}:r:{}", self.account_base(key), request.as_str())
+    }
+
+    /// Where session `id`'s account key is kept. Session ids are `s_` and hex,
+    /// so they cannot break the hash tag; each lives in its own slot, which
+    /// is why it is written beside the sign-in script, never inside it.
+    pub fn session_account(&self, id: &SessionId) -> String {
+        format!("{}:{{s:{}}}:a", self.prefix, id.as_str())
     }
 
     pub fn accounts_index(&self) -> String {

@@ -213,14 +213,28 @@ impl SessionStore for RedisStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let account = AccountKey::of(&req.session.username);
         let json = serde_json::to_string(&req.session).map_err(StoreError::corrupt)?;
-        // The index only feeds the admin listing; an entry for an account whose
-        // sign-in then fails is harmless, so it need not be atomic with it.
-        let _: () = self.observe(
-            redis::cmd("SADD")
-                .arg(self.keys.accounts_index())
-                .arg(req.session.username.as_str())
-                .query_async(&mut self.conn.clone())
-                .await,
+        // The two indexes live in other hash slots than the account, so they
+        // cannot be written by its script. An entry whose sign-in then fails
+        // is harmless (the admin listing finds no session, `locate` points at
+        // an account that does not hold the id), so they need not be atomic
+        // with it. Both go out at once: one round trip, not two.
+        let mut accounts = redis::cmd("SADD");
+        accounts
+            .arg(self.keys.accounts_index())
+            .arg(req.session.username.as_str());
+        let mut by_id = redis::cmd("SET");
+        by_id
+            .arg(self.keys.session_account(&req.session.session_id))
+            .arg(account.as_str())
+            .arg("PXAT")
+            .arg(req.session.expires_at.0);
+        let (mut a, mut b) = (self.conn.clone(), self.conn.clone());
+        self.observe(
+            futures_util::future::try_join(
+                accounts.query_async::<()>(&mut a),
+                by_id.query_async::<()>(&mut b),
+            )
+            .await,
         )?;
         let request = RequestId::sign_in(&req.session.session_id);
         let reply = self
@@ -289,6 +303,20 @@ impl SessionStore for RedisStore {
             .revoke_where(account, Some(id), reason, by.as_ref(), now)
             .await?;
         Ok(ended.pop())
+    }
+
+    async fn locate(&self, id: &SessionId) -> Result<Option<AccountKey>, StoreError> {
+        let key: Option<String> = self.observe(
+            redis::cmd("GET")
+                .arg(self.keys.session_account(id))
+                .query_async(&mut self.conn.clone())
+                .await,
+        )?;
+        key.map(|k| {
+            AccountKey::parse(&k)
+                .ok_or_else(|| StoreError::corrupt(format!("not an account key: {k:?}")))
+        })
+        .transpose()
     }
 
     async fn revoke_account(

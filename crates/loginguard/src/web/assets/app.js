@@ -214,6 +214,7 @@ const DIALOG_TITLES = {
   expired: "Your session expired",
   password_changed: "Your password changed",
   account_removed: "Your account was removed",
+  revoked_by_app: "Signed out by the application",
   logout: "You signed out",
 };
 
