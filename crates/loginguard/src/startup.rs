@@ -25,11 +25,11 @@ use crate::app::{
 use crate::auth::{Accounts, FailureLimiter, PasswordVerifier, RateLimits};
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
-use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
+use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus, SubscribeTarget};
 use crate::http::{self, AppState, ClientIpRule, OriginRule};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
-use crate::store::redis::RedisConn;
+use crate::store::redis::{RedisConn, RedisTls, SentinelConn};
 use crate::store::{MemoryStore, RedisStore, SessionStore, SnapshotCache, StoreError, TimedStore};
 use crate::ws::{self, close::CloseCode, ConnContext, Hub};
 
@@ -118,14 +118,31 @@ impl App {
                     )
                 }
                 StoreBackend::Redis(url) => {
-                    let conn =
-                        RedisConn::single(url.expose_secret()).map_err(StoreError::unavailable)?;
-                    redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock)?
+                    let tls = redis_tls(&config);
+                    let conn = RedisConn::single(url.expose_secret(), &tls)
+                        .map_err(StoreError::unavailable)?;
+                    let bus = clients(std::slice::from_ref(url), &tls)?;
+                    redis_parts(conn, bus, &config, &sockets, &clock)?
                 }
                 StoreBackend::Cluster(nodes) => {
+                    let tls = redis_tls(&config);
                     let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
-                    let conn = RedisConn::cluster(&urls).map_err(StoreError::unavailable)?;
-                    redis_parts(conn, nodes, &config, &sockets, &clock)?
+                    let conn = RedisConn::cluster(&urls, &tls).map_err(StoreError::unavailable)?;
+                    redis_parts(conn, clients(nodes, &tls)?, &config, &sockets, &clock)?
+                }
+                StoreBackend::Sentinel { sentinels, master } => {
+                    let urls: Vec<&str> = sentinels.iter().map(|n| n.expose_secret()).collect();
+                    let sentinel =
+                        SentinelConn::new(&urls, master.expose_secret(), &redis_tls(&config))
+                            .map_err(StoreError::unavailable)?;
+                    let bus = sentinel.subscription();
+                    redis_parts(
+                        RedisConn::Sentinel(sentinel),
+                        bus,
+                        &config,
+                        &sockets,
+                        &clock,
+                    )?
                 }
             };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
@@ -353,7 +370,24 @@ fn store_kind(config: &Config) -> &'static str {
         StoreBackend::Memory => "memory",
         StoreBackend::Redis(_) => "redis",
         StoreBackend::Cluster(_) => "redis-cluster",
+        StoreBackend::Sentinel { .. } => "redis-sentinel",
     }
+}
+
+/// What `rediss://` connections trust: `--redis-ca`, else the system's roots.
+fn redis_tls(config: &Config) -> RedisTls {
+    match &config.store.redis_ca {
+        Some(ca) => RedisTls::with_ca(ca.pem.clone()),
+        None => RedisTls::system_roots(),
+    }
+}
+
+/// One client per URL, for the event bus to subscribe through.
+fn clients(urls: &[SecretString], tls: &RedisTls) -> Result<Vec<redis::Client>, StartupError> {
+    urls.iter()
+        .map(|u| tls.client(u.expose_secret()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::unavailable(e).into())
 }
 
 type StoreParts = (
@@ -363,11 +397,10 @@ type StoreParts = (
     Option<RedisParts>,
 );
 
-/// The Redis store, its event bus and presence. The bus subscribes on any of
-/// `nodes`: a classic `PUBLISH` reaches every node of a cluster.
+/// The Redis store, its event bus (subscribed where `bus` says) and presence.
 fn redis_parts(
     conn: RedisConn,
-    nodes: &[SecretString],
+    bus: impl SubscribeTarget,
     config: &Config,
     sockets: &Arc<dyn LocalSockets>,
     clock: &Arc<dyn Clock>,
@@ -377,13 +410,8 @@ fn redis_parts(
         &config.store.redis_prefix,
         config.session.lifetimes(),
     );
-    let clients = nodes
-        .iter()
-        .map(|n| redis::Client::open(n.expose_secret()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(StoreError::unavailable)?;
     let health = Arc::new(BusHealth::new(false));
-    let bus = RedisBus::new(clients, store.keys().events_channel(), health.clone());
+    let bus = RedisBus::new(bus, store.keys().events_channel(), health.clone());
     let mut id = [0u8; 8];
     getrandom::fill(&mut id).map_err(StartupError::Rng)?;
     let instance = hex::encode(id);

@@ -102,7 +102,7 @@ impl ConfigError {
 }
 
 /// Settings whose values may hold a password (Redis URLs): never repeated.
-const SECRET_SETTINGS: [&str; 2] = ["redis", "redis_cluster"];
+const SECRET_SETTINGS: [&str; 4] = ["redis", "redis_cluster", "redis_sentinel", "redis_master"];
 
 /// `--max-sessions <N>` -> `max_sessions`, the name the file and docs use.
 fn setting_name(arg: &str) -> String {

@@ -13,7 +13,7 @@ use loginguard::domain::{
     PasswordFingerprint, Policy, Reason, Session, SystemClock, Token, Username, MAX_TOMBSTONES,
 };
 use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
-use loginguard::store::redis::RedisConn;
+use loginguard::store::redis::{RedisConn, RedisTls};
 use loginguard::store::{MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest};
 use parking_lot::Mutex;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -87,8 +87,11 @@ pub async fn redis_cluster() -> Subject {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let store = RedisStore::new(
-        RedisConn::cluster(&urls.iter().map(String::as_str).collect::<Vec<_>>())
-            .expect("cluster conn"),
+        RedisConn::cluster(
+            &urls.iter().map(String::as_str).collect::<Vec<_>>(),
+            &RedisTls::system_roots(),
+        )
+        .expect("cluster conn"),
         "lg",
         LIFE,
     );
@@ -104,7 +107,7 @@ async fn with_bus(store: RedisStore, urls: &[String], backing: Backing) -> Subje
     let clients = urls
         .iter()
         .map(|u| redis::Client::open(u.as_str()).unwrap())
-        .collect();
+        .collect::<Vec<_>>();
     let bus = RedisBus::new(
         clients,
         store.keys().events_channel(),

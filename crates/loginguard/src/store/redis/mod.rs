@@ -11,9 +11,13 @@
 mod conn;
 mod keys;
 mod scripts;
+mod sentinel;
+mod tls;
 
 pub use conn::RedisConn;
 pub use keys::KeySpace;
+pub use sentinel::{SentinelConn, SentinelSubscription};
+pub use tls::RedisTls;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -51,10 +55,10 @@ impl RedisStore {
         }
     }
 
-    /// A store on one standalone Redis at `url`.
+    /// A store on one standalone Redis at `url` (system trust roots for `rediss://`).
     pub fn connect(url: &str, prefix: &str, lifetimes: Lifetimes) -> Result<Self, StoreError> {
         Ok(Self::new(
-            RedisConn::single(url).map_err(StoreError::unavailable)?,
+            RedisConn::single(url, &RedisTls::system_roots()).map_err(StoreError::unavailable)?,
             prefix,
             lifetimes,
         ))
