@@ -28,11 +28,11 @@ use crate::auth::{
 };
 use crate::config::{Config, StoreBackend};
 use crate::domain::{Clock, SystemClock};
-use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus};
+use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus, SubscribeTarget};
 use crate::http::{self, AppState, ClientIpRule, CookieRule, OriginRule, TlsListener};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
-use crate::store::redis::RedisConn;
+use crate::store::redis::{RedisConn, RedisTls, SentinelConn};
 use crate::store::{
     FailureCounter, MemoryFailures, MemoryStore, RedisStore, SessionStore, SnapshotCache,
     StoreError, TimedStore,
@@ -141,15 +141,34 @@ impl App {
                     )
                 }
                 StoreBackend::Redis(url) => {
-                    let conn = RedisConn::single(url.expose_secret(), config.store.redis_timeout)
-                        .map_err(StoreError::unavailable)?;
-                    redis_parts(conn, std::slice::from_ref(url), &config, &sockets, &clock).await?
+                    let tls = redis_tls(&config);
+                    let conn =
+                        RedisConn::single(url.expose_secret(), &tls, config.store.redis_timeout)
+                            .map_err(StoreError::unavailable)?;
+                    let bus = clients(std::slice::from_ref(url), &tls)?;
+                    redis_parts(conn, bus, &config, &sockets, &clock).await?
                 }
                 StoreBackend::Cluster(nodes) => {
+                    let tls = redis_tls(&config);
                     let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
-                    let conn = RedisConn::cluster(&urls, config.store.redis_timeout)
+                    let conn = RedisConn::cluster(&urls, &tls, config.store.redis_timeout)
                         .map_err(StoreError::unavailable)?;
-                    redis_parts(conn, nodes, &config, &sockets, &clock).await?
+                    redis_parts(conn, clients(nodes, &tls)?, &config, &sockets, &clock).await?
+                }
+                StoreBackend::Sentinel { sentinels, master } => {
+                    let urls: Vec<&str> = sentinels.iter().map(|n| n.expose_secret()).collect();
+                    let sentinel =
+                        SentinelConn::new(&urls, master.expose_secret(), &redis_tls(&config))
+                            .map_err(StoreError::unavailable)?;
+                    let bus = sentinel.subscription();
+                    redis_parts(
+                        RedisConn::Sentinel(sentinel),
+                        bus,
+                        &config,
+                        &sockets,
+                        &clock,
+                    )
+                    .await?
                 }
             };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
@@ -440,7 +459,24 @@ fn store_kind(config: &Config) -> &'static str {
         StoreBackend::Memory => "memory",
         StoreBackend::Redis(_) => "redis",
         StoreBackend::Cluster(_) => "redis-cluster",
+        StoreBackend::Sentinel { .. } => "redis-sentinel",
     }
+}
+
+/// What `rediss://` connections trust: `--redis-ca`, else the system's roots.
+fn redis_tls(config: &Config) -> RedisTls {
+    match &config.store.redis_ca {
+        Some(ca) => RedisTls::with_ca(ca.pem.clone()),
+        None => RedisTls::system_roots(),
+    }
+}
+
+/// One client per URL, for the event bus to subscribe through.
+fn clients(urls: &[SecretString], tls: &RedisTls) -> Result<Vec<redis::Client>, StartupError> {
+    urls.iter()
+        .map(|u| tls.client(u.expose_secret()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::unavailable(e).into())
 }
 
 /// The store, its failed-sign-in counters (shared by every instance on
@@ -468,11 +504,10 @@ fn device_tokens(config: &Config) -> Result<DeviceTokens, StartupError> {
     Ok(DeviceTokens::random()?)
 }
 
-/// The Redis store, its event bus and presence. The bus subscribes on any of
-/// `nodes`: a classic `PUBLISH` reaches every node of a cluster.
+/// The Redis store, its event bus (subscribed where `bus` says) and presence.
 async fn redis_parts(
     conn: RedisConn,
-    nodes: &[SecretString],
+    bus: impl SubscribeTarget,
     config: &Config,
     sockets: &Arc<dyn LocalSockets>,
     clock: &Arc<dyn Clock>,
@@ -492,13 +527,8 @@ async fn redis_parts(
             tracing::warn!(error = ?e, "cannot check the Redis server yet; readiness checks it once it answers")
         }
     }
-    let clients = nodes
-        .iter()
-        .map(|n| redis::Client::open(n.expose_secret()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(StoreError::unavailable)?;
     let health = Arc::new(BusHealth::new(false));
-    let bus = RedisBus::new(clients, store.keys().events_channel(), health.clone());
+    let bus = RedisBus::new(bus, store.keys().events_channel(), health.clone());
     let mut id = [0u8; 8];
     getrandom::fill(&mut id).map_err(StartupError::Rng)?;
     let instance = hex::encode(id);

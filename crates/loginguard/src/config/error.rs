@@ -107,8 +107,15 @@ impl ConfigError {
     }
 }
 
-/// Settings whose values are or may hold a secret: never repeated.
-const SECRET_SETTINGS: [&str; 3] = ["redis", "redis_cluster", "device_cookie_key"];
+/// Settings whose values are or may hold a secret (Redis URLs, the device
+/// token key): never repeated.
+const SECRET_SETTINGS: [&str; 5] = [
+    "redis",
+    "redis_cluster",
+    "redis_sentinel",
+    "redis_master",
+    "device_cookie_key",
+];
 
 /// `--max-sessions <N>` -> `max_sessions`, the name the file and docs use.
 fn setting_name(arg: &str) -> String {

@@ -86,13 +86,25 @@ pub struct HttpConfig {
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Session store")]
 pub struct StoreConfig {
-    /// Use Redis at this URL instead of the embedded store, e.g. redis://127.0.0.1:6379/0.
+    /// Use Redis at this URL instead of the embedded store, e.g. redis://127.0.0.1:6379/0 (rediss:// for TLS, redis://user:password@host for an ACL user).
     #[arg(long, env = "LOGINGUARD_REDIS", hide_env_values = true, value_parser = parse::redis_url,
-          conflicts_with = "redis_cluster")]
+          conflicts_with_all = ["redis_cluster", "redis_sentinel"])]
     pub redis: Option<SecretString>,
     /// Use Redis Cluster seeded by these nodes, comma-separated (redis://h1:p1,redis://h2:p2).
-    #[arg(long, env = "LOGINGUARD_REDIS_CLUSTER", hide_env_values = true, value_delimiter = ',', value_parser = parse::redis_url)]
+    #[arg(long, env = "LOGINGUARD_REDIS_CLUSTER", hide_env_values = true, value_delimiter = ',', value_parser = parse::redis_url,
+          conflicts_with = "redis_sentinel")]
     pub redis_cluster: Vec<SecretString>,
+    /// Use the Redis master that these Sentinels name, comma-separated (redis://s1:26379,redis://s2:26379); needs --redis-master.
+    #[arg(long, env = "LOGINGUARD_REDIS_SENTINEL", hide_env_values = true, value_delimiter = ',', value_parser = parse::redis_url,
+          requires = "redis_master")]
+    pub redis_sentinel: Vec<SecretString>,
+    /// With --redis-sentinel: the master's Sentinel name, or a URL with that name as host giving the user, password, database and TLS for the master (rediss://lg:secret@mymaster/0).
+    #[arg(long, env = "LOGINGUARD_REDIS_MASTER", hide_env_values = true, value_parser = parse::sentinel_master,
+          requires = "redis_sentinel")]
+    pub redis_master: Option<SecretString>,
+    /// PEM file of the CA that signed the Redis servers' certificates, for rediss:// URLs [default: the system's trust store].
+    #[arg(long, env = "LOGINGUARD_REDIS_CA", value_parser = parse::ca_bundle)]
+    pub redis_ca: Option<CaBundle>,
     /// Prefix of every Redis key and channel.
     #[arg(long, env = "LOGINGUARD_REDIS_PREFIX", default_value = "lg")]
     pub redis_prefix: String,
@@ -110,15 +122,41 @@ pub enum StoreBackend<'a> {
     Memory,
     Redis(&'a SecretString),
     Cluster(&'a [SecretString]),
+    Sentinel {
+        sentinels: &'a [SecretString],
+        master: &'a SecretString,
+    },
 }
 
 impl StoreConfig {
     pub fn backend(&self) -> StoreBackend<'_> {
-        match (&self.redis, self.redis_cluster.as_slice()) {
-            (Some(url), _) => StoreBackend::Redis(url),
-            (None, []) => StoreBackend::Memory,
-            (None, nodes) => StoreBackend::Cluster(nodes),
+        match (
+            &self.redis,
+            self.redis_cluster.as_slice(),
+            &self.redis_master,
+        ) {
+            (Some(url), _, _) => StoreBackend::Redis(url),
+            (None, [], Some(master)) => StoreBackend::Sentinel {
+                sentinels: &self.redis_sentinel,
+                master,
+            },
+            (None, [], None) => StoreBackend::Memory,
+            (None, nodes, _) => StoreBackend::Cluster(nodes),
         }
+    }
+}
+
+/// The CA certificates of `--redis-ca`, read and checked with the settings.
+#[derive(Clone)]
+pub struct CaBundle {
+    pub pem: Vec<u8>,
+    /// How many certificates the file holds (at least one).
+    pub certificates: usize,
+}
+
+impl std::fmt::Debug for CaBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CaBundle({} certificates)", self.certificates)
     }
 }
 

@@ -3,12 +3,14 @@
 //! Each returns a short problem statement on failure; `ConfigError` adds the
 //! setting's name and where the value came from. Redis URLs and the device
 //! token key are checked here and wrapped as secrets at once, so no later
-//! `Debug` can print them.
+//! `Debug` can print them; the Redis CA file is read here, so a bad one
+//! stops start-up.
 
 use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::CaBundle;
 use crate::domain::OnLimit;
 
 /// The longest duration any setting takes: longer ones are surely typos, and
@@ -109,6 +111,39 @@ pub fn device_cookie_key(raw: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(raw.to_owned()))
 }
 
+/// `--redis-master`: a Sentinel master name, or a Redis URL whose host is
+/// that name (it then carries the master's user, password, database and TLS).
+pub fn sentinel_master(raw: &str) -> Result<SecretString, String> {
+    let raw = raw.trim();
+    if raw.contains("://") {
+        return redis_url(raw);
+    }
+    let name_ok = !raw.is_empty()
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        return Err("expected a Sentinel master name (letters, digits, - _ .) or a redis:// URL with the name as host".into());
+    }
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+/// A PEM file holding at least one CA certificate.
+pub fn ca_bundle(raw: &str) -> Result<CaBundle, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    let pem = std::fs::read(raw).map_err(|e| format!("cannot read {raw}: {e}"))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{raw} is not a PEM certificate file: {e}"))?
+        .len();
+    if certificates == 0 {
+        return Err(format!("{raw} holds no PEM certificate"));
+    }
+    Ok(CaBundle { pem, certificates })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +172,25 @@ mod tests {
         assert!(!err.contains("s3cret"), "{err}");
         assert!(redis_url("http://x").is_err());
         assert!(redis_url("redis://127.0.0.1:6379/0").is_ok());
+        assert!(redis_url("rediss://lg:s3cret@127.0.0.1:6380/0").is_ok());
+    }
+
+    #[test]
+    fn sentinel_master_is_a_name_or_a_url_naming_it() {
+        assert!(sentinel_master("mymaster").is_ok());
+        assert!(sentinel_master("rediss://lg:s3cret@mymaster/0").is_ok());
+        assert!(sentinel_master("").is_err());
+        assert!(sentinel_master("my master").is_err());
+    }
+
+    #[test]
+    fn ca_bundles_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = ca_bundle(empty.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("no PEM certificate"), "{err}");
+        let err = ca_bundle("/nonexistent/ca.pem").unwrap_err();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 }

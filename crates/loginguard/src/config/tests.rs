@@ -181,3 +181,37 @@ fn trust_forwarded_for_works_as_a_switch() {
             .trust_forwarded_for
     );
 }
+
+#[test]
+fn sentinel_needs_a_master_and_excludes_the_other_stores() {
+    let sentinels = "redis://127.0.0.1:26379,redis://127.0.0.1:26380";
+    let c = Config::load(["--redis-sentinel", sentinels, "--redis-master", "mymaster"]).unwrap();
+    assert!(matches!(
+        c.store.backend(),
+        StoreBackend::Sentinel { sentinels, master }
+            if sentinels.len() == 2 && master.expose_secret() == "mymaster"
+    ));
+    let refused: [&[&str]; 4] = [
+        &["--redis-sentinel", sentinels],
+        &["--redis-master", "mymaster"],
+        &[
+            "--redis-sentinel",
+            sentinels,
+            "--redis-master",
+            "m",
+            "--redis",
+            "redis://127.0.0.1:1",
+        ],
+        &[
+            "--redis-sentinel",
+            sentinels,
+            "--redis-master",
+            "m",
+            "--redis-cluster",
+            "redis://127.0.0.1:1",
+        ],
+    ];
+    for args in refused {
+        assert!(Config::load(args.iter().copied()).is_err(), "{args:?}");
+    }
+}

@@ -13,7 +13,7 @@ mod redis_bus;
 
 pub use health::BusHealth;
 pub use local::LocalBus;
-pub use redis_bus::RedisBus;
+pub use redis_bus::{RedisBus, SubscribeTarget};
 
 use serde::{Deserialize, Serialize};
 

@@ -4,12 +4,15 @@
 //! message and hands it to the handler. Pub/sub is at-most-once, so whenever
 //! the subscription is (re)established the handler's `on_resync` runs and the
 //! instance revalidates its sockets against the store (invariant 4). A ping
-//! every few seconds notices a connection that died without a reset. State
-//! changes are logged once, not on every retry.
+//! every few seconds notices a connection that died without a reset, and the
+//! `SubscribeTarget` says when the node is no longer the one to listen on (a
+//! Sentinel failover moves it). State changes are logged once, not on every
+//! retry.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -22,19 +25,41 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// Subscribes to the store's event channel on one of `nodes` (any node hears
-/// a classic `PUBLISH` on Redis Cluster too).
+/// Where the subscription goes.
+#[async_trait]
+pub trait SubscribeTarget: Send + Sync + 'static {
+    /// The node for the `attempt`-th subscription since start.
+    async fn node(&self, attempt: usize) -> redis::RedisResult<redis::Client>;
+
+    /// Resolves when the node handed out last is no longer the one to
+    /// listen on (a Sentinel failover); the bus then resubscribes, which
+    /// rechecks sockets. Fixed nodes never move.
+    async fn moved(&self) {
+        std::future::pending().await
+    }
+}
+
+/// Standalone and Cluster: the nodes in turn. Any node of a cluster hears a
+/// classic `PUBLISH`, so they never need to move.
+#[async_trait]
+impl SubscribeTarget for Vec<redis::Client> {
+    async fn node(&self, attempt: usize) -> redis::RedisResult<redis::Client> {
+        Ok(self[attempt % self.len()].clone())
+    }
+}
+
+/// Subscribes to the store's event channel on the node its target names.
 pub struct RedisBus {
-    nodes: Vec<redis::Client>,
+    target: Box<dyn SubscribeTarget>,
     channel: String,
     health: Arc<BusHealth>,
 }
 
 impl RedisBus {
     /// `health` is set while the subscription is live.
-    pub fn new(nodes: Vec<redis::Client>, channel: String, health: Arc<BusHealth>) -> Self {
+    pub fn new(target: impl SubscribeTarget, channel: String, health: Arc<BusHealth>) -> Self {
         RedisBus {
-            nodes,
+            target: Box::new(target),
             channel,
             health,
         }
@@ -46,9 +71,8 @@ impl RedisBus {
         let mut healthy = true;
         let mut attempt = 0usize;
         while !shutdown.is_cancelled() {
-            let client = &self.nodes[attempt % self.nodes.len()];
             attempt += 1;
-            match self.subscribe(client).await {
+            match self.subscribe(attempt - 1).await {
                 Ok(pubsub) => {
                     if !healthy {
                         tracing::info!(channel = %self.channel, "event subscription restored; revalidating open sockets");
@@ -80,7 +104,8 @@ impl RedisBus {
         }
     }
 
-    async fn subscribe(&self, client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
+    async fn subscribe(&self, attempt: usize) -> redis::RedisResult<redis::aio::PubSub> {
+        let client = self.target.node(attempt).await?;
         let connect = async {
             let mut ps = client.get_async_pubsub().await?;
             ps.subscribe(&self.channel).await?;
@@ -105,6 +130,7 @@ impl RedisBus {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return true,
+                _ = self.target.moved() => return false,
                 msg = stream.next() => {
                     let Some(msg) = msg else { return false };
                     let payload: Vec<u8> = msg.get_payload_bytes().to_vec();

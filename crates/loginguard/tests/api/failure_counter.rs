@@ -12,7 +12,7 @@ use loginguard::domain::Clock;
 use loginguard::domain::{
     AccountKey, Admission, DeviceId, Lifetimes, Millis, SystemClock, Username, FAILURE_WINDOW,
 };
-use loginguard::store::redis::RedisConn;
+use loginguard::store::redis::{RedisConn, RedisTls};
 use loginguard::store::{FailureCounter, FailureKey, MemoryFailures, RedisStore};
 
 use crate::redis_server::{RedisCluster, RedisServer};
@@ -38,7 +38,12 @@ async fn memory() -> Subject {
 
 async fn redis() -> Subject {
     let server = RedisServer::start();
-    let conn = RedisConn::single(&server.url(), Duration::from_secs(2)).expect("redis conn");
+    let conn = RedisConn::single(
+        &server.url(),
+        &RedisTls::system_roots(),
+        Duration::from_secs(2),
+    )
+    .expect("redis conn");
     let store = RedisStore::new(conn, "lg", LIFE);
     Subject {
         counter: Arc::new(store),
@@ -50,7 +55,8 @@ async fn redis_cluster() -> Subject {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-    let conn = RedisConn::cluster(&urls, Duration::from_secs(2)).expect("cluster conn");
+    let conn = RedisConn::cluster(&urls, &RedisTls::system_roots(), Duration::from_secs(2))
+        .expect("cluster conn");
     Subject {
         counter: Arc::new(RedisStore::new(conn, "lg", LIFE)),
         _redis: Some(Box::new(cluster)),

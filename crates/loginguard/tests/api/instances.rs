@@ -12,10 +12,10 @@ use crate::helpers::*;
 use crate::process::{cheap_users_file, Proc};
 use crate::redis_server::{RedisCluster, RedisServer};
 
-const PASSWORD: &str = "storm-password";
+pub const PASSWORD: &str = "storm-password";
 
 /// `n` instances on `config`'s store sharing one clock, with a cheap users file.
-async fn instances(
+pub async fn instances(
     config: Config,
     n: usize,
     users: &[String],
@@ -33,7 +33,7 @@ async fn instances(
     apps
 }
 
-fn names(prefix: &str, n: usize) -> Vec<String> {
+pub fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i}")).collect()
 }
 

@@ -4,13 +4,16 @@
 mod delay_proxy;
 mod helpers;
 mod process;
+mod redis_sentinel;
 mod redis_server;
+mod secure_redis;
 mod store;
 mod tls;
 
 mod backend;
 mod bad_input;
 mod cli;
+mod failover;
 mod failure_counter;
 mod hostile_http;
 mod hostile_signin;
@@ -23,5 +26,7 @@ mod nginx;
 mod proxy;
 mod rate_limits;
 mod redis_checks;
+mod redis_security;
 mod reload;
+mod switchover;
 mod websocket;

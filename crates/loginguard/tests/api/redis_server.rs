@@ -1,6 +1,7 @@
 //! Real `redis-server` processes for tests: each on a free port in its own
 //! temp dir, persistence off unless asked, killed on drop. Tests can stop and
-//! restart one to simulate an outage.
+//! restart one to simulate an outage, and start one with TLS, an ACL file or
+//! as a replica (`Setup`).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -12,11 +13,23 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
-    persist: bool,
-    cluster: bool,
+    setup: Setup,
 }
 
-fn free_port() -> u16 {
+/// How a server is started and reached beyond a plain loopback port.
+#[derive(Clone, Default)]
+pub struct Setup {
+    persist: bool,
+    cluster: bool,
+    /// Serve TLS only: its port speaks TLS and no port speaks plain text.
+    pub tls: bool,
+    /// More `redis-server` arguments (TLS files, an ACL file, `replicaof`).
+    pub server_args: Vec<String>,
+    /// More `redis-cli` arguments to reach it (TLS, a user).
+    pub cli_args: Vec<String>,
+}
+
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -33,40 +46,41 @@ pub fn on_path(binary: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn require(binary: &str) -> PathBuf {
+pub fn require(binary: &str) -> PathBuf {
     on_path(binary).unwrap_or_else(|| {
-        panic!("`{binary}` is not on PATH: the tests need a real Redis 7. Install it with `apt-get install -y redis-server` (scripts/test does this).")
+        panic!("`{binary}` is not on PATH: the tests need a real Redis 7 and its Sentinel. Install them with `apt-get install -y redis-server redis-sentinel` (scripts/test does this).")
     })
 }
 
 impl RedisServer {
     /// Starts a fresh server with no persistence.
     pub fn start() -> Self {
-        Self::start_with(false)
+        Self::start_with(Setup::default())
     }
 
     /// Starts a server that keeps its data across `restart` (append-only file).
     pub fn start_persistent() -> Self {
-        Self::start_with(true)
+        Self::start_with(Setup {
+            persist: true,
+            ..Setup::default()
+        })
     }
 
     /// Starts a server with cluster mode on, not yet part of a cluster.
-    fn start_cluster_node() -> Self {
-        Self::start_with_mode(false, true)
+    fn start_cluster_node(setup: &Setup) -> Self {
+        Self::start_with(Setup {
+            cluster: true,
+            ..setup.clone()
+        })
     }
 
-    fn start_with(persist: bool) -> Self {
-        Self::start_with_mode(persist, false)
-    }
-
-    fn start_with_mode(persist: bool, cluster: bool) -> Self {
+    pub fn start_with(setup: Setup) -> Self {
         for _ in 0..5 {
             let mut server = RedisServer {
                 port: free_port(),
                 dir: tempfile::tempdir().expect("temp dir for redis"),
                 child: None,
-                persist,
-                cluster,
+                setup: setup.clone(),
             };
             if server.spawn() {
                 return server;
@@ -79,9 +93,16 @@ impl RedisServer {
     /// (for example, the port was taken in the meantime).
     fn spawn(&mut self) -> bool {
         let bin = require("redis-server");
-        let appendonly = if self.persist { "yes" } else { "no" };
+        let appendonly = if self.setup.persist { "yes" } else { "no" };
+        let port = self.port.to_string();
         let mut cmd = Command::new(bin);
-        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        if self.setup.tls {
+            cmd.args(["--port", "0", "--tls-port", &port]);
+        } else {
+            cmd.args(["--port", &port]);
+        }
+        cmd.args(["--bind", "127.0.0.1"])
+            .args(&self.setup.server_args)
             .args([
                 "--save",
                 "",
@@ -90,7 +111,7 @@ impl RedisServer {
                 "--appendfsync",
                 "always",
             ]);
-        if self.cluster {
+        if self.setup.cluster {
             // The cluster bus listens on port + 10000; if that is taken the
             // node fails to start and the caller retries on another port.
             cmd.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
@@ -102,34 +123,18 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
-                return false;
-            }
-            if self.cli(&["PING"]).is_some_and(|out| out.trim() == "PONG") {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        let child = self.child.insert(child);
+        answers_ping(child, self.port, &self.setup.cli_args)
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        let scheme = if self.setup.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/0", self.port)
     }
 
     /// Runs `redis-cli` against this server; `None` if it failed.
     pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new(require("redis-cli"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        cli(self.port, &self.setup.cli_args, args)
     }
 
     /// Kills the process (SIGKILL): an outage.
@@ -151,6 +156,35 @@ impl RedisServer {
     }
 }
 
+/// Runs `redis-cli` against the server on `port`; `None` if it failed.
+pub fn cli(port: u16, reach: &[String], args: &[&str]) -> Option<String> {
+    let out = Command::new(require("redis-cli"))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(reach)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Waits until the process on `port` answers `PING`; false if it died
+/// first (for example, the port was taken in the meantime) or took too long.
+pub fn answers_ping(child: &mut Child, port: u16, reach: &[String]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if cli(port, reach, &["PING"]).is_some_and(|out| out.trim() == "PONG") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
@@ -166,14 +200,21 @@ impl RedisCluster {
     /// Starts three cluster-enabled servers and joins them with
     /// `redis-cli --cluster create`, then waits until the cluster is ok.
     pub fn start() -> Self {
+        Self::start_with(Setup::default())
+    }
+
+    /// `start` with every node set up alike (TLS, ACL).
+    pub fn start_with(setup: Setup) -> Self {
         for _ in 0..3 {
-            let nodes: Vec<RedisServer> =
-                (0..3).map(|_| RedisServer::start_cluster_node()).collect();
+            let nodes: Vec<RedisServer> = (0..3)
+                .map(|_| RedisServer::start_cluster_node(&setup))
+                .collect();
             let addrs: Vec<String> = nodes
                 .iter()
                 .map(|n| format!("127.0.0.1:{}", n.port))
                 .collect();
             let created = Command::new(require("redis-cli"))
+                .args(&setup.cli_args)
                 .args(["--cluster", "create"])
                 .args(&addrs)
                 .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -207,9 +248,6 @@ impl RedisCluster {
     }
 
     pub fn urls(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port))
-            .collect()
+        self.nodes.iter().map(RedisServer::url).collect()
     }
 }

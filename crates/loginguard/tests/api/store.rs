@@ -14,7 +14,7 @@ use loginguard::domain::{
     MAX_TOMBSTONES,
 };
 use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
-use loginguard::store::redis::RedisConn;
+use loginguard::store::redis::{RedisConn, RedisTls};
 use loginguard::store::{
     MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest, StoreError,
 };
@@ -85,7 +85,8 @@ pub async fn memory() -> Subject {
 
 pub async fn redis() -> Subject {
     let server = RedisServer::start();
-    let conn = RedisConn::single(&server.url(), TIMEOUT).expect("redis conn");
+    let conn =
+        RedisConn::single(&server.url(), &RedisTls::system_roots(), TIMEOUT).expect("redis conn");
     let store = RedisStore::new(conn, "lg", LIFE);
     with_bus(store, &[server.url()], Box::new(server)).await
 }
@@ -96,6 +97,7 @@ pub async fn redis_cluster() -> Subject {
     let store = RedisStore::new(
         RedisConn::cluster(
             &urls.iter().map(String::as_str).collect::<Vec<_>>(),
+            &RedisTls::system_roots(),
             TIMEOUT,
         )
         .expect("cluster conn"),
@@ -114,7 +116,7 @@ async fn with_bus(store: RedisStore, urls: &[String], backing: Backing) -> Subje
     let clients = urls
         .iter()
         .map(|u| redis::Client::open(u.as_str()).unwrap())
-        .collect();
+        .collect::<Vec<_>>();
     let bus = RedisBus::new(
         clients,
         store.keys().events_channel(),

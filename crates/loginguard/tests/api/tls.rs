@@ -20,27 +20,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::*;
 
-/// A CA and a certificate for 127.0.0.1 signed by it, as PEM files.
+/// The test CA (a certificate for 127.0.0.1 signed by it is written beside it).
 struct TestPki {
     ca_der: Vec<u8>,
 }
 
+/// A new CA and server certificate in `dir` (`redis.pem`, `redis.key`).
 fn make_pki(dir: &std::path::Path) -> TestPki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "loginguard test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let certs = crate::secure_redis::TestCerts::write_to(dir);
+    let ca = rustls::pki_types::CertificateDer::from_pem_file(&certs.ca).unwrap();
     TestPki {
-        ca_der: ca.der().to_vec(),
+        ca_der: ca.to_vec(),
     }
 }
 
@@ -116,8 +107,8 @@ async fn https_and_wss_on_one_port_and_a_reloaded_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let first = make_pki(dir.path());
     let mut config = base_config();
-    config.http.tls_cert = Some(dir.path().join("cert.pem"));
-    config.http.tls_key = Some(dir.path().join("key.pem"));
+    config.http.tls_cert = Some(dir.path().join("redis.pem"));
+    config.http.tls_key = Some(dir.path().join("redis.key"));
     let app = App::build_with_clock(config, Arc::new(ManualClock::new()))
         .await
         .expect("app builds with TLS");

@@ -1,11 +1,13 @@
-//! One connection type over standalone Redis and Redis Cluster.
+//! One connection type over standalone Redis, Redis Cluster and Sentinel.
 //!
 //! `RedisConn` is what the store's scripts run on: a multiplexed
-//! `ConnectionManager` (standalone) or a `ClusterConnection` that routes each
-//! script to the node owning its account's hash slot. Both reconnect by
-//! themselves and are created without waiting for Redis, so a store that is
-//! down at start-up is not fatal. A call unanswered within `--redis-timeout`
-//! fails though Redis may still run it (scripts answer re-runs alike).
+//! `ConnectionManager` (standalone), a `ClusterConnection` that routes each
+//! script to the node owning its account's hash slot, or a `SentinelConn`
+//! that follows the master across failovers. All reconnect by themselves and
+//! are created without waiting for Redis, so a store that is down at start-up
+//! is not fatal. Nothing else in the store knows which it is. A call
+//! unanswered within `--redis-timeout` fails though Redis may still run it
+//! (scripts answer re-runs alike).
 
 use std::time::Duration;
 
@@ -15,20 +17,25 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, ServerError, Value};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+use super::{RedisTls, SentinelConn};
 
-/// Standalone or cluster; cheap to clone (both are multiplexed handles).
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// The Sentinel connection's reply timeout (it does not take `--redis-timeout` yet).
+pub(super) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Standalone, cluster or Sentinel; cheap to clone (all are multiplexed handles).
 #[derive(Clone)]
 pub enum RedisConn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(SentinelConn),
 }
 
 impl RedisConn {
     /// A lazily connecting handle to one Redis server; a call fails when its
     /// reply takes longer than `timeout`.
-    pub fn single(url: &str, timeout: Duration) -> RedisResult<Self> {
-        let client = redis::Client::open(url)?;
+    pub fn single(url: &str, tls: &RedisTls, timeout: Duration) -> RedisResult<Self> {
+        let client = tls.client(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(timeout))
@@ -42,12 +49,15 @@ impl RedisConn {
 
     /// A lazily connecting handle to a cluster seeded by `nodes`; a call
     /// (with the client's own retries) fails after `timeout`.
-    pub fn cluster(nodes: &[&str], timeout: Duration) -> RedisResult<Self> {
-        let client = ClusterClient::builder(nodes.iter().copied())
+    pub fn cluster(nodes: &[&str], tls: &RedisTls, timeout: Duration) -> RedisResult<Self> {
+        let mut builder = ClusterClient::builder(nodes.iter().copied())
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(timeout)
-            .retries(2)
-            .build()?;
+            .retries(2);
+        if let Some(certs) = tls.certificates_for(nodes.first().copied().unwrap_or_default())? {
+            builder = builder.certs(certs);
+        }
+        let client = builder.build()?;
         let config = ClusterConfig::new()
             .set_connection_timeout(CONNECT_TIMEOUT)
             .set_response_timeout(timeout);
@@ -60,28 +70,25 @@ impl RedisConn {
     /// node's own reply, a refusal (`Value::ServerError`) included, named by
     /// its address. Fails only when a node cannot be reached.
     pub async fn on_every_master(&mut self, cmd: &Cmd) -> RedisResult<Vec<(String, Value)>> {
-        match self {
-            RedisConn::Single(c) => {
-                let reply = match cmd.query_async::<Value>(c).await {
-                    Ok(value) => value,
-                    Err(e) => Value::ServerError(ServerError::try_from(e)?),
-                };
-                Ok(vec![("redis".to_owned(), reply)])
-            }
-            RedisConn::Cluster(c) => {
-                let every = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-                match c.route_command(cmd.clone(), every).await? {
-                    Value::Map(replies) => replies
-                        .into_iter()
-                        .map(|(node, reply)| Ok((redis::from_redis_value(node)?, reply)))
-                        .collect(),
-                    other => Err(redis::ParsingError::from(format!(
-                        "a per-node reply was expected, got {other:?}"
-                    ))
-                    .into()),
-                }
-            }
+        if let RedisConn::Cluster(c) = self {
+            let every = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+            return match c.route_command(cmd.clone(), every).await? {
+                Value::Map(replies) => replies
+                    .into_iter()
+                    .map(|(node, reply)| Ok((redis::from_redis_value(node)?, reply)))
+                    .collect(),
+                other => Err(redis::ParsingError::from(format!(
+                    "a per-node reply was expected, got {other:?}"
+                ))
+                .into()),
+            };
         }
+        // One master: the standalone server, or Sentinel's current master.
+        let reply = match cmd.query_async::<Value>(self).await {
+            Ok(value) => value,
+            Err(e) => Value::ServerError(ServerError::try_from(e)?),
+        };
+        Ok(vec![("redis".to_owned(), reply)])
     }
 }
 
@@ -90,6 +97,7 @@ impl ConnectionLike for RedisConn {
         match self {
             RedisConn::Single(c) => c.req_packed_command(cmd),
             RedisConn::Cluster(c) => c.req_packed_command(cmd),
+            RedisConn::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -102,6 +110,7 @@ impl ConnectionLike for RedisConn {
         match self {
             RedisConn::Single(c) => c.req_packed_commands(pipeline, offset, count),
             RedisConn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            RedisConn::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -109,6 +118,7 @@ impl ConnectionLike for RedisConn {
         match self {
             RedisConn::Single(c) => c.get_db(),
             RedisConn::Cluster(c) => c.get_db(),
+            RedisConn::Sentinel(c) => c.get_db(),
         }
     }
 }

@@ -14,10 +14,14 @@ mod failures;
 mod keys;
 mod requirements;
 mod scripts;
+mod sentinel;
+mod tls;
 
 pub use conn::RedisConn;
 pub use keys::KeySpace;
 pub use requirements::RequirementError;
+pub use sentinel::{SentinelConn, SentinelSubscription};
+pub use tls::RedisTls;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
