@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::cursor::{Cursor, PageRequest};
-use super::sessions::ListedSession;
+use super::sessions::{listed, ListedSession};
 use super::AppError;
 use crate::auth::Accounts;
 use crate::domain::{Clock, Millis, Reason, Session, Username};
@@ -43,22 +43,9 @@ impl AdminService {
         let next_cursor = (start + page.len() < all.len())
             .then(|| page.last().map(|s| Cursor::after(s).encode()))
             .flatten();
-        let keys: Vec<_> = page
-            .iter()
-            .map(|s| (s.username.clone(), s.session_id.clone()))
-            .collect();
-        let counts = self.presence.connections(&keys).await;
+        let page = page.into_iter().cloned().collect();
         let users = self.accounts.current();
-        let sessions = page
-            .into_iter()
-            .zip(counts)
-            .map(|(s, connections)| ListedSession {
-                session: s.clone(),
-                user: users.get(&s.username).cloned(),
-                current: false,
-                connections,
-            })
-            .collect();
+        let sessions = listed(self.presence.as_ref(), &users, page, None).await;
         Ok(AdminPage {
             sessions,
             count: all.len(),

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::AppError;
-use crate::auth::{Accounts, User};
+use crate::auth::{Accounts, User, Users};
 use crate::domain::{
     AccountKey, Actor, Clock, Lookup, Reason, Session, SessionId, Token, Username,
 };
@@ -87,22 +87,7 @@ impl SessionService {
             .list(&AccountKey::of(username), self.clock.now())
             .await?;
         let users = self.accounts.current();
-        let user = users.get(username);
-        let keys: Vec<_> = sessions
-            .iter()
-            .map(|s| (s.username.clone(), s.session_id.clone()))
-            .collect();
-        let counts = self.presence.connections(&keys).await;
-        Ok(sessions
-            .into_iter()
-            .zip(counts)
-            .map(|(session, connections)| ListedSession {
-                current: current == Some(&session.session_id),
-                user: user.cloned(),
-                session,
-                connections,
-            })
-            .collect())
+        Ok(listed(self.presence.as_ref(), &users, sessions, current).await)
     }
 
     /// Ends the caller's own session (reason `logout`).
@@ -141,4 +126,30 @@ impl SessionService {
         tracing::info!(target: "audit", username = %me.username, by = %me.session_id, session_id = %id, ?reason, "session revoked by its owner");
         Ok(())
     }
+}
+
+/// `sessions` as lists show them: each with its account from `users`, its
+/// open sockets on every instance (one presence call for them all), and
+/// whether it is `current`.
+pub(super) async fn listed(
+    presence: &dyn Presence,
+    users: &Users,
+    sessions: Vec<Session>,
+    current: Option<&SessionId>,
+) -> Vec<ListedSession> {
+    let keys: Vec<_> = sessions
+        .iter()
+        .map(|s| (s.username.clone(), s.session_id.clone()))
+        .collect();
+    let counts = presence.connections(&keys).await;
+    sessions
+        .into_iter()
+        .zip(counts)
+        .map(|(session, connections)| ListedSession {
+            current: current == Some(&session.session_id),
+            user: users.get(&session.username).cloned(),
+            session,
+            connections,
+        })
+        .collect()
 }
