@@ -35,6 +35,10 @@ pub enum Command {
     Login(LoginArgs),
     /// Token validations (GET /api/auth/session) per second over keep-alive connections.
     Validate(ValidateArgs),
+    /// The reverse-proxy check (GET /api/auth/verify) per second, as `validate` does it.
+    Verify(ValidateArgs),
+    /// RFC 7662 introspection (POST /api/v1/introspect) per second, as `validate` does it.
+    Introspect(IntrospectArgs),
     /// WebSocket ping -> pong latency while a sign-in flood keeps argon2 busy.
     PingUnderLoginFlood(PingFloodArgs),
     /// The Python prototype (bench/prototype): validate, idle, kick.
@@ -211,6 +215,15 @@ pub struct ValidateArgs {
 }
 
 #[derive(Args, Clone, Debug)]
+pub struct IntrospectArgs {
+    #[command(flatten)]
+    pub check: ValidateArgs,
+    /// An API key with the `introspect` scope (`loginguard api-key new NAME`).
+    #[arg(long, env = "LOADGEN_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+#[derive(Args, Clone, Debug)]
 pub struct PingFloodArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -293,6 +306,7 @@ mod tests {
             "kick",
             "login",
             "validate",
+            "verify",
             "ping-under-login-flood",
         ] {
             parse(&[name]).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -339,6 +353,15 @@ mod tests {
         assert_eq!(a.run.kick_timeout, Duration::from_millis(500));
         assert_eq!(a.background.background_logins, 1000.0);
         assert_eq!(a.accounts.accounts, 300);
+    }
+
+    #[test]
+    fn introspect_takes_an_api_key() {
+        let cli = parse(&["introspect", "--api-key", "lgk_x", "--connections", "8"]).unwrap();
+        let Command::Introspect(a) = cli.command else {
+            panic!("introspect")
+        };
+        assert_eq!((a.api_key.as_str(), a.check.connections), ("lgk_x", 8));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use crate::accounts::{write_users_file, HashCost};
 use crate::cli::Command;
 use crate::LoadgenError;
+use validate::Check;
 
 /// Set-up (sign-ins, sockets) allowed on top of a scenario's bound.
 const SETUP_ALLOWANCE: Duration = Duration::from_secs(120);
@@ -36,7 +37,12 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
         Command::Revoke(a) => bounded(a.run.duration, revoke::run(&a)).await?,
         Command::Kick(a) => bounded(a.kick.run.duration, kick::run(&a)).await?,
         Command::Login(a) => bounded(a.duration, login::run(&a)).await?,
-        Command::Validate(a) => bounded(a.duration, validate::run(&a)).await?,
+        Command::Validate(a) => bounded(a.duration, validate::run(&a, Check::Token)).await?,
+        Command::Verify(a) => bounded(a.duration, validate::run(&a, Check::Verify)).await?,
+        Command::Introspect(a) => {
+            let check = Check::Introspect(a.api_key.into());
+            bounded(a.check.duration, validate::run(&a.check, check)).await?
+        }
         Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,
         Command::Prototype(c) => crate::prototype::run(c).await?,
         Command::Users(a) => {
