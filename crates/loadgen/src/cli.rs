@@ -143,7 +143,23 @@ pub struct RevokeArgs {
     #[command(flatten)]
     pub background: BackgroundArgs,
     #[command(flatten)]
+    pub idle: IdleBackgroundArgs,
+    #[command(flatten)]
     pub accounts: AccountArgs,
+}
+
+/// Idle sockets held open on the measured instance beside the kicks.
+#[derive(Args, Clone, Debug)]
+pub struct IdleBackgroundArgs {
+    /// Authenticated idle sockets to hold open on --target while kicks are measured (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub idle_background: u64,
+    /// Sessions the idle sockets are spread over (one account each, past the measured ones).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_background_sessions: u64,
+    /// Source addresses 127.0.0.1 .. 127.0.0.K the idle sockets connect from.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub idle_background_sources: u8,
 }
 
 /// A duplicate sign-in: the old session's socket on one instance, the same

@@ -114,8 +114,16 @@ async fn idle_revoke_and_kick_runs_report_figures_and_miss_nothing() {
     );
 
     let mut args = vec!["revoke", "--count", "50", "--batch", "25"];
+    args.extend([
+        "--idle-background",
+        "200",
+        "--idle-background-sessions",
+        "4",
+    ]);
     args.extend(common);
     let revoke = loadgen(&args).await;
+    assert_eq!(revoke["idle_background"]["opened"], 200, "{revoke}");
+    assert_eq!(revoke["idle_background"]["dropped"], 0, "{revoke}");
     assert_eq!(revoke["kicks"], 50, "{revoke}");
     assert_eq!(revoke["delivered"], 50, "{revoke}");
     assert_eq!(revoke["missed"], 0, "{revoke}");

@@ -6,6 +6,7 @@
 
 pub(crate) mod dial;
 pub(crate) mod idle;
+mod idle_background;
 pub(crate) mod idle_sockets;
 mod kick;
 pub(crate) mod kicks;
