@@ -41,6 +41,8 @@ pub enum Command {
     Introspect(IntrospectArgs),
     /// WebSocket ping -> pong latency while a sign-in flood keeps argon2 busy.
     PingUnderLoginFlood(PingFloodArgs),
+    /// N sockets on one instance, SIGTERM to it, every client back on another (JS client backoff).
+    ReconnectStorm(StormArgs),
     /// The Python prototype (bench/prototype): validate, idle, kick.
     #[command(subcommand)]
     Prototype(crate::prototype::ProtoCommand),
@@ -237,6 +239,42 @@ pub struct IntrospectArgs {
     /// An API key with the `introspect` scope (`loginguard api-key new NAME`).
     #[arg(long, env = "LOADGEN_API_KEY", hide_env_values = true)]
     pub api_key: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct StormArgs {
+    /// The instance the sockets start on; it is sent SIGTERM.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The instance the clients come back to (sharing --target's Redis).
+    #[arg(long, value_parser = Target::parse)]
+    pub reconnect_to: Target,
+    /// Pid of --target's process, sent SIGTERM once every socket is open.
+    #[arg(long)]
+    pub terminate_pid: u32,
+    /// Pid of redis-server, whose CPU time over the storm is reported.
+    #[arg(long)]
+    pub redis_pid: Option<u32>,
+    /// Sockets to open.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Sessions the sockets are spread over.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: u64,
+    /// Source addresses 127.0.0.1 .. 127.0.0.K the sockets connect from.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub sources: u8,
+    /// Sockets should all be back within this long after SIGTERM (reported, not enforced).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub window: Duration,
+    /// Give up on sockets not back this long after SIGTERM.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Password sign-ins per second sent to --reconnect-to during the storm.
+    #[arg(long, default_value_t = 20.0)]
+    pub background_logins: f64,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
 }
 
 #[derive(Args, Clone, Debug)]

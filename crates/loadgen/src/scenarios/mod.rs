@@ -12,6 +12,7 @@ mod kick;
 pub(crate) mod kicks;
 mod login;
 mod ping_flood;
+mod reconnect_storm;
 mod revoke;
 pub(crate) mod rss;
 pub(crate) mod setup;
@@ -45,6 +46,7 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
             bounded(a.check.duration, validate::run(&a.check, check)).await?
         }
         Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,
+        Command::ReconnectStorm(a) => bounded(a.duration, reconnect_storm::run(&a)).await?,
         Command::Prototype(c) => crate::prototype::run(c).await?,
         Command::Users(a) => {
             let cost = HashCost {
