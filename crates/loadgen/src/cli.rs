@@ -43,6 +43,8 @@ pub enum Command {
     PingUnderLoginFlood(PingFloodArgs),
     /// N sockets on one instance, SIGTERM to it, every client back on another (JS client backoff).
     ReconnectStorm(StormArgs),
+    /// Redis memory per live session and per tombstone (sessions made through /api/v1).
+    RedisMemory(RedisMemoryArgs),
     /// The Python prototype (bench/prototype): validate, idle, kick.
     #[command(subcommand)]
     Prototype(crate::prototype::ProtoCommand),
@@ -275,6 +277,34 @@ pub struct StormArgs {
     pub background_logins: f64,
     #[command(flatten)]
     pub accounts: AccountArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct RedisMemoryArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// An API key with the `sessions` scope (`loginguard api-key new NAME`).
+    #[arg(long, env = "LOADGEN_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// The Redis the instance uses (loopback only), read with INFO and MEMORY USAGE.
+    #[arg(long, value_parser = crate::target::parse_redis_url)]
+    pub redis: String,
+    /// The instance's --redis-prefix.
+    #[arg(long, default_value = "lg")]
+    pub prefix: String,
+    /// Sessions to create, one subject each.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: u64,
+    /// Connections creating and ending sessions.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub concurrency: u64,
+    /// Wait before each measurement, so that the requests' reply keys (kept
+    /// 60 s for retries) have expired.
+    #[arg(long, default_value = "65s", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// Stop creating (or ending) sessions after this long.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub duration: Duration,
 }
 
 #[derive(Args, Clone, Debug)]

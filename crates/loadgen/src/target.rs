@@ -34,24 +34,7 @@ impl Target {
         if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() {
             return Err(bad("give the instance's base URL only, without a path"));
         }
-        let ip = match url.host() {
-            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
-            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
-            Some(Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            }
-            Some(Host::Domain(_)) => {
-                return Err(LoadgenError::NotLoopback {
-                    url: text.to_owned(),
-                })
-            }
-            None => return Err(bad("no host")),
-        };
-        if !ip.is_loopback() {
-            return Err(LoadgenError::NotLoopback {
-                url: text.to_owned(),
-            });
-        }
+        let ip = loopback_host(&url, text)?;
         let port = url.port_or_known_default().ok_or_else(|| bad("no port"))?;
         Ok(Target {
             addr: SocketAddr::new(ip, port),
@@ -97,6 +80,54 @@ impl FromStr for Target {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Target::parse(s)
     }
+}
+
+/// The host of `url` (written `text`) when it is on loopback.
+fn loopback_host(url: &Url, text: &str) -> Result<IpAddr, LoadgenError> {
+    let not_loopback = || LoadgenError::NotLoopback {
+        url: text.to_owned(),
+    };
+    let ip = match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        }
+        // Schemes the URL standard does not know (redis://) keep an address
+        // host as text.
+        Some(Host::Domain(d)) => d
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| not_loopback())?,
+        None => {
+            return Err(LoadgenError::BadUrl {
+                url: text.to_owned(),
+                reason: "no host".to_owned(),
+            })
+        }
+    };
+    if ip.is_loopback() {
+        Ok(ip)
+    } else {
+        Err(not_loopback())
+    }
+}
+
+/// A `redis://` URL whose host is on loopback (what `redis-memory` reads).
+pub fn parse_redis_url(text: &str) -> Result<String, LoadgenError> {
+    let url = Url::parse(text).map_err(|e| LoadgenError::BadUrl {
+        url: text.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if url.scheme() != "redis" {
+        return Err(LoadgenError::BadUrl {
+            url: text.to_owned(),
+            reason: "the scheme must be redis".to_owned(),
+        });
+    }
+    loopback_host(&url, text)?;
+    Ok(text.to_owned())
 }
 
 /// The `i`-th of `count` loopback source addresses: 127.0.0.1, 127.0.0.2, ...
@@ -146,6 +177,15 @@ mod tests {
             );
             assert!(err.to_string().contains("loopback"), "{err}");
         }
+    }
+
+    #[test]
+    fn redis_urls_must_be_on_loopback() {
+        assert!(parse_redis_url("redis://127.0.0.1:6390/0").is_ok());
+        assert!(parse_redis_url("redis://localhost:6390").is_ok());
+        let far = parse_redis_url("redis://10.0.0.5:6379").unwrap_err();
+        assert!(far.to_string().contains("loopback"), "{far}");
+        assert!(parse_redis_url("http://127.0.0.1:6379").is_err());
     }
 
     #[test]

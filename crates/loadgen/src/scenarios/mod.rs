@@ -13,6 +13,7 @@ pub(crate) mod kicks;
 mod login;
 mod ping_flood;
 mod reconnect_storm;
+mod redis_memory;
 mod revoke;
 pub(crate) mod rss;
 pub(crate) mod setup;
@@ -47,6 +48,7 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
         }
         Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,
         Command::ReconnectStorm(a) => bounded(a.duration, reconnect_storm::run(&a)).await?,
+        Command::RedisMemory(a) => bounded(a.duration + a.settle, redis_memory::run(&a)).await?,
         Command::Prototype(c) => crate::prototype::run(c).await?,
         Command::Users(a) => {
             let cost = HashCost {
