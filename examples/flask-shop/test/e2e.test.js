@@ -1,6 +1,7 @@
 // End to end: the Flask shop (its own accounts and sign-in form) behind
 // nginx, which asks loginguard about every page; loginguard in cookie mode
-// with an API key for the shop; the shop's webhook receiver. Two Chromium
+// with an API key for the shop; the shop's webhook receiver, which checks
+// signatures with `standardwebhooks`. Two Chromium
 // contexts (playwright-core, Debian's Chromium) sign in as the same user:
 // the first is told at once in its page and refused on its next request,
 // the second goes on. Every wait is for a condition, with a deadline.
@@ -26,10 +27,12 @@ import {
   writeWebhooksFile,
 } from "./stack.js";
 
-// THE SWITCH for the merger: true once loginguard has `--webhooks` (the
-// webhooks branch). Then loginguard is started with the receiver in its
-// webhooks file, and the test asserts that the receiver got
-// `session.created` and `session.revoked` with signatures that verified.
+// THE SWITCH for the merger: flip to true once `loginguard serve
+// --webhooks FILE` delivers events (the `webhooks` branch; when this test
+// was written it loaded the file but did not deliver yet). Then loginguard
+// is started with the receiver in its webhooks file, and the last test
+// asserts that the receiver got `session.created` and `session.revoked`,
+// every delivery verified by `standardwebhooks`.
 const LOGINGUARD_SENDS_WEBHOOKS = false;
 
 const PASSWORD = "correct horse battery staple";
