@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { binary, eventually } from "../../../clients/js/test/server.js";
+import { binary, eventually, stopProcess } from "../../../clients/js/test/server.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const example = path.resolve(here, "..");
@@ -72,16 +72,7 @@ async function startProcess(what, command, args, { cwd, env, ready }) {
   proc.stderr.on("data", keep);
   let exited = null;
   proc.once("exit", (code, signal) => (exited = signal ?? code));
-  const stop = () =>
-    new Promise((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-      const kill = setTimeout(() => proc.kill("SIGKILL"), 5000);
-      proc.once("exit", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      proc.kill("SIGTERM");
-    });
+  const stop = () => stopProcess(proc);
   try {
     await eventually(
       async () => {
