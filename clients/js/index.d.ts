@@ -117,8 +117,7 @@ export interface LoginGuardEvents {
   disconnect: DisconnectInfo;
 }
 
-export interface LoginGuardClientOptions {
-  token: string;
+interface LoginGuardClientCommonOptions {
   /** e.g. "wss://example.org/ws"; defaults to the page's origin + /ws. */
   url?: string;
   /** A WebSocket constructor; defaults to globalThis.WebSocket. */
@@ -131,6 +130,14 @@ export interface LoginGuardClientOptions {
   /** A [0, 1) random source (tests). */
   random?: () => number;
 }
+
+/**
+ * Either the bearer token from sign-in, or `cookie: true`: authenticate with
+ * the cookie the browser sends with the upgrade (loginguard's `--cookie`
+ * mode, the page's origin in `--allowed-origins`).
+ */
+export type LoginGuardClientOptions = LoginGuardClientCommonOptions &
+  ({ token: string; cookie?: false } | { cookie: true; token?: undefined });
 
 export declare class LoginGuardClient {
   constructor(options: LoginGuardClientOptions);
