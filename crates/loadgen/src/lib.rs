@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - `cli`: the command line, one argument struct per scenario.
-//! - `target`: parses and checks a target URL (loopback only); opens TCP connections to it.
+//! - `target`: parses and checks a target URL (loopback only); opens connections to it.
+//! - `tls`: TLS to an `https://` target, trusting the CA in `LOADGEN_CA`.
 //! - `error`: `LoadgenError`, the one error type.
 //! - `stats`: latency histograms (hdrhistogram) and their summaries.
 //! - `http`: a lean keep-alive HTTP/1.1 connection (hyper's client conn).
@@ -35,6 +36,7 @@ pub mod report;
 pub mod scenarios;
 pub mod stats;
 pub mod target;
+pub mod tls;
 pub mod ws;
 
 pub use error::LoadgenError;

@@ -1,5 +1,6 @@
 //! A target instance: its URL checked to be on loopback, resolved to an address,
-//! and the TCP connections to it (every HTTP and WebSocket client opens here).
+//! and the connections to it, TCP or TLS for `https://` (every HTTP and
+//! WebSocket client opens here).
 //!
 //! This is the only place that decides where traffic may go. Anything that is
 //! not 127.0.0.0/8, [::1] or `localhost` is refused before a socket is opened.
@@ -8,9 +9,10 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use url::{Host, Url};
 
+use crate::tls::{self, Stream};
 use crate::LoadgenError;
 
 /// A loginguard instance on loopback, e.g. `http://127.0.0.1:8080`.
@@ -18,19 +20,24 @@ use crate::LoadgenError;
 pub struct Target {
     /// Where to connect.
     pub addr: SocketAddr,
+    /// `https://`: TLS over the connection (`tls.rs`).
+    pub tls: bool,
 }
 
 impl Target {
-    /// Parses `http://HOST:PORT` (path empty or `/`); HOST must be loopback.
+    /// Parses `http://HOST:PORT` or `https://HOST:PORT` (path empty or `/`);
+    /// HOST must be loopback.
     pub fn parse(text: &str) -> Result<Target, LoadgenError> {
         let bad = |reason: &str| LoadgenError::BadUrl {
             url: text.to_owned(),
             reason: reason.to_owned(),
         };
         let url = Url::parse(text).map_err(|e| bad(&e.to_string()))?;
-        if url.scheme() != "http" {
-            return Err(bad("the scheme must be http (TLS is not spoken here)"));
-        }
+        let tls = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
         if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() {
             return Err(bad("give the instance's base URL only, without a path"));
         }
@@ -38,18 +45,21 @@ impl Target {
         let port = url.port_or_known_default().ok_or_else(|| bad("no port"))?;
         Ok(Target {
             addr: SocketAddr::new(ip, port),
+            tls,
         })
     }
 
     /// The WebSocket URL of this instance.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.addr)
     }
 
     /// A TCP connection to this instance, from `source` when given (bound
     /// before connecting: each source address has its own ~28k ephemeral
-    /// ports), with Nagle off: every request is small and latency is measured.
-    pub async fn connect(&self, source: Option<IpAddr>) -> Result<TcpStream, LoadgenError> {
+    /// ports), with Nagle off: every request is small and latency is
+    /// measured. TLS is set up on it for an `https://` target.
+    pub async fn connect(&self, source: Option<IpAddr>) -> Result<Stream, LoadgenError> {
         let socket = match self.addr {
             SocketAddr::V4(_) => TcpSocket::new_v4()?,
             SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -65,13 +75,18 @@ impl Target {
                 source,
             })?;
         stream.set_nodelay(true)?;
-        Ok(stream)
+        if self.tls {
+            tls::handshake(stream, self.addr.ip()).await
+        } else {
+            Ok(Stream::Left(stream))
+        }
     }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}", self.addr)
     }
 }
 
@@ -180,6 +195,16 @@ mod tests {
     }
 
     #[test]
+    fn https_targets_speak_tls_and_wss() {
+        let t = Target::parse("https://127.0.0.1:8443").unwrap();
+        assert!(t.tls);
+        assert_eq!(t.ws_url(), "wss://127.0.0.1:8443/ws");
+        assert_eq!(t.to_string(), "https://127.0.0.1:8443");
+        assert!(!Target::parse("http://127.0.0.1:8080").unwrap().tls);
+        assert!(Target::parse("ftp://127.0.0.1:21").is_err());
+    }
+
+    #[test]
     fn redis_urls_must_be_on_loopback() {
         assert!(parse_redis_url("redis://127.0.0.1:6390/0").is_ok());
         assert!(parse_redis_url("redis://localhost:6390").is_ok());
@@ -192,7 +217,7 @@ mod tests {
     fn malformed_urls_are_refused() {
         for url in [
             "127.0.0.1:8080",
-            "https://127.0.0.1:8443",
+            "ws://127.0.0.1:8080",
             "http://127.0.0.1:8080/api",
             "nonsense",
         ] {
