@@ -16,6 +16,8 @@ use crate::store::{AuditQuery, RedisStore, SessionStore, StoreError};
 
 /// Waits between reads while the store cannot be reached (`--follow`).
 const FOLLOW_RETRY: Duration = Duration::from_millis(500);
+/// Entries read at once while following.
+const FOLLOW_BATCH: usize = 1000;
 
 /// A page of the trail from the query's raw `cursor`, `limit` and
 /// `username` (each optional; empty means absent).
@@ -101,7 +103,7 @@ pub async fn list_audit(
     }
     let mut after = newest;
     loop {
-        let batch = match store.audit_after(after, listing.block).await {
+        let batch = match store.follow_audit(after, FOLLOW_BATCH, listing.block).await {
             Ok(batch) => batch,
             Err(StoreError::Unavailable(e)) => {
                 tracing::warn!(error = ?e, "redis unavailable; retrying");

@@ -78,6 +78,12 @@ impl AuditLog {
         }
     }
 
+    /// At most `limit` entries after `after`, oldest first.
+    pub fn after(&self, after: Option<AuditId>, limit: usize) -> Vec<AuditEntry> {
+        let start = after.map_or(0, |a| self.entries.partition_point(|e| e.id <= a));
+        self.entries.range(start..).take(limit).cloned().collect()
+    }
+
     pub fn page(&self, query: &AuditQuery) -> AuditPage {
         let mut matching = self
             .entries

@@ -23,8 +23,8 @@ use super::audit::{AuditLog, AuditPage, AuditQuery, AuditSettings};
 use super::replies::{Replies, RequestId};
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    Account, AccountKey, Actor, AuditRecord, DeviceName, Lifetimes, Lookup, Millis, Policy, Reason,
-    Session, SessionId, SignInDecision, Token, Username,
+    Account, AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup,
+    Millis, Policy, Reason, Session, SessionId, SignInDecision, Token, Username,
 };
 use crate::events::{LocalBus, StoreEvent};
 
@@ -437,6 +437,14 @@ impl SessionStore for MemoryStore {
 
     async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         Ok(self.inner.audit.lock().page(query))
+    }
+
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.inner.audit.lock().after(after, limit))
     }
 }
 
