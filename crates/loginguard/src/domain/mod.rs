@@ -4,11 +4,12 @@
 //! on: parsed user input (`Username`, `DeviceName`, `DeviceClass`,
 //! `ClientDeviceId`, `DeviceToken`), identities (`SessionId`, `AccountKey`,
 //! `Token`), the session record and its provenance, the policy decision, the
-//! revocation reasons and the failed-sign-in window. The memory store runs
+//! revocation reasons, the audit trail's entry and the failed-sign-in window. The memory store runs
 //! `Account` and `FailureWindow` directly; the Redis Lua scripts mirror
 //! them, and the conformance suites check that they agree.
 
 mod account;
+mod audit;
 mod clock;
 mod device;
 mod device_class;
@@ -24,6 +25,7 @@ mod token;
 mod username;
 
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
+pub use audit::{AuditEntry, AuditId, AuditKind, AuditRecord, MalformedAuditId};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;
 pub use device_class::{ClientDeviceId, DeviceClass, DeviceTagError};

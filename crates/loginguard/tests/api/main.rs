@@ -10,6 +10,7 @@ mod secure_redis;
 mod store;
 mod tls;
 
+mod audit;
 mod backend;
 mod bad_input;
 mod cli;
