@@ -7,6 +7,7 @@
 //! the file or the store.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use sha2::{Digest, Sha256};
 
 use super::reason::Reason;
@@ -14,7 +15,7 @@ use super::session::Session;
 
 /// What created a session. Records written before the field existed were
 /// password sign-ins, hence the default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// `POST /api/auth/login` with an account of the users file.

@@ -36,7 +36,7 @@ impl ClientMessage {
 }
 
 /// `by`, as the wire shows it.
-#[derive(Debug, Serialize, PartialEq, Eq, Clone)]
+#[derive(Debug, Serialize, PartialEq, Eq, Clone, utoipa::ToSchema)]
 pub struct ActorView {
     pub device: String,
     pub ip: String,
