@@ -40,6 +40,7 @@ struct PageQuery {
 #[utoipa::path(
     get,
     path = "/api/admin/sessions",
+    operation_id = "admin_list_sessions",
     tag = "admin",
     security(("session_token" = [])),
     params(PageQuery),
@@ -63,6 +64,7 @@ async fn list(
 #[utoipa::path(
     delete,
     path = "/api/admin/users/{username}/sessions",
+    operation_id = "admin_revoke_account",
     tag = "admin",
     security(("session_token" = [])),
     params(("username" = String, Path, description = "The account")),

@@ -43,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     post,
     path = "/api/v1/sessions",
+    operation_id = "backend_create_session",
     tag = "backend",
     security(("api_key" = ["sessions"])),
     request_body(content((SessionFields = "application/json"))),
@@ -71,6 +72,7 @@ fn subject(raw: Result<Path<String>, PathRejection>) -> Result<Username, ApiErro
 #[utoipa::path(
     get,
     path = "/api/v1/subjects/{subject}/sessions",
+    operation_id = "backend_list_subject_sessions",
     tag = "backend",
     security(("api_key" = ["sessions"])),
     params(("subject" = String, Path, description = "A user name")),
@@ -91,6 +93,7 @@ async fn list(
 #[utoipa::path(
     delete,
     path = "/api/v1/subjects/{subject}/sessions",
+    operation_id = "backend_revoke_subject",
     tag = "backend",
     security(("api_key" = ["sessions"])),
     params(("subject" = String, Path, description = "A user name")),
@@ -112,6 +115,7 @@ async fn revoke_subject(
 #[utoipa::path(
     delete,
     path = "/api/v1/sessions/{session_id}",
+    operation_id = "backend_revoke_session",
     tag = "backend",
     security(("api_key" = ["sessions"])),
     params(("session_id" = SessionId, Path, description = "A live session")),
@@ -134,6 +138,7 @@ async fn revoke(
 #[utoipa::path(
     post,
     path = "/api/v1/introspect",
+    operation_id = "introspect",
     tag = "backend",
     security(("api_key" = ["introspect"])),
     request_body(content(

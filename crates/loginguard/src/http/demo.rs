@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/api/demo",
+    operation_id = "demo_accounts",
     tag = "demo",
     responses((status = 200, body = DemoView, description = "The demo accounts"), Always),
 )]

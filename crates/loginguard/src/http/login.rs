@@ -39,6 +39,7 @@ type SetCookie = AppendHeaders<Option<(header::HeaderName, header::HeaderValue)>
 #[utoipa::path(
     post,
     path = "/api/auth/login",
+    operation_id = "sign_in",
     tag = "auth",
     request_body(content(
         (LoginFields = "application/json"),
@@ -76,6 +77,7 @@ async fn login(
 #[utoipa::path(
     post,
     path = "/api/auth/logout",
+    operation_id = "sign_out",
     tag = "auth",
     security(("session_token" = [])),
     responses(

@@ -128,6 +128,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/api/openapi.json",
+    operation_id = "openapi_document",
     tag = "openapi",
     responses(
         (status = 200, description = "The OpenAPI document", content((Object = "application/json"))),

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "operations",
     responses(
         (status = 200, description = "The metrics", content(
@@ -61,6 +62,7 @@ async fn metrics(State(ops): State<Arc<Operations>>, headers: HeaderMap) -> impl
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "healthz",
     tag = "operations",
     responses((status = 200, body = StatusView, description = "`{\"status\": \"ok\"}`"), Always),
 )]
@@ -72,6 +74,7 @@ async fn healthz() -> Json<StatusView> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "readyz",
     tag = "operations",
     responses(
         (status = 200, body = StatusView, description = "`{\"status\": \"ready\"}`"),

@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/api/auth/session",
+    operation_id = "current_session",
     tag = "sessions",
     security(("session_token" = [])),
     responses(
@@ -46,6 +47,7 @@ async fn current(
 #[utoipa::path(
     get,
     path = "/api/auth/sessions",
+    operation_id = "list_own_sessions",
     tag = "sessions",
     security(("session_token" = [])),
     responses(
@@ -65,6 +67,7 @@ async fn list(
 #[utoipa::path(
     delete,
     path = "/api/auth/sessions/{session_id}",
+    operation_id = "revoke_own_session",
     tag = "sessions",
     security(("session_token" = [])),
     params(("session_id" = SessionId, Path, description = "One of the account's live sessions")),

@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/ws",
+    operation_id = "websocket",
     tag = "websocket",
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),

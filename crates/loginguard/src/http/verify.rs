@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/api/auth/verify",
+    operation_id = "verify",
     tag = "proxy",
     security(("session_token" = [])),
     responses(
