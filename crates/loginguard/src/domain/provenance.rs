@@ -7,8 +7,8 @@
 //! the file or the store.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::reason::Reason;
 use super::session::Session;

@@ -45,10 +45,10 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use utoipa_axum::router::OpenApiRouter;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
+use utoipa_axum::router::OpenApiRouter;
 
 /// Longest a request may take, body reading included (408 above). Sign-in
 /// waits for a hashing thread and the rate limiter (at most 5 s) first.

@@ -99,14 +99,12 @@ pub fn base() -> OpenApi {
 pub fn add_web_page(doc: &mut OpenApi) {
     for (path, content_type) in crate::web::served() {
         let media_type = content_type.split(';').next().unwrap_or(content_type);
-        let file = ResponseBuilder::new()
-            .description("The file")
-            .content(
-                media_type,
-                ContentBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                    .build(),
-            );
+        let file = ResponseBuilder::new().description("The file").content(
+            media_type,
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        );
         let operation = OperationBuilder::new()
             .tag("web")
             .summary(Some(format!("`{path}`, embedded in the binary")))
@@ -190,7 +188,10 @@ mod tests {
         });
         let doc = with_cookie(doc, "lg");
         let scheme = &doc["components"]["securitySchemes"][SESSION_COOKIE];
-        assert_eq!((&scheme["in"], &scheme["name"]), (&json!("cookie"), &json!("lg")));
+        assert_eq!(
+            (&scheme["in"], &scheme["name"]),
+            (&json!("cookie"), &json!("lg"))
+        );
         assert_eq!(
             doc["paths"]["/a"]["get"]["security"],
             json!([{"session_token": []}, {"session_cookie": []}])

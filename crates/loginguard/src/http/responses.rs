@@ -86,11 +86,16 @@ pub enum RateLimited {}
 impl IntoResponses for RateLimited {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let seconds = HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1)),
+            )
             .description(Some("Seconds to wait before trying again"))
             .build();
-        let response = error("`rate_limited`: too many failed sign-ins (or every password check is busy)")
-            .header("Retry-After", seconds);
+        let response =
+            error("`rate_limited`: too many failed sign-ins (or every password check is busy)")
+                .header("Retry-After", seconds);
         BTreeMap::from([("429".to_owned(), response.build().into())])
     }
 }
@@ -101,10 +106,16 @@ pub enum Always {}
 impl IntoResponses for Always {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         [
-            ("408", "`request_timeout`: the request took longer than 15 s"),
+            (
+                "408",
+                "`request_timeout`: the request took longer than 15 s",
+            ),
             ("413", "`payload_too_large`: a body over 16 KiB"),
             ("414", "`uri_too_long`: a request target over 8 KiB"),
-            ("431", "`headers_too_large`: over 100 header lines or 64 KiB of headers"),
+            (
+                "431",
+                "`headers_too_large`: over 100 header lines or 64 KiB of headers",
+            ),
             ("500", "`internal`: a bug; the cause is logged, never sent"),
         ]
         .into_iter()

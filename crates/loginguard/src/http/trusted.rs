@@ -77,7 +77,12 @@ pub(super) struct SessionFields {
     #[schema(max_length = 64)]
     device: Option<String>,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 32, pattern = "^[a-z0-9_-]+$", example = "web")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z0-9_-]+$",
+        example = "web"
+    )]
     device_class: Option<String>,
     #[serde(default)]
     #[schema(min_length = 8, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]

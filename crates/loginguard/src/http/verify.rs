@@ -7,9 +7,9 @@
 //! authenticated request it counts as a use of the session (one store call).
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::extract::Authenticated;
 use super::responses::{Always, NoSession, StoreUnavailable};

@@ -133,7 +133,10 @@ async fn the_document_lists_every_route_the_router_has() {
     for (path, methods) in &routes {
         for method in methods {
             if paths.get(path).and_then(|item| item.get(method)).is_none() {
-                problems.push(format!("{} {path} is routed but not in the document", method.to_uppercase()));
+                problems.push(format!(
+                    "{} {path} is routed but not in the document",
+                    method.to_uppercase()
+                ));
             }
         }
     }
