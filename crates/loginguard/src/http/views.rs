@@ -42,8 +42,11 @@ pub struct SessionView {
     pub device_class: DeviceClass,
     pub origin: Origin,
     pub ip: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub last_seen_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
@@ -107,6 +110,7 @@ pub struct AdminPageView {
     pub sessions: Vec<AdminSessionView>,
     pub count: usize,
     pub next_cursor: Option<String>,
+    #[schema(format = DateTime)]
     pub generated_at: String,
 }
 
@@ -154,7 +158,9 @@ pub struct SignInView {
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     pub user: SignedInUserView,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
     pub revoked_sessions: Vec<RevokedView>,
     /// For the client to keep and send with its next sign-in on this account
@@ -345,6 +351,7 @@ pub struct ErrorDetails {
     reason: Option<Reason>,
     /// `session_revoked`, `session_expired`: when.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     revoked_at: Option<String>,
     /// `session_revoked`: the session that caused it, null when nobody.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -387,7 +394,9 @@ pub struct ActiveSessionView {
     pub session_id: SessionId,
     pub device: String,
     pub ip: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub last_seen_at: String,
 }
 

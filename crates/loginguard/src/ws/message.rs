@@ -40,6 +40,7 @@ impl ClientMessage {
 pub struct ActorView {
     pub device: String,
     pub ip: String,
+    #[schema(format = DateTime)]
     pub at: String,
 }
 
