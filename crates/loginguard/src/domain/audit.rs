@@ -22,7 +22,7 @@ use super::session::{Session, SessionId};
 use super::username::Username;
 
 /// What an entry records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     /// A session was created (a password sign-in or a trusted backend's).

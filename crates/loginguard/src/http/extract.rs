@@ -15,6 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use std::sync::Arc;
 
@@ -32,12 +33,21 @@ use crate::domain::{DeviceName, DeviceToken, Session, SessionId, Token, Username
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
 
-#[derive(Deserialize)]
-struct LoginFields {
+/// A sign-in body (`LoginRequest` in the OpenAPI document).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = LoginRequest)]
+pub(super) struct LoginFields {
+    /// Matched exactly: no case folding, no normalisation.
+    #[schema(min_length = 1, max_length = 64, example = "user1")]
     username: String,
+    #[schema(min_length = 1, max_length = 1024, example = "password1")]
     password: String,
+    /// Shown to the user's other devices; missing or empty: derived from
+    /// the User-Agent.
     #[serde(default)]
+    #[schema(max_length = 64, example = "Chrome on PC2")]
     device: Option<String>,
+    /// The `device_token` of this device's last sign-in on the account.
     #[serde(default)]
     device_token: Option<String>,
 }

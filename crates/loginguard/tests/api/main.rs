@@ -24,6 +24,7 @@ mod layers;
 mod login;
 mod lost_replies;
 mod nginx;
+mod openapi;
 mod proxy;
 mod rate_limits;
 mod redis_checks;
