@@ -45,6 +45,8 @@ pub enum Command {
     ReconnectStorm(StormArgs),
     /// Redis memory per live session and per tombstone (sessions made through /api/v1).
     RedisMemory(RedisMemoryArgs),
+    /// Sign-in -> its session.created webhook at a receiver loadgen runs.
+    WebhookDelay(WebhookDelayArgs),
     /// The Python prototype (bench/prototype): validate, idle, kick.
     #[command(subcommand)]
     Prototype(crate::prototype::ProtoCommand),
@@ -305,6 +307,36 @@ pub struct RedisMemoryArgs {
     /// Stop creating (or ending) sessions after this long.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     pub duration: Duration,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct WebhookDelayArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where the receiver listens (loopback; the instance's --webhooks file names it).
+    #[arg(long, value_parser = parse_loopback_addr)]
+    pub listen: std::net::SocketAddr,
+    /// The endpoint's secret in the webhooks file (`whsec_...`), to verify signatures.
+    #[arg(long, env = "LOADGEN_WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// Sign-ins to make, one after another, each on its own account.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Stop after this long.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// A socket address on loopback (the receiver must not listen beyond it).
+fn parse_loopback_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let addr: std::net::SocketAddr = text.parse().map_err(|e| format!("{text}: {e}"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!("{text} is not on loopback"))
+    }
 }
 
 #[derive(Args, Clone, Debug)]

@@ -18,6 +18,7 @@ mod revoke;
 pub(crate) mod rss;
 pub(crate) mod setup;
 pub(crate) mod validate;
+mod webhook_delay;
 
 use std::future::Future;
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
         Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,
         Command::ReconnectStorm(a) => bounded(a.duration, reconnect_storm::run(&a)).await?,
         Command::RedisMemory(a) => bounded(a.duration + a.settle, redis_memory::run(&a)).await?,
+        Command::WebhookDelay(a) => bounded(a.duration, webhook_delay::run(&a)).await?,
         Command::Prototype(c) => crate::prototype::run(c).await?,
         Command::Users(a) => {
             let cost = HashCost {
