@@ -57,6 +57,10 @@ pub struct Metrics {
     events_subscribed: Gauge,
     hashing_queue_depth: Gauge,
     hashing_queue_capacity: Gauge,
+    webhook_deliveries: Family<Labels, Counter>,
+    webhook_queue_depth: Gauge,
+    webhook_unread_events: Gauge,
+    webhook_oldest_undelivered: Gauge,
 }
 
 /// The gauges read on demand when `/metrics` is rendered.
@@ -142,6 +146,30 @@ impl Metrics {
             "Live sessions in the store (all instances; counted at most once a minute)",
             live_sessions.clone(),
         );
+        let webhook_deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by result (delivered, refused, timed_out, unreachable), plus deliveries given_up after the retry schedule and dropped (endpoint removed, or the memory schedule full)",
+            webhook_deliveries.clone(),
+        );
+        let webhook_queue_depth = Gauge::default();
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook deliveries scheduled and not yet delivered (all instances on Redis)",
+            webhook_queue_depth.clone(),
+        );
+        let webhook_unread_events = Gauge::default();
+        registry.register(
+            "webhook_unread_events",
+            "Audit entries no instance has read for webhooks yet: the ones the audit cap can still drop",
+            webhook_unread_events.clone(),
+        );
+        let webhook_oldest_undelivered = Gauge::default();
+        registry.register(
+            "webhook_oldest_undelivered_seconds",
+            "Age of the oldest webhook event not yet delivered (0 when none waits)",
+            webhook_oldest_undelivered.clone(),
+        );
         Metrics {
             registry,
             sign_ins,
@@ -156,7 +184,25 @@ impl Metrics {
             events_subscribed,
             hashing_queue_depth,
             hashing_queue_capacity,
+            webhook_deliveries,
+            webhook_queue_depth,
+            webhook_unread_events,
+            webhook_oldest_undelivered,
         }
+    }
+
+    /// Counts `n` webhook deliveries or attempts with `result`.
+    pub fn webhook_delivery(&self, result: &'static str, n: usize) {
+        self.webhook_deliveries
+            .get_or_create(&vec![("result", result)])
+            .inc_by(n as u64);
+    }
+
+    /// The webhook backlog as the outbox last reported it.
+    pub fn webhook_backlog(&self, scheduled: u64, unread: u64, oldest: std::time::Duration) {
+        self.webhook_queue_depth.set(scheduled as i64);
+        self.webhook_unread_events.set(unread as i64);
+        self.webhook_oldest_undelivered.set(oldest.as_secs() as i64);
     }
 
     /// Counts a sign-in with `result` (`ok`, `invalid_credentials`, ...).
@@ -256,6 +302,8 @@ mod tests {
         m.socket_dropped(SocketDrop::WriteTimeout);
         m.store_call("sign_in").observe(0.0002);
         m.store_error("validate", "unavailable").inc();
+        m.webhook_delivery("refused", 2);
+        m.webhook_backlog(4, 1, std::time::Duration::from_secs(75));
         let text = m.render(&Readings {
             open_sockets: 3,
             live_sessions: 7,
@@ -277,6 +325,10 @@ mod tests {
             "loginguard_events_subscribed 0",
             "loginguard_hashing_queue_depth 2",
             "loginguard_hashing_queue_capacity 512",
+            "loginguard_webhook_deliveries_total{result=\"refused\"} 2",
+            "loginguard_webhook_queue_depth 4",
+            "loginguard_webhook_unread_events 1",
+            "loginguard_webhook_oldest_undelivered_seconds 75",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::app::webhooks::EndpointSet;
 pub use crate::app::ReloadHandle;
 use crate::app::{
     run_key_reloads, run_reloads, undo_queue, AdminService, BackendService, Operations, Reconciler,
@@ -56,6 +57,8 @@ pub enum StartupError {
     Users(String),
     #[error("{0}")]
     ApiKeys(String),
+    #[error("{0}")]
+    Webhooks(String),
     #[error("cannot prepare the session store")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot use the TLS certificate")]
@@ -409,6 +412,13 @@ pub fn check_config(config: &Config) -> Result<String, StartupError> {
         }
         None => "no API keys".to_owned(),
     };
+    let webhooks = match &config.webhooks.webhooks {
+        Some(path) => {
+            let set = EndpointSet::load(path).map_err(StartupError::Webhooks)?;
+            format!("webhooks file {} ({} endpoints)", path.display(), set.len())
+        }
+        None => "no webhooks".to_owned(),
+    };
     let tls = match (&config.http.tls_cert, &config.http.tls_key) {
         (Some(cert), Some(key)) => {
             TlsListener::load(cert, key)?;
@@ -417,7 +427,7 @@ pub fn check_config(config: &Config) -> Result<String, StartupError> {
         _ => "no TLS".to_owned(),
     };
     Ok(format!(
-        "configuration is valid: {accounts}, {api_keys}, {tls}, store {}",
+        "configuration is valid: {accounts}, {api_keys}, {webhooks}, {tls}, store {}",
         store_kind(config)
     ))
 }

@@ -7,11 +7,14 @@
 //! `StoreEvent` in that same step and answers a re-run of the same request as
 //! its first run did (`replies`). The store never imports `ws` or `http`.
 //! Beside it, `FailureCounter` keeps the failed sign-in counts (in the same
-//! Redis, so every instance shares them).
+//! Redis, so every instance shares them), and `WebhookOutbox` hands the
+//! audit trail's events to the webhook dispatcher (`outbox`).
 
 mod error;
 mod failures;
 mod memory;
+mod memory_outbox;
+mod outbox;
 pub mod redis;
 mod replies;
 mod snapshot;
@@ -20,6 +23,8 @@ mod timed;
 pub use error::StoreError;
 pub use failures::{FailureCounter, FailureKey, MemoryFailures};
 pub use memory::MemoryStore;
+pub use memory_outbox::{EventFeed, FeedPage, MemoryOutbox, MEMORY_OUTBOX_CAPACITY};
+pub use outbox::{Backlog, Delivery, OutboxEvent, WebhookOutbox};
 pub use redis::RedisStore;
 pub use snapshot::{snapshot_order, Snapshot, SnapshotCache};
 pub use timed::TimedStore;
