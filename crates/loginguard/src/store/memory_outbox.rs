@@ -180,3 +180,81 @@ impl WebhookOutbox for MemoryOutbox {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoFeed(tokio::sync::Notify);
+
+    impl EventFeed for NoFeed {
+        fn events_after(&self, cursor: Option<u64>, _max: usize) -> FeedPage {
+            FeedPage {
+                cursor,
+                ..FeedPage::default()
+            }
+        }
+        fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+            self.0.notified()
+        }
+    }
+
+    fn delivery(id: &str) -> Delivery {
+        Delivery {
+            message_id: id.to_owned(),
+            url: "http://r.example/h".to_owned(),
+            body: "{}".to_owned(),
+            born: Millis(10),
+            failures: 0,
+            lease: Millis(0),
+        }
+    }
+
+    fn outbox(capacity: usize) -> MemoryOutbox {
+        MemoryOutbox::new(Arc::new(NoFeed(tokio::sync::Notify::new())), capacity)
+    }
+
+    #[tokio::test]
+    async fn a_lease_keeps_a_delivery_from_everyone_else_until_it_runs_out() {
+        let o = outbox(10);
+        let dropped = o
+            .enqueue(vec![delivery("msg_1"), delivery("msg_1")], &[], Millis(100))
+            .await
+            .unwrap();
+        assert_eq!(dropped, 0);
+        assert!(o
+            .claim_due(Millis(99), Millis(200), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let held = o.claim_due(Millis(100), Millis(200), 10).await.unwrap();
+        assert_eq!(held.len(), 1, "scheduled once");
+        assert!(o
+            .claim_due(Millis(150), Millis(250), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        // The holder died: at its lease's end another takes it.
+        let second = o.claim_due(Millis(200), Millis(300), 10).await.unwrap();
+        assert_eq!(second.len(), 1);
+        // The first holder's late settlement changes nothing.
+        o.settle(&held[0], None).await.unwrap();
+        assert_eq!(o.backlog().await.unwrap().scheduled, 1);
+        o.settle(&second[0], Some(Millis(400))).await.unwrap();
+        let retry = o.claim_due(Millis(400), Millis(500), 10).await.unwrap();
+        assert_eq!(retry[0].failures, 1);
+        o.settle(&retry[0], None).await.unwrap();
+        let backlog = o.backlog().await.unwrap();
+        assert_eq!((backlog.scheduled, backlog.oldest), (0, None));
+    }
+
+    #[tokio::test]
+    async fn a_full_schedule_drops_new_deliveries() {
+        let o = outbox(2);
+        let all = vec![delivery("msg_1"), delivery("msg_2"), delivery("msg_3")];
+        assert_eq!(o.enqueue(all, &[], Millis(0)).await.unwrap(), 1);
+        let backlog = o.backlog().await.unwrap();
+        assert_eq!(backlog.scheduled, 2);
+        assert_eq!(backlog.oldest, Some(Millis(10)));
+    }
+}

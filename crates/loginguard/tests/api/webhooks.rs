@@ -44,11 +44,18 @@ async fn memory_store_delivers_signed_events_of_every_type() {
     let receiver = Receiver::start(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let file = receiver.file(dir.path(), ALL);
-    let proc = Proc::serve(&["--webhooks", file.to_str().unwrap(), "--on-limit", "deny_new"]);
+    let proc = Proc::serve(&[
+        "--webhooks",
+        file.to_str().unwrap(),
+        "--on-limit",
+        "deny_new",
+    ]);
     let app = TestApp::remote(&proc.addr);
 
     let token = app.login_ok("user1", "PC1").await;
-    app.login("user1", "password1", "PC2").await.error(409, "session_limit_reached");
+    app.login("user1", "password1", "PC2")
+        .await
+        .error(409, "session_limit_reached");
     assert_eq!(app.logout(&token).await.status, 204);
     wait_for_hooks(&receiver, 3, WAIT).await;
 
@@ -66,13 +73,20 @@ async fn memory_store_delivers_signed_events_of_every_type() {
         assert_eq!(hook.body["data"]["username"], "user1", "{}", hook.body);
         assert_eq!(hook.body["data"]["ip"], "127.0.0.1", "{}", hook.body);
         for field in ["session_id", "device", "device_class", "reason", "by"] {
-            assert!(hook.body["data"].get(field).is_some(), "{field} in {}", hook.body);
+            assert!(
+                hook.body["data"].get(field).is_some(),
+                "{field} in {}",
+                hook.body
+            );
         }
     }
     let of_type = |t: &str| got.iter().find(|h| h.body["type"] == t).cloned().unwrap();
     let created = of_type("session.created");
     assert_eq!(created.body["data"]["device"], "PC1");
-    assert!(created.body["data"]["session_id"].as_str().unwrap().starts_with("s_"));
+    assert!(created.body["data"]["session_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("s_"));
     assert_eq!(of_type("session.denied").body["data"]["device"], "PC2");
     let revoked = of_type("session.revoked");
     assert_eq!(revoked.body["data"]["reason"], "logout");
@@ -99,7 +113,12 @@ async fn a_refused_delivery_is_retried_with_the_same_webhook_id() {
     let receiver = Receiver::start(&[Answer::Status(500)]).await;
     let dir = tempfile::tempdir().unwrap();
     let file = receiver.file(dir.path(), &["session.created"]);
-    let proc = Proc::serve(&["--redis", &redis.url(), "--webhooks", file.to_str().unwrap()]);
+    let proc = Proc::serve(&[
+        "--redis",
+        &redis.url(),
+        "--webhooks",
+        file.to_str().unwrap(),
+    ]);
     let app = TestApp::remote(&proc.addr);
 
     app.login_ok("user1", "PC1").await;
@@ -124,7 +143,12 @@ async fn two_instances_on_one_redis_deliver_each_event_once() {
     let receiver = Receiver::start(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let file = receiver.file(dir.path(), ALL);
-    let args = ["--redis", &redis.url(), "--webhooks", file.to_str().unwrap()];
+    let args = [
+        "--redis",
+        &redis.url(),
+        "--webhooks",
+        file.to_str().unwrap(),
+    ];
     let procs = [Proc::serve(&args), Proc::serve(&args)];
     let apps: Vec<TestApp> = procs.iter().map(|p| TestApp::remote(&p.addr)).collect();
 
@@ -146,7 +170,10 @@ async fn two_instances_on_one_redis_deliver_each_event_once() {
         .filter(|h| h.body["type"] == "session.revoked")
         .map(|h| h.body["data"]["reason"].clone())
         .collect();
-    assert!(reasons.iter().all(|r| r == "duplicate_login"), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r == "duplicate_login"),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -197,7 +224,10 @@ async fn a_receiver_that_never_answers_does_not_slow_sign_ins() {
         app.login_ok("user1", &format!("PC{i}")).await;
         slowest = slowest.max(started.elapsed());
     }
-    assert!(slowest < Duration::from_secs(2), "a sign-in took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a sign-in took {slowest:?}"
+    );
     eventually("the backlog shows in the metrics", || async {
         let text = metrics(&app).await;
         text.lines().any(|l| {
@@ -251,7 +281,10 @@ fn check_config_names_the_line_and_reason_of_a_bad_webhooks_file() {
     let file = path.to_str().unwrap();
     let (status, _, err) = run(&["check-config", "--webhooks", file], "");
     assert!(!status.success());
-    assert!(err.contains("webhook[1]") && err.contains("line 8"), "{err}");
+    assert!(
+        err.contains("webhook[1]") && err.contains("line 8"),
+        "{err}"
+    );
     assert!(err.contains("secret"), "{err}");
 
     std::fs::write(
@@ -261,5 +294,8 @@ fn check_config_names_the_line_and_reason_of_a_bad_webhooks_file() {
     .unwrap();
     let (status, out, err) = run(&["check-config", "--webhooks", file], "");
     assert!(status.success(), "{err}");
-    assert!(out.contains("1 endpoints") || err.contains("1 endpoints"), "{out}{err}");
+    assert!(
+        out.contains("1 endpoints") || err.contains("1 endpoints"),
+        "{out}{err}"
+    );
 }
