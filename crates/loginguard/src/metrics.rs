@@ -3,7 +3,7 @@
 //! Counters and histograms are recorded where things happen (sign-in
 //! results in `app::sign_in`, revocations in `ws::hub`, kick delivery and
 //! dropped sockets in `ws::connection`, store calls and errors in
-//! `store::timed`); gauges that are cheap to read on demand (open sockets,
+//! `store::timed`, webhook deliveries and backlog in `app::webhooks`); gauges that are cheap to read on demand (open sockets,
 //! live sessions, store and event health, hashing queue) are set when the
 //! page is rendered. The dashboard and alerts in `deploy/` use these names;
 //! `scripts/check-ops` checks them. Labels are fixed,

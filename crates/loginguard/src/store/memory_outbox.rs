@@ -16,29 +16,26 @@ use parking_lot::Mutex;
 
 use super::outbox::{Backlog, Delivery, OutboxEvent, WebhookOutbox};
 use super::StoreError;
-use crate::domain::Millis;
+use crate::domain::{AuditEntry, AuditId, Millis};
 
 /// Deliveries the schedule holds at most by default.
 pub const MEMORY_OUTBOX_CAPACITY: usize = 10_000;
 
 /// Where the memory outbox reads events: the memory audit log.
 pub trait EventFeed: Send + Sync + 'static {
-    /// Events after `cursor` (`None`: from the oldest kept), at most `max`,
-    /// with the cursor to pass next time and how many entries the log's cap
-    /// dropped before they were read.
-    fn events_after(&self, cursor: Option<u64>, max: usize) -> FeedPage;
-    /// Resolves when an entry is added after this call began (or at once
-    /// if one may have been missed).
-    fn changed(&self) -> tokio::sync::futures::Notified<'_>;
+    /// Entries after `after` (`None`: from the oldest kept), oldest first,
+    /// at most `max`, and how many entries after `after` there are in all.
+    fn entries_after(&self, after: Option<AuditId>, max: usize) -> FeedPage;
+    /// Resolves when an entry is appended after this call.
+    fn appended(&self) -> tokio::sync::futures::Notified<'_>;
 }
 
 /// One read of an `EventFeed`.
 #[derive(Debug, Default)]
 pub struct FeedPage {
-    pub events: Vec<OutboxEvent>,
-    pub cursor: Option<u64>,
-    /// Entries after the cursor not yet read (for the backlog).
-    pub unread: u64,
+    pub entries: Vec<AuditEntry>,
+    /// Entries after the cursor, read now or not (for the backlog).
+    pub after: u64,
 }
 
 #[derive(Default)]
@@ -52,8 +49,8 @@ struct Schedule {
 /// The bounded in-process outbox.
 pub struct MemoryOutbox {
     feed: Arc<dyn EventFeed>,
-    /// The log position of the last event handed out by `next_events`.
-    cursor: Mutex<Option<u64>>,
+    /// The last log entry `next_events` went past.
+    cursor: Mutex<Option<AuditId>>,
     schedule: Mutex<Schedule>,
     capacity: usize,
 }
@@ -71,26 +68,19 @@ impl MemoryOutbox {
 
 #[async_trait]
 impl WebhookOutbox for MemoryOutbox {
-    async fn next_events(
-        &self,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
-        let page = {
-            // Subscribing before reading: an entry added in between wakes us.
-            let changed = self.feed.changed();
-            let page = self.feed.events_after(*self.cursor.lock(), max);
-            if page.events.is_empty() {
-                let _ = tokio::time::timeout(wait, changed).await;
-                self.feed.events_after(*self.cursor.lock(), max)
-            } else {
-                page
-            }
-        };
-        if page.cursor.is_some() {
-            *self.cursor.lock() = page.cursor;
+    async fn next_events(&self, max: usize, wait: Duration) -> Result<Vec<OutboxEvent>, StoreError> {
+        // Waiting on `appended` is armed before the read, so an entry
+        // appended in between still wakes us.
+        let appended = self.feed.appended();
+        let mut page = self.feed.entries_after(*self.cursor.lock(), max);
+        if page.entries.is_empty() {
+            let _ = tokio::time::timeout(wait, appended).await;
+            page = self.feed.entries_after(*self.cursor.lock(), max);
         }
-        Ok(page.events)
+        if let Some(last) = page.entries.last() {
+            *self.cursor.lock() = Some(last.id);
+        }
+        Ok(page.entries.iter().filter_map(OutboxEvent::from_audit).collect())
     }
 
     async fn enqueue(
@@ -171,7 +161,7 @@ impl WebhookOutbox for MemoryOutbox {
     }
 
     async fn backlog(&self) -> Result<Backlog, StoreError> {
-        let unread = self.feed.events_after(*self.cursor.lock(), 0).unread;
+        let unread = self.feed.entries_after(*self.cursor.lock(), 0).after;
         let s = self.schedule.lock();
         Ok(Backlog {
             scheduled: s.entries.len() as u64,
@@ -188,13 +178,10 @@ mod tests {
     struct NoFeed(tokio::sync::Notify);
 
     impl EventFeed for NoFeed {
-        fn events_after(&self, cursor: Option<u64>, _max: usize) -> FeedPage {
-            FeedPage {
-                cursor,
-                ..FeedPage::default()
-            }
+        fn entries_after(&self, _after: Option<AuditId>, _max: usize) -> FeedPage {
+            FeedPage::default()
         }
-        fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        fn appended(&self) -> tokio::sync::futures::Notified<'_> {
             self.0.notified()
         }
     }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::domain::{Millis, WebhookBody, WebhookEvent};
+use crate::domain::{AuditEntry, Millis, WebhookBody, WebhookData, WebhookEvent};
 
 /// One audit entry that is a webhook event.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +29,34 @@ pub struct OutboxEvent {
 }
 
 impl OutboxEvent {
+    /// The webhook event an audit entry is, if it is one (a failed password
+    /// is not). Both outboxes read their entries through this one mapping.
+    pub fn from_audit(entry: &AuditEntry) -> Option<OutboxEvent> {
+        let r = &entry.record;
+        let event = WebhookEvent::of_audit_type(r.kind.as_str())?;
+        let by = r.by.as_ref().map_or(serde_json::Value::Null, |a| {
+            serde_json::json!({"device": a.device.as_str(), "ip": a.ip, "at": a.at.to_rfc3339()})
+        });
+        Some(OutboxEvent {
+            message_id: format!("msg_{}", entry.id),
+            cursor: entry.id.to_string(),
+            at: r.at,
+            body: WebhookBody {
+                event,
+                timestamp: r.at.to_rfc3339(),
+                data: WebhookData {
+                    session_id: r.session_id.as_ref().map(|s| s.as_str().to_owned()),
+                    username: Some(r.username.as_str().to_owned()),
+                    device: r.device.as_ref().map(|d| d.as_str().to_owned()),
+                    device_class: None,
+                    ip: r.ip.clone(),
+                    reason: r.reason.map(|x| x.as_str().to_owned()),
+                    by,
+                },
+            },
+        })
+    }
+
     pub fn event(&self) -> WebhookEvent {
         self.body.event
     }
