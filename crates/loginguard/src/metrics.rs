@@ -60,6 +60,7 @@ pub struct Metrics {
     webhook_deliveries: Family<Labels, Counter>,
     webhook_queue_depth: Gauge,
     webhook_unread_events: Gauge,
+    webhook_unread_capacity: Gauge,
     webhook_oldest_undelivered: Gauge,
 }
 
@@ -164,6 +165,12 @@ impl Metrics {
             "Audit entries no instance has read for webhooks yet: the ones the audit cap can still drop",
             webhook_unread_events.clone(),
         );
+        let webhook_unread_capacity = Gauge::default();
+        registry.register(
+            "webhook_unread_capacity",
+            "Audit entries the trail keeps (--audit-max-entries): unread events past this many newer entries are lost",
+            webhook_unread_capacity.clone(),
+        );
         let webhook_oldest_undelivered = Gauge::default();
         registry.register(
             "webhook_oldest_undelivered_seconds",
@@ -187,6 +194,7 @@ impl Metrics {
             webhook_deliveries,
             webhook_queue_depth,
             webhook_unread_events,
+            webhook_unread_capacity,
             webhook_oldest_undelivered,
         }
     }
@@ -199,9 +207,16 @@ impl Metrics {
     }
 
     /// The webhook backlog as the outbox last reported it.
-    pub fn webhook_backlog(&self, scheduled: u64, unread: u64, oldest: std::time::Duration) {
+    pub fn webhook_backlog(
+        &self,
+        scheduled: u64,
+        unread: u64,
+        capacity: u64,
+        oldest: std::time::Duration,
+    ) {
         self.webhook_queue_depth.set(scheduled as i64);
         self.webhook_unread_events.set(unread as i64);
+        self.webhook_unread_capacity.set(capacity as i64);
         self.webhook_oldest_undelivered.set(oldest.as_secs() as i64);
     }
 
@@ -303,7 +318,7 @@ mod tests {
         m.store_call("sign_in").observe(0.0002);
         m.store_error("validate", "unavailable").inc();
         m.webhook_delivery("refused", 2);
-        m.webhook_backlog(4, 1, std::time::Duration::from_secs(75));
+        m.webhook_backlog(4, 1, 1000, std::time::Duration::from_secs(75));
         let text = m.render(&Readings {
             open_sockets: 3,
             live_sessions: 7,
@@ -328,6 +343,7 @@ mod tests {
             "loginguard_webhook_deliveries_total{result=\"refused\"} 2",
             "loginguard_webhook_queue_depth 4",
             "loginguard_webhook_unread_events 1",
+            "loginguard_webhook_unread_capacity 1000",
             "loginguard_webhook_oldest_undelivered_seconds 75",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");

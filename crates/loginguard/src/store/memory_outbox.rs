@@ -68,7 +68,11 @@ impl MemoryOutbox {
 
 #[async_trait]
 impl WebhookOutbox for MemoryOutbox {
-    async fn next_events(&self, max: usize, wait: Duration) -> Result<Vec<OutboxEvent>, StoreError> {
+    async fn next_events(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         // Waiting on `appended` is armed before the read, so an entry
         // appended in between still wakes us.
         let appended = self.feed.appended();
@@ -80,7 +84,11 @@ impl WebhookOutbox for MemoryOutbox {
         if let Some(last) = page.entries.last() {
             *self.cursor.lock() = Some(last.id);
         }
-        Ok(page.entries.iter().filter_map(OutboxEvent::from_audit).collect())
+        Ok(page
+            .entries
+            .iter()
+            .filter_map(OutboxEvent::from_audit)
+            .collect())
     }
 
     async fn enqueue(

@@ -70,11 +70,6 @@ impl Receiver {
         self.inner.got.lock().unwrap().clone()
     }
 
-    /// The requests received with `webhook-id` `id`.
-    pub fn with_id(&self, id: &str) -> Vec<Hook> {
-        self.got().into_iter().filter(|h| h.id == id).collect()
-    }
-
     /// A webhooks file at `dir` sending `events` here.
     pub fn file(&self, dir: &std::path::Path, events: &[&str]) -> std::path::PathBuf {
         let path = dir.join("webhooks.toml");

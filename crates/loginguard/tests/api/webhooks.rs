@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 use crate::process::{run, Proc};
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
 use crate::webhook_receiver::{verifies, Answer, Receiver, SECRET};
 
 const ALL: &[&str] = &["session.created", "session.revoked", "session.denied"];
@@ -100,11 +100,13 @@ async fn memory_store_delivers_signed_events_of_every_type() {
     let other = "whsec_c2Vjb25kIHNlY3JldCBvZiAyNCBieXRlcyE=";
     assert!(!verifies(&created, other));
 
-    let text = metrics(&app).await;
-    assert!(
-        text.contains("loginguard_webhook_deliveries_total{result=\"delivered\"} 3"),
-        "{text}"
-    );
+    // The receiver records a request before it answers: the count follows.
+    eventually("three deliveries counted", || async {
+        metrics(&app)
+            .await
+            .contains("loginguard_webhook_deliveries_total{result=\"delivered\"} 3")
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -174,6 +176,35 @@ async fn two_instances_on_one_redis_deliver_each_event_once() {
         reasons.iter().all(|r| r == "duplicate_login"),
         "{reasons:?}"
     );
+}
+
+#[tokio::test]
+async fn a_cluster_delivers_and_retries() {
+    // The audit stream and the schedule each sit in their own slot: every
+    // command and script here must stay within one.
+    let cluster = RedisCluster::start();
+    let receiver = Receiver::start(&[Answer::Status(503)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = receiver.file(dir.path(), ALL);
+    let nodes = cluster.urls().join(",");
+    let args = [
+        "--redis-cluster",
+        &nodes,
+        "--webhooks",
+        file.to_str().unwrap(),
+    ];
+    let procs = [Proc::serve(&args), Proc::serve(&args)];
+    let app = TestApp::remote(&procs[0].addr);
+    let token = app.login_ok("user1", "PC1").await;
+    TestApp::remote(&procs[1].addr).logout(&token).await;
+    // created (refused once, then retried) and revoked.
+    wait_for_hooks(&receiver, 3, RETRY_WAIT).await;
+    let got = receiver.got();
+    let ids: HashSet<_> = got.iter().map(|h| h.id.clone()).collect();
+    assert_eq!(ids.len(), 2, "{got:#?}");
+    assert!(got.iter().all(|h| verifies(h, SECRET)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.got().len(), 3, "nothing delivered twice");
 }
 
 #[tokio::test]

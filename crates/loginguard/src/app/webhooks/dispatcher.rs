@@ -47,6 +47,8 @@ pub struct Dispatcher {
     pub schedule: RetrySchedule,
     /// The deadline of one attempt (what `sender` was built with).
     pub timeout: Duration,
+    /// Entries the audit trail keeps: unread events past it are lost.
+    pub audit_cap: u64,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
 }
@@ -219,6 +221,7 @@ impl Dispatcher {
                 self.metrics.webhook_backlog(
                     backlog.scheduled,
                     backlog.unread,
+                    self.audit_cap,
                     Duration::from_millis(age),
                 );
             }

@@ -112,7 +112,7 @@ impl RedisOutbox {
         if parts.len() < 2 {
             return Err(StoreError::corrupt("XAUTOCLAIM reply is too short"));
         }
-        redis::from_redis_value(parts.swap_remove(1)).map_err(classify)
+        redis::from_redis_value(parts.swap_remove(1)).map_err(StoreError::corrupt)
     }
 
     async fn read_new(&self, conn: &mut RedisConn, max: usize) -> Result<Vec<audit::Raw>, StoreError> {
