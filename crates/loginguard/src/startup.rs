@@ -18,25 +18,25 @@ use tokio_util::task::TaskTracker;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::app::webhooks::EndpointSet;
+use crate::app::webhooks::{Dispatcher, EndpointSet, Sender, Webhooks};
 pub use crate::app::ReloadHandle;
 use crate::app::{
-    run_key_reloads, run_reloads, undo_queue, AdminService, BackendService, Operations, Reconciler,
-    SessionService, SignInService, UndoWorker,
+    run_key_reloads, run_reloads, run_webhook_reloads, undo_queue, AdminService, BackendService,
+    Operations, Reconciler, SessionService, SignInService, UndoWorker,
 };
 use crate::auth::{
     Accounts, ApiKeys, DeviceTokens, FailureLimiter, KeySet, PasswordVerifier, RateLimits,
 };
-use crate::config::{Config, StoreBackend};
-use crate::domain::{Clock, SystemClock};
+use crate::config::{Config, StoreBackend, StoreConfig};
+use crate::domain::{Clock, RetrySchedule, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus, SubscribeTarget};
 use crate::http::{self, AppState, ClientIpRule, CookieRule, OriginRule, TlsListener};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
-use crate::store::redis::{RedisConn, RedisTls, SentinelConn};
+use crate::store::redis::{RedisConn, RedisOutbox, RedisTls, SentinelConn};
 use crate::store::{
-    FailureCounter, MemoryFailures, MemoryStore, RedisStore, SessionStore, SnapshotCache,
-    StoreError, TimedStore,
+    AuditSettings, FailureCounter, MemoryFailures, MemoryOutbox, MemoryStore, RedisStore,
+    SessionStore, SnapshotCache, StoreError, TimedStore, WebhookOutbox, MEMORY_OUTBOX_CAPACITY,
 };
 use crate::ws::{self, close::CloseCode, ConnContext, Hub};
 
@@ -59,6 +59,8 @@ pub enum StartupError {
     ApiKeys(String),
     #[error("{0}")]
     Webhooks(String),
+    #[error("cannot build the webhook client")]
+    WebhookClient(#[source] reqwest::Error),
     #[error("cannot prepare the session store")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot use the TLS certificate")]
@@ -70,6 +72,8 @@ pub enum StartupError {
     Rng(#[source] getrandom::Error),
     #[error("cannot prepare password hashing")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("the audit trail of the embedded store lives in its process: read it with GET /api/admin/audit, or give --redis, --redis-cluster or --redis-sentinel")]
+    NoRedis,
 }
 
 /// A built, bound, not yet running instance.
@@ -86,6 +90,8 @@ pub struct App {
     reconciler: Reconciler,
     /// Present with `--api-keys`: reloaded on each reload request.
     api_keys: Option<Arc<ApiKeys>>,
+    /// Present with `--webhooks`: delivers events; its file reloads.
+    webhooks: Option<Dispatcher>,
     reloads: ReloadHandle,
     /// Fires when the instance shuts down; sockets close with 1012.
     shutdown: CancellationToken,
@@ -120,6 +126,9 @@ impl App {
         let api_keys = Arc::new(
             ApiKeys::load(config.accounts.api_keys.as_deref()).map_err(StartupError::ApiKeys)?,
         );
+        let webhooks = Arc::new(
+            Webhooks::load(config.webhooks.webhooks.as_deref()).map_err(StartupError::Webhooks)?,
+        );
         let users = accounts.current();
         if users.demo_accounts().is_empty() {
             tracing::info!(accounts = users.len(), "users file loaded");
@@ -130,17 +139,24 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(metrics.clone(), config.ws.max_sockets_per_session as usize);
         let sockets: Arc<dyn LocalSockets> = hub.clone();
-        let (store, failures, presence, bus_health, redis): StoreParts =
+        let audit = AuditSettings {
+            instance: instance_id()?,
+            max_entries: config.store.audit_max_entries as usize,
+        };
+        tracing::info!(instance = %audit.instance, "instance id (presence, audit trail)");
+        let (store, failures, presence, bus_health, redis, outbox): StoreParts =
             match config.store.backend() {
                 StoreBackend::Memory => {
                     let bus = LocalBus::new();
                     bus.attach(hub.clone() as Arc<dyn EventHandler>);
+                    let memory = Arc::new(MemoryStore::with_audit(lifetimes, bus, audit));
                     (
-                        Arc::new(MemoryStore::new(lifetimes, bus)),
+                        memory.clone(),
                         Arc::new(MemoryFailures::new()),
                         Arc::new(LocalPresence::new(sockets.clone())),
                         Arc::new(BusHealth::new(true)),
                         None,
+                        Arc::new(MemoryOutbox::new(memory, MEMORY_OUTBOX_CAPACITY)),
                     )
                 }
                 StoreBackend::Redis(url) => {
@@ -149,14 +165,15 @@ impl App {
                         RedisConn::single(url.expose_secret(), &tls, config.store.redis_timeout)
                             .map_err(StoreError::unavailable)?;
                     let bus = clients(std::slice::from_ref(url), &tls)?;
-                    redis_parts(conn, bus, &config, &sockets, &clock).await?
+                    redis_parts(conn, bus, &config, audit, &sockets, &clock).await?
                 }
                 StoreBackend::Cluster(nodes) => {
                     let tls = redis_tls(&config);
                     let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
                     let conn = RedisConn::cluster(&urls, &tls, config.store.redis_timeout)
                         .map_err(StoreError::unavailable)?;
-                    redis_parts(conn, clients(nodes, &tls)?, &config, &sockets, &clock).await?
+                    let bus = clients(nodes, &tls)?;
+                    redis_parts(conn, bus, &config, audit, &sockets, &clock).await?
                 }
                 StoreBackend::Sentinel { sentinels, master } => {
                     let urls: Vec<&str> = sentinels.iter().map(|n| n.expose_secret()).collect();
@@ -168,6 +185,7 @@ impl App {
                         RedisConn::Sentinel(sentinel),
                         bus,
                         &config,
+                        audit,
                         &sockets,
                         &clock,
                     )
@@ -175,6 +193,20 @@ impl App {
                 }
             };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
+        let dispatcher = match &config.webhooks.webhooks {
+            Some(_) => Some(Dispatcher {
+                outbox,
+                webhooks,
+                sender: Sender::new(config.webhooks.webhook_timeout)
+                    .map_err(StartupError::WebhookClient)?,
+                schedule: RetrySchedule::default(),
+                timeout: config.webhooks.webhook_timeout,
+                audit_cap: config.store.audit_max_entries as u64,
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            }),
+            None => None,
+        };
         let snapshot = Arc::new(SnapshotCache::new(
             store.clone(),
             clock.clone(),
@@ -289,6 +321,7 @@ impl App {
             sweep_interval: config.session.sweep_interval,
             reconciler,
             api_keys: config.accounts.api_keys.is_some().then_some(api_keys),
+            webhooks: dispatcher,
             reloads: ReloadHandle::default(),
             shutdown,
             store_kind: store_kind(&config),
@@ -322,6 +355,7 @@ impl App {
             sweep_interval,
             reconciler,
             api_keys,
+            webhooks,
             reloads,
             shutdown: inner,
             store_kind,
@@ -350,6 +384,15 @@ impl App {
         tracker.spawn(run_reloads(reconciler, reloads.subscribe(), inner.clone()));
         if let Some(keys) = api_keys {
             tracker.spawn(run_key_reloads(keys, reloads.subscribe(), inner.clone()));
+        }
+        if let Some(dispatcher) = webhooks {
+            let file = dispatcher.webhooks.clone();
+            tracker.spawn(run_webhook_reloads(
+                file,
+                reloads.subscribe(),
+                inner.clone(),
+            ));
+            tracker.spawn(dispatcher.run(inner.clone()));
         }
         tracker.close();
 
@@ -473,9 +516,41 @@ fn store_kind(config: &Config) -> &'static str {
     }
 }
 
+/// The Redis store `config` names, for `loginguard audit`: the same
+/// connection code as `serve` (TLS, ACL user in the URL, Cluster, Sentinel).
+pub fn audit_store(config: &StoreConfig) -> Result<RedisStore, StartupError> {
+    let tls = store_tls(config);
+    let conn = match config.backend() {
+        StoreBackend::Memory => return Err(StartupError::NoRedis),
+        StoreBackend::Redis(url) => {
+            RedisConn::single(url.expose_secret(), &tls, config.redis_timeout)
+        }
+        StoreBackend::Cluster(nodes) => {
+            let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
+            RedisConn::cluster(&urls, &tls, config.redis_timeout)
+        }
+        StoreBackend::Sentinel { sentinels, master } => {
+            let urls: Vec<&str> = sentinels.iter().map(|n| n.expose_secret()).collect();
+            SentinelConn::new(&urls, master.expose_secret(), &tls).map(RedisConn::Sentinel)
+        }
+    }
+    .map_err(StoreError::unavailable)?;
+    // Only reads: the lifetimes are never used.
+    let lifetimes = crate::domain::Lifetimes {
+        idle: Duration::ZERO,
+        absolute: Duration::ZERO,
+        touch_after: Duration::ZERO,
+    };
+    Ok(RedisStore::new(conn, &config.redis_prefix, lifetimes))
+}
+
 /// What `rediss://` connections trust: `--redis-ca`, else the system's roots.
 fn redis_tls(config: &Config) -> RedisTls {
-    match &config.store.redis_ca {
+    store_tls(&config.store)
+}
+
+fn store_tls(store: &StoreConfig) -> RedisTls {
+    match &store.redis_ca {
         Some(ca) => RedisTls::with_ca(ca.pem.clone()),
         None => RedisTls::system_roots(),
     }
@@ -490,14 +565,24 @@ fn clients(urls: &[SecretString], tls: &RedisTls) -> Result<Vec<redis::Client>, 
 }
 
 /// The store, its failed-sign-in counters (shared by every instance on
-/// Redis), presence, bus health and the Redis background parts.
+/// Redis), presence, bus health, the Redis background parts and the
+/// webhook outbox on the same store.
 type StoreParts = (
     Arc<dyn SessionStore>,
     Arc<dyn FailureCounter>,
     Arc<dyn Presence>,
     Arc<BusHealth>,
     Option<RedisParts>,
+    Arc<dyn WebhookOutbox>,
 );
+
+/// A fresh random name for this instance: presence publishes under it and
+/// the audit trail signs its entries with it.
+fn instance_id() -> Result<String, StartupError> {
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).map_err(StartupError::Rng)?;
+    Ok(hex::encode(id))
+}
 
 /// The device token signer: the configured key, or a random one, with a
 /// warning where several instances may run (they would not honour each
@@ -519,6 +604,7 @@ async fn redis_parts(
     conn: RedisConn,
     bus: impl SubscribeTarget,
     config: &Config,
+    audit: AuditSettings,
     sockets: &Arc<dyn LocalSockets>,
     clock: &Arc<dyn Clock>,
 ) -> Result<StoreParts, StartupError> {
@@ -527,7 +613,8 @@ async fn redis_parts(
         &config.store.redis_prefix,
         config.session.lifetimes(),
     )
-    .allow_evicting(config.store.allow_evicting_redis);
+    .allow_evicting(config.store.allow_evicting_redis)
+    .with_audit(audit.clone());
     // A Redis that is down now is checked when it answers (until then the
     // instance is not ready); one that answers and does not suit us is fatal.
     match store.verify_server().await {
@@ -539,14 +626,15 @@ async fn redis_parts(
     }
     let health = Arc::new(BusHealth::new(false));
     let bus = RedisBus::new(bus, store.keys().events_channel(), health.clone());
-    let mut id = [0u8; 8];
-    getrandom::fill(&mut id).map_err(StartupError::Rng)?;
-    let instance = hex::encode(id);
-    tracing::info!(%instance, "instance id for presence");
+    let outbox = Arc::new(RedisOutbox::new(
+        conn.clone(),
+        store.keys(),
+        &audit.instance,
+    ));
     let presence = Arc::new(RedisPresence {
         conn,
         keys: store.keys().clone(),
-        instance,
+        instance: audit.instance,
         hub: sockets.clone(),
         clock: clock.clone(),
         interval: config.ws.presence_interval,
@@ -558,5 +646,6 @@ async fn redis_parts(
         presence.clone(),
         health,
         Some(RedisParts { bus, presence }),
+        outbox,
     ))
 }

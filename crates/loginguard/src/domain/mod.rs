@@ -4,12 +4,13 @@
 //! on: parsed user input (`Username`, `DeviceName`, `DeviceClass`,
 //! `ClientDeviceId`, `DeviceToken`), identities (`SessionId`, `AccountKey`,
 //! `Token`), the session record and its provenance, the policy decision, the
-//! revocation reasons, the failed-sign-in window and webhook events with
-//! their retry schedule. The memory store runs
+//! revocation reasons, the audit trail's entry, the failed-sign-in window
+//! and webhook events with their retry schedule. The memory store runs
 //! `Account` and `FailureWindow` directly; the Redis Lua scripts mirror
 //! them, and the conformance suites check that they agree.
 
 mod account;
+mod audit;
 mod clock;
 mod device;
 mod device_class;
@@ -26,6 +27,7 @@ mod username;
 mod webhook;
 
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
+pub use audit::{AuditEntry, AuditId, AuditKind, AuditRecord, MalformedAuditId};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;
 pub use device_class::{ClientDeviceId, DeviceClass, DeviceTagError};

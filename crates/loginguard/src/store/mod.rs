@@ -7,9 +7,12 @@
 //! `StoreEvent` in that same step and answers a re-run of the same request as
 //! its first run did (`replies`). The store never imports `ws` or `http`.
 //! Beside it, `FailureCounter` keeps the failed sign-in counts (in the same
-//! Redis, so every instance shares them), and `WebhookOutbox` hands the
-//! audit trail's events to the webhook dispatcher (`outbox`).
+//! Redis, so every instance shares them). Every change also appends its
+//! audit entries in that same step (`audit`; on Redis Cluster right after
+//! it, see `redis/audit.rs`), and `WebhookOutbox` hands the audit trail's
+//! events to the webhook dispatcher (`outbox`).
 
+mod audit;
 mod error;
 mod failures;
 mod memory;
@@ -20,6 +23,7 @@ mod replies;
 mod snapshot;
 mod timed;
 
+pub use audit::{AuditLog, AuditPage, AuditQuery, AuditSettings, DEFAULT_MAX_AUDIT_ENTRIES};
 pub use error::StoreError;
 pub use failures::{FailureCounter, FailureKey, MemoryFailures};
 pub use memory::MemoryStore;
@@ -32,7 +36,8 @@ pub use timed::TimedStore;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AccountKey, Actor, Lookup, Millis, Policy, Reason, Session, SessionId, Token, Username,
+    AccountKey, Actor, DeviceName, Lookup, Millis, Policy, Reason, Session, SessionId, Token,
+    Username,
 };
 
 /// A new session to admit under `policy`.
@@ -161,4 +166,20 @@ pub trait SessionStore: Send + Sync + 'static {
     /// expires by itself (Redis key TTLs) may do nothing. Returns how many
     /// sessions it ended.
     async fn maintain(&self, now: Millis) -> Result<usize, StoreError>;
+
+    /// Appends a `sign_in_failed` entry to the audit trail: a wrong password
+    /// changes nothing in the store, so no other step records it. Every
+    /// other entry is appended by the change it records, in the same step.
+    async fn record_failed_sign_in(
+        &self,
+        username: &Username,
+        device: &DeviceName,
+        ip: &str,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// One page of the audit trail, newest first. A page filtered by user
+    /// may hold fewer than `limit` entries while `next` says more may follow
+    /// (a backend may bound how far one page looks).
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
 }

@@ -14,6 +14,8 @@
 //!   or the lease's end while an instance attempts it
 //! - `<p>:{webhooks}:jobs`: hash, webhook delivery key -> delivery JSON
 //! - `<p>:{webhooks}:born`: sorted set, webhook delivery key -> event time (ms)
+//! - `<p>:{audit}:log`: stream, the audit trail (field `e`: `AuditRecord`
+//!   JSON), capped with `MAXLEN ~`
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
 //! - `<p>:{idx}:instances`: sorted set, instance id -> last heartbeat (ms)
 //! - `<p>:{a:<account key>}:f`: hash, the account's failed-sign-in window
@@ -113,6 +115,12 @@ impl KeySpace {
             jobs: format!("{base}:jobs"),
             born: format!("{base}:born"),
         }
+    }
+
+    /// The audit trail's one stream. On Cluster it has its own slot, which
+    /// is why the scripts there hand their entries back (`audit.rs`).
+    pub fn audit_stream(&self) -> String {
+        format!("{}:{{audit}}:log", self.prefix)
     }
 
     pub fn events_channel(&self) -> String {

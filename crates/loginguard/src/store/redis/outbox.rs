@@ -115,7 +115,11 @@ impl RedisOutbox {
         redis::from_redis_value(parts.swap_remove(1)).map_err(StoreError::corrupt)
     }
 
-    async fn read_new(&self, conn: &mut RedisConn, max: usize) -> Result<Vec<audit::Raw>, StoreError> {
+    async fn read_new(
+        &self,
+        conn: &mut RedisConn,
+        max: usize,
+    ) -> Result<Vec<audit::Raw>, StoreError> {
         let reply: redis::RedisResult<Option<Vec<(String, Vec<audit::Raw>)>>> =
             redis::cmd("XREADGROUP")
                 .arg("GROUP")
@@ -158,17 +162,21 @@ impl RedisOutbox {
 
     /// Entries the group has not read, and the time of the oldest of them
     /// or of those read and not acked.
-    async fn stream_backlog(&self, conn: &mut RedisConn) -> Result<(u64, Option<Millis>), StoreError> {
+    async fn stream_backlog(
+        &self,
+        conn: &mut RedisConn,
+    ) -> Result<(u64, Option<Millis>), StoreError> {
         let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
             .arg("GROUPS")
             .arg(&self.stream)
             .query_async(conn)
             .await
             .map_err(classify)?;
-        let Some(group) = groups
-            .into_iter()
-            .find(|g| g.get("name").is_some_and(|n| redis::from_redis_value::<String>(n.clone()).ok().as_deref() == Some(GROUP)))
-        else {
+        let Some(group) = groups.into_iter().find(|g| {
+            g.get("name").is_some_and(|n| {
+                redis::from_redis_value::<String>(n.clone()).ok().as_deref() == Some(GROUP)
+            })
+        }) else {
             return Ok((0, None));
         };
         let number = |field: &str| {
@@ -194,12 +202,13 @@ impl RedisOutbox {
         };
         let mut oldest = None;
         if pending > 0 {
-            let summary: (u64, Option<String>, Option<String>, redis::Value) = redis::cmd("XPENDING")
-                .arg(&self.stream)
-                .arg(GROUP)
-                .query_async(conn)
-                .await
-                .map_err(classify)?;
+            let summary: (u64, Option<String>, Option<String>, redis::Value) =
+                redis::cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .query_async(conn)
+                    .await
+                    .map_err(classify)?;
             oldest = summary.1.and_then(|id| id.parse::<AuditId>().ok());
         }
         if oldest.is_none() && lag > 0 {
@@ -220,7 +229,11 @@ impl RedisOutbox {
 
 #[async_trait]
 impl WebhookOutbox for RedisOutbox {
-    async fn next_events(&self, max: usize, wait: Duration) -> Result<Vec<OutboxEvent>, StoreError> {
+    async fn next_events(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let mut conn = self.conn.clone();
         self.ensure_group(&mut conn).await?;
         let mut raw = self.claim_abandoned(&mut conn, max).await?;
@@ -254,12 +267,17 @@ impl WebhookOutbox for RedisOutbox {
         let mut conn = self.conn.clone();
         if !deliveries.is_empty() {
             let mut call = WEBHOOK_ENQUEUE.prepare_invoke();
-            call.key(&self.keys.due).key(&self.keys.jobs).key(&self.keys.born).arg(due.0);
+            call.key(&self.keys.due)
+                .key(&self.keys.jobs)
+                .key(&self.keys.born)
+                .arg(due.0);
             for d in &deliveries {
                 let json = serde_json::to_string(d).map_err(StoreError::corrupt)?;
                 call.arg(d.key()).arg(json).arg(d.born.0);
             }
-            call.invoke_async::<u64>(&mut conn).await.map_err(classify)?;
+            call.invoke_async::<u64>(&mut conn)
+                .await
+                .map_err(classify)?;
         }
         self.ack(&mut conn, handled).await?;
         Ok(0)

@@ -4,11 +4,12 @@
 -- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
 -- ARGV[7] replay window (ms)
+-- ARGV[8], ARGV[9] and the last KEY: the audit trail (see common.lua)
 -- Reply: {'created', <evicted session JSON>...} or {'denied', <live session JSON>...};
 -- a re-run of the same request (same new session id) gets the first run's
 -- reply, or {'undone', ...} once undo_sign_in gave the request up.
 local earlier = replay()
-if earlier then return earlier end
+if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
@@ -20,9 +21,10 @@ local by = {d = new.d, ip = new.ip, at = now}
 
 if #live >= max and ARGV[4] == 'deny_new' then
   redis.call('PUBLISH', channel, cjson.encode({k = 'login_blocked', u = new.u, by = by}))
+  audit('denied', new, nil, nil, now, false)
   local reply = encode_all(live)
   table.insert(reply, 1, 'denied')
-  return remember(reply, tonumber(ARGV[7]))
+  return finish(remember(reply, tonumber(ARGV[7])))
 end
 
 local evicted = {}
@@ -43,7 +45,8 @@ for i, s in ipairs(evicted) do ids[i] = s.id end
 local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
 if #ids > 0 then event.revoked = ids end
 redis.call('PUBLISH', channel, cjson.encode(event))
+audit('signed_in', new, nil, nil, now, true)
 
 local reply = encode_all(evicted)
 table.insert(reply, 1, 'created')
-return remember(reply, tonumber(ARGV[7]))
+return finish(remember(reply, tonumber(ARGV[7])))
