@@ -35,6 +35,9 @@ const CLAIM_EVERY: Duration = Duration::from_secs(5);
 /// hold the multiplexed connection every other call shares).
 const POLL: Duration = Duration::from_millis(200);
 
+/// What `XREADGROUP` answers: per stream, its entries (none: nothing new).
+type GroupRead = Option<Vec<(String, Vec<audit::Raw>)>>;
+
 /// One instance's view of the shared outbox.
 pub struct RedisOutbox {
     conn: RedisConn,
@@ -120,18 +123,17 @@ impl RedisOutbox {
         conn: &mut RedisConn,
         max: usize,
     ) -> Result<Vec<audit::Raw>, StoreError> {
-        let reply: redis::RedisResult<Option<Vec<(String, Vec<audit::Raw>)>>> =
-            redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg("COUNT")
-                .arg(max)
-                .arg("STREAMS")
-                .arg(&self.stream)
-                .arg(">")
-                .query_async(conn)
-                .await;
+        let reply: redis::RedisResult<GroupRead> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(max)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(">")
+            .query_async(conn)
+            .await;
         match reply {
             Ok(streams) => Ok(streams
                 .unwrap_or_default()
