@@ -192,6 +192,25 @@ export interface AdminPage {
   generated_at: string;
 }
 
+/** One entry of the audit trail (`GET /api/admin/audit`). */
+export interface AuditEntry {
+  id: string;
+  at: string;
+  type: "signed_in" | "sign_in_failed" | "denied" | "signed_out" | "revoked" | "expired";
+  username: string;
+  session_id: string | null;
+  device: string | null;
+  ip: string | null;
+  reason: string | null;
+  by: { device: string; ip: string; at: string } | null;
+  instance: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next_cursor: string | null;
+}
+
 export declare class LoginGuardError extends Error {
   constructor(status: number, body: unknown);
   /** HTTP status, or 0 when the server could not be reached. */
@@ -239,6 +258,7 @@ export declare class LoginGuardApi {
   revokeSession(sessionId: string): Promise<void>;
   demoAccounts(): Promise<DemoAccount[]>;
   adminSessions(page?: { cursor?: string | null; limit?: number }): Promise<AdminPage>;
+  adminAudit(page?: { cursor?: string | null; limit?: number; username?: string }): Promise<AuditPage>;
   adminSignOutUser(username: string): Promise<{ revoked: number }>;
 }
 

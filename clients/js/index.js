@@ -466,6 +466,16 @@ export class LoginGuardApi {
     return this._call("GET", `/api/admin/sessions${qs ? `?${qs}` : ""}`);
   }
 
+  /** GET /api/admin/audit: one page of the audit trail, newest first. */
+  adminAudit({ cursor, limit, username } = {}) {
+    const q = new URLSearchParams();
+    if (cursor) q.set("cursor", cursor);
+    if (limit) q.set("limit", String(limit));
+    if (username) q.set("username", username);
+    const qs = q.toString();
+    return this._call("GET", `/api/admin/audit${qs ? `?${qs}` : ""}`);
+  }
+
   /** DELETE /api/admin/users/{username}/sessions: signs an account out everywhere. */
   adminSignOutUser(username) {
     return this._call("DELETE", `/api/admin/users/${encodeURIComponent(username)}/sessions`);

@@ -169,6 +169,14 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
     assert.equal(kick.reason, "revoked_by_admin");
     assert.equal(kick.by, null);
     assert.match(describeForceLogout(kick, { username: "user2" }), /^An administrator signed user2 out at \d\d:\d\d:\d\d\.$/);
+    const trail = await admin.adminAudit({ username: "user2", limit: 1 });
+    assert.equal(trail.entries.length, 1);
+    assert.equal(trail.entries[0].type, "revoked");
+    assert.equal(trail.entries[0].reason, "revoked_by_admin");
+    assert.equal(typeof trail.next_cursor, "string");
+    const older = await admin.adminAudit({ username: "user2", cursor: trail.next_cursor, limit: 1 });
+    assert.equal(older.entries[0].username, "user2");
+    assert.notEqual(older.entries[0].id, trail.entries[0].id);
   });
 
   test("LoginGuardApi.demoAccounts lists the demo accounts, with their passwords, in demo mode", async () => {

@@ -426,6 +426,13 @@ mod tests {
         ) -> Result<crate::store::AuditPage, StoreError> {
             self.inner.audit(q).await
         }
+        async fn audit_after(
+            &self,
+            after: Option<crate::domain::AuditId>,
+            limit: usize,
+        ) -> Result<Vec<crate::domain::AuditEntry>, StoreError> {
+            self.inner.audit_after(after, limit).await
+        }
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Administration: `GET /api/admin/sessions` (every live session, a page at
-//! a time) and `DELETE /api/admin/users/{username}/sessions`.
+//! a time), `DELETE /api/admin/users/{username}/sessions` and
+//! `GET /api/admin/audit` (the audit trail, a page at a time).
 
 use std::sync::Arc;
 
@@ -11,14 +12,15 @@ use serde::Deserialize;
 
 use super::extract::Admin;
 use super::state::AppState;
-use super::views::{AdminPageView, RevokedCountView};
+use super::views::{AdminPageView, AuditPageView, RevokedCountView};
 use super::ApiError;
-use crate::app::{AdminService, PageRequest};
+use crate::app::{audit_query, AdminService, PageRequest};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/admin/sessions", get(list))
         .route("/api/admin/users/{username}/sessions", delete(revoke_user))
+        .route("/api/admin/audit", get(audit))
 }
 
 #[derive(Deserialize)]
@@ -35,6 +37,27 @@ async fn list(
     let Query(q) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
     let request = PageRequest::parse(q.cursor.as_deref(), q.limit.as_deref())?;
     Ok(Json(admin.page(request).await?.into()))
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    cursor: Option<String>,
+    limit: Option<String>,
+    username: Option<String>,
+}
+
+async fn audit(
+    State(admin): State<Arc<AdminService>>,
+    _caller: Admin,
+    query: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Json<AuditPageView>, ApiError> {
+    let Query(q) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let query = audit_query(
+        q.cursor.as_deref(),
+        q.limit.as_deref(),
+        q.username.as_deref(),
+    )?;
+    Ok(Json(admin.audit(&query).await?.into()))
 }
 
 async fn revoke_user(

@@ -34,6 +34,7 @@ pub use error::ApiError;
 pub use serve::serve;
 pub use state::{AppState, ClientIpRule, OriginRule};
 pub use tls::{TlsError, TlsListener};
+pub use views::AuditEntryView;
 
 use std::time::Duration;
 

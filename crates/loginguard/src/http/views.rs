@@ -9,7 +9,10 @@ use serde::Serialize;
 
 use crate::app::{AdminPage, CurrentSession, ListedSession, SignedIn};
 use crate::auth::User;
-use crate::domain::{DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone};
+use crate::domain::{
+    AuditEntry, AuditKind, DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone,
+};
+use crate::store::AuditPage;
 use crate::ws::message::ActorView;
 
 #[derive(Serialize)]
@@ -131,6 +134,57 @@ impl From<AdminPage> for AdminPageView {
             count: page.count,
             next_cursor: page.next_cursor,
             generated_at: page.generated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// `GET /api/admin/audit`: one page of the audit trail, newest first.
+#[derive(Serialize)]
+pub struct AuditPageView {
+    pub entries: Vec<AuditEntryView>,
+    pub next_cursor: Option<String>,
+}
+
+impl From<AuditPage> for AuditPageView {
+    fn from(page: AuditPage) -> Self {
+        AuditPageView {
+            entries: page.entries.iter().map(AuditEntryView::from).collect(),
+            next_cursor: page.next.map(|id| id.to_string()),
+        }
+    }
+}
+
+/// One entry of the audit trail, as the API and `loginguard audit` print
+/// it: every field always present, `null` where it does not apply.
+#[derive(Serialize)]
+pub struct AuditEntryView {
+    pub id: String,
+    pub at: String,
+    #[serde(rename = "type")]
+    pub kind: AuditKind,
+    pub username: String,
+    pub session_id: Option<SessionId>,
+    pub device: Option<String>,
+    pub ip: Option<String>,
+    pub reason: Option<Reason>,
+    pub by: Option<ActorView>,
+    pub instance: String,
+}
+
+impl From<&AuditEntry> for AuditEntryView {
+    fn from(e: &AuditEntry) -> Self {
+        let r = &e.record;
+        AuditEntryView {
+            id: e.id.to_string(),
+            at: r.at.to_rfc3339(),
+            kind: r.kind,
+            username: r.username.to_string(),
+            session_id: r.session_id.clone(),
+            device: r.device.as_ref().map(|d| d.as_str().to_owned()),
+            ip: r.ip.clone(),
+            reason: r.reason,
+            by: r.by.as_ref().map(ActorView::from),
+            instance: r.instance.clone(),
         }
     }
 }

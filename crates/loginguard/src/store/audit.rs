@@ -8,7 +8,6 @@
 
 use std::collections::VecDeque;
 
-use super::memory_outbox::FeedPage;
 use crate::domain::{AuditEntry, AuditId, AuditRecord, Millis, Username};
 
 /// Entries kept by default (`--audit-max-entries`).
@@ -79,14 +78,21 @@ impl AuditLog {
         }
     }
 
-    /// Entries after `after` (from the oldest kept when `None`), oldest
-    /// first, at most `max`: what the webhook outbox reads.
-    pub fn after(&self, after: Option<AuditId>, max: usize) -> FeedPage {
-        let start = after.map_or(0, |a| self.entries.partition_point(|e| e.id <= a));
-        FeedPage {
-            entries: self.entries.range(start..).take(max).cloned().collect(),
-            after: (self.entries.len() - start) as u64,
-        }
+    /// At most `limit` entries after `after`, oldest first.
+    pub fn after(&self, after: Option<AuditId>, limit: usize) -> Vec<AuditEntry> {
+        let start = self.index_after(after);
+        self.entries.range(start..).take(limit).cloned().collect()
+    }
+
+    /// How many entries there are after `after` (all without one): what a
+    /// reader at `after` has yet to read (the webhook backlog).
+    pub fn count_after(&self, after: Option<AuditId>) -> u64 {
+        (self.entries.len() - self.index_after(after)) as u64
+    }
+
+    /// The position of the first entry after `after` (ids only grow).
+    fn index_after(&self, after: Option<AuditId>) -> usize {
+        after.map_or(0, |a| self.entries.partition_point(|e| e.id <= a))
     }
 
     pub fn page(&self, query: &AuditQuery) -> AuditPage {

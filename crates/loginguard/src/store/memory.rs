@@ -24,8 +24,8 @@ use super::memory_outbox::{EventFeed, FeedPage};
 use super::replies::{Replies, RequestId};
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    Account, AccountKey, Actor, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup, Millis,
-    Policy, Reason, Session, SessionId, SignInDecision, Token, Username,
+    Account, AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup,
+    Millis, Policy, Reason, Session, SessionId, SignInDecision, Token, Username,
 };
 use crate::events::{LocalBus, StoreEvent};
 
@@ -210,7 +210,11 @@ impl MemoryStore {
 
 impl EventFeed for MemoryStore {
     fn entries_after(&self, after: Option<AuditId>, max: usize) -> FeedPage {
-        self.inner.audit.lock().after(after, max)
+        let log = self.inner.audit.lock();
+        FeedPage {
+            entries: log.after(after, max),
+            after: log.count_after(after),
+        }
     }
 
     fn appended(&self) -> tokio::sync::futures::Notified<'_> {
@@ -454,6 +458,14 @@ impl SessionStore for MemoryStore {
 
     async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         Ok(self.inner.audit.lock().page(query))
+    }
+
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.inner.audit.lock().after(after, limit))
     }
 }
 

@@ -36,8 +36,8 @@ pub use timed::TimedStore;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AccountKey, Actor, DeviceName, Lookup, Millis, Policy, Reason, Session, SessionId, Token,
-    Username,
+    AccountKey, Actor, AuditEntry, AuditId, DeviceName, Lookup, Millis, Policy, Reason, Session,
+    SessionId, Token, Username,
 };
 
 /// A new session to admit under `policy`.
@@ -182,4 +182,13 @@ pub trait SessionStore: Send + Sync + 'static {
     /// may hold fewer than `limit` entries while `next` says more may follow
     /// (a backend may bound how far one page looks).
     async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
+
+    /// At most `limit` entries appended after `after` (from the oldest kept
+    /// when `None`), oldest first: for consumers that go through the trail
+    /// in order and remember the last id they handled (webhooks).
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }

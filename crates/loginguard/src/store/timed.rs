@@ -12,7 +12,8 @@ use async_trait::async_trait;
 
 use super::{AuditPage, AuditQuery, SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    AccountKey, Actor, DeviceName, Lookup, Millis, Reason, Session, SessionId, Token, Username,
+    AccountKey, Actor, AuditEntry, AuditId, DeviceName, Lookup, Millis, Reason, Session, SessionId,
+    Token, Username,
 };
 use crate::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
@@ -203,5 +204,13 @@ impl SessionStore for TimedStore {
 
     async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         timed(&self.ops.audit, self.inner.audit(query)).await
+    }
+
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        timed(&self.ops.audit, self.inner.audit_after(after, limit)).await
     }
 }

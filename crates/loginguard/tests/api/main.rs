@@ -11,6 +11,7 @@ mod store;
 mod tls;
 mod webhook_receiver;
 
+mod audit;
 mod backend;
 mod bad_input;
 mod cli;

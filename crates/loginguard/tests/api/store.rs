@@ -1020,6 +1020,19 @@ pub async fn the_audit_trail_has_one_entry_per_change_in_order(s: Subject) {
     let everyone = audit_of(&s, None, 1000).await;
     assert_eq!(everyone.len(), entries.len() + 1);
     assert_eq!(everyone[0].record.username.as_str(), "someone-else");
+    // Forwards, as a consumer that remembers the last id it handled.
+    let mut in_order = everyone.clone();
+    in_order.reverse();
+    assert_eq!(s.store.audit_after(None, 1000).await.unwrap(), in_order);
+    let after_third = s.store.audit_after(Some(in_order[2].id), 2).await.unwrap();
+    assert_eq!(after_third, in_order[3..5].to_vec());
+    let last = in_order.last().unwrap().id;
+    assert!(s
+        .store
+        .audit_after(Some(last), 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn the_audit_trail_is_capped_and_keeps_the_newest(s: Subject) {

@@ -6,7 +6,8 @@
 //! script may touch, so the scripts hand their entries back and `append`
 //! adds them right after the script answered: an entry is lost if the
 //! instance dies, or the script's reply is lost, in between (docs/redis.md).
-//! Reading pages backwards with `XREVRANGE`; following uses `XREAD BLOCK`.
+//! Reading pages backwards with `XREVRANGE`; forwards with `XREAD`
+//! (`BLOCK` to follow).
 //! Each entry has one field, `e`, holding `AuditRecord` JSON.
 
 use std::collections::HashMap;
@@ -127,20 +128,22 @@ pub async fn page(
     }
 }
 
-/// Entries after `after` (from the start when `None`), oldest first, waiting
-/// up to `block` for the first one; empty when none came.
+/// At most `count` entries after `after` (from the start when `None`),
+/// oldest first; with `block`, waiting up to that long for the first one.
 pub async fn after(
     conn: &mut impl ConnectionLike,
     key: &str,
     after: Option<AuditId>,
-    block: Duration,
+    count: usize,
+    block: Option<Duration>,
 ) -> Result<Vec<AuditEntry>, super::StoreError> {
     let from = after.map_or_else(|| "0-0".to_owned(), |id| id.to_string());
-    let reply: Option<Vec<(String, Vec<Raw>)>> = redis::cmd("XREAD")
-        .arg("COUNT")
-        .arg(FILTER_BATCH)
-        .arg("BLOCK")
-        .arg(block.as_millis() as u64)
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT").arg(count);
+    if let Some(block) = block {
+        cmd.arg("BLOCK").arg(block.as_millis() as u64);
+    }
+    let reply: Option<Vec<(String, Vec<Raw>)>> = cmd
         .arg("STREAMS")
         .arg(key)
         .arg(from)

@@ -159,21 +159,17 @@ impl RedisStore {
         Ok(reply)
     }
 
-    /// Entries after `after` (from the oldest kept when `None`), oldest
-    /// first, waiting up to `block` for one to come (`loginguard audit
-    /// --follow`). `block` must be shorter than the connection's timeout.
-    pub async fn audit_after(
+    /// `SessionStore::audit_after` that waits up to `block` for an entry
+    /// to come when there is none yet (`loginguard audit --follow`).
+    /// `block` must be shorter than the connection's timeout.
+    pub async fn follow_audit(
         &self,
         after: Option<AuditId>,
+        limit: usize,
         block: std::time::Duration,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        audit::after(
-            &mut self.conn.clone(),
-            &self.keys.audit_stream(),
-            after,
-            block,
-        )
-        .await
+        let key = self.keys.audit_stream();
+        audit::after(&mut self.conn.clone(), &key, after, limit, Some(block)).await
     }
 
     /// Runs a script; its reply is a list of strings by convention.
@@ -484,6 +480,15 @@ impl SessionStore for RedisStore {
 
     async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         audit::page(&mut self.conn.clone(), &self.keys.audit_stream(), query).await
+    }
+
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let key = self.keys.audit_stream();
+        audit::after(&mut self.conn.clone(), &key, after, limit, None).await
     }
 
     /// Also refuses a server that does not suit us (readiness).
