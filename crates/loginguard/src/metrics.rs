@@ -37,6 +37,18 @@ impl SocketDrop {
     }
 }
 
+/// The `result` labels of `webhook_deliveries`: how an attempt ended
+/// (`app::webhooks::Attempt`), then what became of a delivery it could not
+/// make.
+pub const WEBHOOK_RESULTS: [&str; 6] = [
+    "delivered",
+    "refused",
+    "timed_out",
+    "unreachable",
+    "given_up",
+    "dropped",
+];
+
 fn latency_histogram() -> Histogram {
     // 10 µs .. ~5 s, doubling.
     Histogram::new(exponential_buckets(0.000_01, 2.0, 20))
@@ -153,6 +165,11 @@ impl Metrics {
             "Webhook delivery attempts by result (delivered, refused, timed_out, unreachable), plus deliveries given_up after the retry schedule and dropped (endpoint removed, or the memory schedule full)",
             webhook_deliveries.clone(),
         );
+        // Every result from the start, so rates and the dashboard see zeros
+        // rather than no series at all.
+        for result in WEBHOOK_RESULTS {
+            webhook_deliveries.get_or_create(&vec![("result", result)]);
+        }
         let webhook_queue_depth = Gauge::default();
         registry.register(
             "webhook_queue_depth",
@@ -341,6 +358,7 @@ mod tests {
             "loginguard_hashing_queue_depth 2",
             "loginguard_hashing_queue_capacity 512",
             "loginguard_webhook_deliveries_total{result=\"refused\"} 2",
+            "loginguard_webhook_deliveries_total{result=\"given_up\"} 0",
             "loginguard_webhook_queue_depth 4",
             "loginguard_webhook_unread_events 1",
             "loginguard_webhook_unread_capacity 1000",
