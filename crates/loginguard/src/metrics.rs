@@ -168,7 +168,7 @@ impl Metrics {
         // Every result from the start, so rates and the dashboard see zeros
         // rather than no series at all.
         for result in WEBHOOK_RESULTS {
-            webhook_deliveries.get_or_create(&vec![("result", result)]);
+            let _ = webhook_deliveries.get_or_create(&vec![("result", result)]);
         }
         let webhook_queue_depth = Gauge::default();
         registry.register(
