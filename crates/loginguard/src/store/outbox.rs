@@ -48,7 +48,7 @@ impl OutboxEvent {
                     session_id: r.session_id.as_ref().map(|s| s.as_str().to_owned()),
                     username: Some(r.username.as_str().to_owned()),
                     device: r.device.as_ref().map(|d| d.as_str().to_owned()),
-                    device_class: None,
+                    device_class: r.device_class.as_ref().map(|c| c.as_str().to_owned()),
                     ip: r.ip.clone(),
                     reason: r.reason.map(|x| x.as_str().to_owned()),
                     by,

@@ -83,6 +83,7 @@ async fn memory_store_delivers_signed_events_of_every_type() {
     let of_type = |t: &str| got.iter().find(|h| h.body["type"] == t).cloned().unwrap();
     let created = of_type("session.created");
     assert_eq!(created.body["data"]["device"], "PC1");
+    assert_eq!(created.body["data"]["device_class"], "web");
     assert!(created.body["data"]["session_id"]
         .as_str()
         .unwrap()
