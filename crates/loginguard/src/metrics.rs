@@ -3,7 +3,7 @@
 //! Counters and histograms are recorded where things happen (sign-in
 //! results in `app::sign_in`, revocations in `ws::hub`, kick delivery and
 //! dropped sockets in `ws::connection`, store calls and errors in
-//! `store::timed`); gauges that are cheap to read on demand (open sockets,
+//! `store::timed`, webhook deliveries and backlog in `app::webhooks`); gauges that are cheap to read on demand (open sockets,
 //! live sessions, store and event health, hashing queue) are set when the
 //! page is rendered. The dashboard and alerts in `deploy/` use these names;
 //! `scripts/check-ops` checks them. Labels are fixed,
@@ -37,6 +37,18 @@ impl SocketDrop {
     }
 }
 
+/// The `result` labels of `webhook_deliveries`: how an attempt ended
+/// (`app::webhooks::Attempt`), then what became of a delivery it could not
+/// make.
+pub const WEBHOOK_RESULTS: [&str; 6] = [
+    "delivered",
+    "refused",
+    "timed_out",
+    "unreachable",
+    "given_up",
+    "dropped",
+];
+
 fn latency_histogram() -> Histogram {
     // 10 µs .. ~5 s, doubling.
     Histogram::new(exponential_buckets(0.000_01, 2.0, 20))
@@ -57,6 +69,11 @@ pub struct Metrics {
     events_subscribed: Gauge,
     hashing_queue_depth: Gauge,
     hashing_queue_capacity: Gauge,
+    webhook_deliveries: Family<Labels, Counter>,
+    webhook_queue_depth: Gauge,
+    webhook_unread_events: Gauge,
+    webhook_unread_capacity: Gauge,
+    webhook_oldest_undelivered: Gauge,
 }
 
 /// The gauges read on demand when `/metrics` is rendered.
@@ -142,6 +159,41 @@ impl Metrics {
             "Live sessions in the store (all instances; counted at most once a minute)",
             live_sessions.clone(),
         );
+        let webhook_deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by result (delivered, refused, timed_out, unreachable), plus deliveries given_up after the retry schedule and dropped (endpoint removed, or the memory schedule full)",
+            webhook_deliveries.clone(),
+        );
+        // Every result from the start, so rates and the dashboard see zeros
+        // rather than no series at all.
+        for result in WEBHOOK_RESULTS {
+            let _ = webhook_deliveries.get_or_create(&vec![("result", result)]);
+        }
+        let webhook_queue_depth = Gauge::default();
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook deliveries scheduled and not yet delivered (all instances on Redis)",
+            webhook_queue_depth.clone(),
+        );
+        let webhook_unread_events = Gauge::default();
+        registry.register(
+            "webhook_unread_events",
+            "Audit entries no instance has read for webhooks yet: the ones the audit cap can still drop",
+            webhook_unread_events.clone(),
+        );
+        let webhook_unread_capacity = Gauge::default();
+        registry.register(
+            "webhook_unread_capacity",
+            "Audit entries the trail keeps (--audit-max-entries): unread events past this many newer entries are lost",
+            webhook_unread_capacity.clone(),
+        );
+        let webhook_oldest_undelivered = Gauge::default();
+        registry.register(
+            "webhook_oldest_undelivered_seconds",
+            "Age of the oldest webhook event not yet delivered (0 when none waits)",
+            webhook_oldest_undelivered.clone(),
+        );
         Metrics {
             registry,
             sign_ins,
@@ -156,7 +208,33 @@ impl Metrics {
             events_subscribed,
             hashing_queue_depth,
             hashing_queue_capacity,
+            webhook_deliveries,
+            webhook_queue_depth,
+            webhook_unread_events,
+            webhook_unread_capacity,
+            webhook_oldest_undelivered,
         }
+    }
+
+    /// Counts `n` webhook deliveries or attempts with `result`.
+    pub fn webhook_delivery(&self, result: &'static str, n: usize) {
+        self.webhook_deliveries
+            .get_or_create(&vec![("result", result)])
+            .inc_by(n as u64);
+    }
+
+    /// The webhook backlog as the outbox last reported it.
+    pub fn webhook_backlog(
+        &self,
+        scheduled: u64,
+        unread: u64,
+        capacity: u64,
+        oldest: std::time::Duration,
+    ) {
+        self.webhook_queue_depth.set(scheduled as i64);
+        self.webhook_unread_events.set(unread as i64);
+        self.webhook_unread_capacity.set(capacity as i64);
+        self.webhook_oldest_undelivered.set(oldest.as_secs() as i64);
     }
 
     /// Counts a sign-in with `result` (`ok`, `invalid_credentials`, ...).
@@ -256,6 +334,8 @@ mod tests {
         m.socket_dropped(SocketDrop::WriteTimeout);
         m.store_call("sign_in").observe(0.0002);
         m.store_error("validate", "unavailable").inc();
+        m.webhook_delivery("refused", 2);
+        m.webhook_backlog(4, 1, 1000, std::time::Duration::from_secs(75));
         let text = m.render(&Readings {
             open_sockets: 3,
             live_sessions: 7,
@@ -277,6 +357,12 @@ mod tests {
             "loginguard_events_subscribed 0",
             "loginguard_hashing_queue_depth 2",
             "loginguard_hashing_queue_capacity 512",
+            "loginguard_webhook_deliveries_total{result=\"refused\"} 2",
+            "loginguard_webhook_deliveries_total{result=\"given_up\"} 0",
+            "loginguard_webhook_queue_depth 4",
+            "loginguard_webhook_unread_events 1",
+            "loginguard_webhook_unread_capacity 1000",
+            "loginguard_webhook_oldest_undelivered_seconds 75",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

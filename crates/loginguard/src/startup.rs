@@ -18,24 +18,25 @@ use tokio_util::task::TaskTracker;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::app::webhooks::{Dispatcher, EndpointSet, Sender, Webhooks};
 pub use crate::app::ReloadHandle;
 use crate::app::{
-    run_key_reloads, run_reloads, undo_queue, AdminService, BackendService, Operations, Reconciler,
-    SessionService, SignInService, UndoWorker,
+    run_key_reloads, run_reloads, run_webhook_reloads, undo_queue, AdminService, BackendService,
+    Operations, Reconciler, SessionService, SignInService, UndoWorker,
 };
 use crate::auth::{
     Accounts, ApiKeys, DeviceTokens, FailureLimiter, KeySet, PasswordVerifier, RateLimits,
 };
 use crate::config::{Config, StoreBackend, StoreConfig};
-use crate::domain::{Clock, SystemClock};
+use crate::domain::{Clock, RetrySchedule, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus, SubscribeTarget};
 use crate::http::{self, AppState, ClientIpRule, CookieRule, OriginRule, TlsListener};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
-use crate::store::redis::{RedisConn, RedisTls, SentinelConn};
+use crate::store::redis::{RedisConn, RedisOutbox, RedisTls, SentinelConn};
 use crate::store::{
-    AuditSettings, FailureCounter, MemoryFailures, MemoryStore, RedisStore, SessionStore,
-    SnapshotCache, StoreError, TimedStore,
+    AuditSettings, FailureCounter, MemoryFailures, MemoryOutbox, MemoryStore, RedisStore,
+    SessionStore, SnapshotCache, StoreError, TimedStore, WebhookOutbox, MEMORY_OUTBOX_CAPACITY,
 };
 use crate::ws::{self, close::CloseCode, ConnContext, Hub};
 
@@ -56,6 +57,10 @@ pub enum StartupError {
     Users(String),
     #[error("{0}")]
     ApiKeys(String),
+    #[error("{0}")]
+    Webhooks(String),
+    #[error("cannot build the webhook client")]
+    WebhookClient(#[source] reqwest::Error),
     #[error("cannot prepare the session store")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot use the TLS certificate")]
@@ -85,6 +90,8 @@ pub struct App {
     reconciler: Reconciler,
     /// Present with `--api-keys`: reloaded on each reload request.
     api_keys: Option<Arc<ApiKeys>>,
+    /// Present with `--webhooks`: delivers events; its file reloads.
+    webhooks: Option<Dispatcher>,
     reloads: ReloadHandle,
     /// Fires when the instance shuts down; sockets close with 1012.
     shutdown: CancellationToken,
@@ -119,6 +126,9 @@ impl App {
         let api_keys = Arc::new(
             ApiKeys::load(config.accounts.api_keys.as_deref()).map_err(StartupError::ApiKeys)?,
         );
+        let webhooks = Arc::new(
+            Webhooks::load(config.webhooks.webhooks.as_deref()).map_err(StartupError::Webhooks)?,
+        );
         let users = accounts.current();
         if users.demo_accounts().is_empty() {
             tracing::info!(accounts = users.len(), "users file loaded");
@@ -134,17 +144,19 @@ impl App {
             max_entries: config.store.audit_max_entries as usize,
         };
         tracing::info!(instance = %audit.instance, "instance id (presence, audit trail)");
-        let (store, failures, presence, bus_health, redis): StoreParts =
+        let (store, failures, presence, bus_health, redis, outbox): StoreParts =
             match config.store.backend() {
                 StoreBackend::Memory => {
                     let bus = LocalBus::new();
                     bus.attach(hub.clone() as Arc<dyn EventHandler>);
+                    let memory = Arc::new(MemoryStore::with_audit(lifetimes, bus, audit));
                     (
-                        Arc::new(MemoryStore::with_audit(lifetimes, bus, audit)),
+                        memory.clone(),
                         Arc::new(MemoryFailures::new()),
                         Arc::new(LocalPresence::new(sockets.clone())),
                         Arc::new(BusHealth::new(true)),
                         None,
+                        Arc::new(MemoryOutbox::new(memory, MEMORY_OUTBOX_CAPACITY)),
                     )
                 }
                 StoreBackend::Redis(url) => {
@@ -181,6 +193,20 @@ impl App {
                 }
             };
         let store: Arc<dyn SessionStore> = Arc::new(TimedStore::new(store, metrics.clone()));
+        let dispatcher = match &config.webhooks.webhooks {
+            Some(_) => Some(Dispatcher {
+                outbox,
+                webhooks,
+                sender: Sender::new(config.webhooks.webhook_timeout)
+                    .map_err(StartupError::WebhookClient)?,
+                schedule: RetrySchedule::default(),
+                timeout: config.webhooks.webhook_timeout,
+                audit_cap: config.store.audit_max_entries as u64,
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            }),
+            None => None,
+        };
         let snapshot = Arc::new(SnapshotCache::new(
             store.clone(),
             clock.clone(),
@@ -295,6 +321,7 @@ impl App {
             sweep_interval: config.session.sweep_interval,
             reconciler,
             api_keys: config.accounts.api_keys.is_some().then_some(api_keys),
+            webhooks: dispatcher,
             reloads: ReloadHandle::default(),
             shutdown,
             store_kind: store_kind(&config),
@@ -328,6 +355,7 @@ impl App {
             sweep_interval,
             reconciler,
             api_keys,
+            webhooks,
             reloads,
             shutdown: inner,
             store_kind,
@@ -356,6 +384,15 @@ impl App {
         tracker.spawn(run_reloads(reconciler, reloads.subscribe(), inner.clone()));
         if let Some(keys) = api_keys {
             tracker.spawn(run_key_reloads(keys, reloads.subscribe(), inner.clone()));
+        }
+        if let Some(dispatcher) = webhooks {
+            let file = dispatcher.webhooks.clone();
+            tracker.spawn(run_webhook_reloads(
+                file,
+                reloads.subscribe(),
+                inner.clone(),
+            ));
+            tracker.spawn(dispatcher.run(inner.clone()));
         }
         tracker.close();
 
@@ -418,6 +455,13 @@ pub fn check_config(config: &Config) -> Result<String, StartupError> {
         }
         None => "no API keys".to_owned(),
     };
+    let webhooks = match &config.webhooks.webhooks {
+        Some(path) => {
+            let set = EndpointSet::load(path).map_err(StartupError::Webhooks)?;
+            format!("webhooks file {} ({} endpoints)", path.display(), set.len())
+        }
+        None => "no webhooks".to_owned(),
+    };
     let tls = match (&config.http.tls_cert, &config.http.tls_key) {
         (Some(cert), Some(key)) => {
             TlsListener::load(cert, key)?;
@@ -426,7 +470,7 @@ pub fn check_config(config: &Config) -> Result<String, StartupError> {
         _ => "no TLS".to_owned(),
     };
     Ok(format!(
-        "configuration is valid: {accounts}, {api_keys}, {tls}, store {}",
+        "configuration is valid: {accounts}, {api_keys}, {webhooks}, {tls}, store {}",
         store_kind(config)
     ))
 }
@@ -521,13 +565,15 @@ fn clients(urls: &[SecretString], tls: &RedisTls) -> Result<Vec<redis::Client>, 
 }
 
 /// The store, its failed-sign-in counters (shared by every instance on
-/// Redis), presence, bus health and the Redis background parts.
+/// Redis), presence, bus health, the Redis background parts and the
+/// webhook outbox on the same store.
 type StoreParts = (
     Arc<dyn SessionStore>,
     Arc<dyn FailureCounter>,
     Arc<dyn Presence>,
     Arc<BusHealth>,
     Option<RedisParts>,
+    Arc<dyn WebhookOutbox>,
 );
 
 /// A fresh random name for this instance: presence publishes under it and
@@ -580,6 +626,11 @@ async fn redis_parts(
     }
     let health = Arc::new(BusHealth::new(false));
     let bus = RedisBus::new(bus, store.keys().events_channel(), health.clone());
+    let outbox = Arc::new(RedisOutbox::new(
+        conn.clone(),
+        store.keys(),
+        &audit.instance,
+    ));
     let presence = Arc::new(RedisPresence {
         conn,
         keys: store.keys().clone(),
@@ -595,5 +646,6 @@ async fn redis_parts(
         presence.clone(),
         health,
         Some(RedisParts { bus, presence }),
+        outbox,
     ))
 }

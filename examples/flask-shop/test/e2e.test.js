@@ -27,14 +27,6 @@ import {
   writeWebhooksFile,
 } from "./stack.js";
 
-// THE SWITCH for the merger: flip to true once `loginguard serve
-// --webhooks FILE` delivers events (the `webhooks` branch; when this test
-// was written it loaded the file but did not deliver yet). Then loginguard
-// is started with the receiver in its webhooks file, and the last test
-// asserts that the receiver got `session.created` and `session.revoked`,
-// every delivery verified by `standardwebhooks`.
-const LOGINGUARD_SENDS_WEBHOOKS = false;
-
 const PASSWORD = "correct horse battery staple";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
@@ -57,9 +49,8 @@ describe("the Flask shop behind nginx and loginguard", () => {
     apiKey = makeApiKey(dir);
     secret = makeWebhookSecret();
     lgArgs.push("--api-keys", apiKey.file, "--cookie", "lg", "--cookie-insecure", "--allowed-origins", origin);
-    if (LOGINGUARD_SENDS_WEBHOOKS) {
-      lgArgs.push("--webhooks", writeWebhooksFile(dir, `http://127.0.0.1:${ports.receiver}/webhooks/loginguard`, secret));
-    }
+    // The receiver is in loginguard's webhooks file: the last test checks what it got.
+    lgArgs.push("--webhooks", writeWebhooksFile(dir, `http://127.0.0.1:${ports.receiver}/webhooks/loginguard`, secret));
   });
   // An empty users file: every session comes from the shop.
   const loginguard = serverForSuite({ args: lgArgs, users: [] });
@@ -202,7 +193,6 @@ describe("the Flask shop behind nginx and loginguard", () => {
 
   test(
     "loginguard's webhooks reach the receiver, every one verified",
-    { skip: LOGINGUARD_SENDS_WEBHOOKS ? false : "LOGINGUARD_SENDS_WEBHOOKS is off until the webhooks branch is merged" },
     async () => {
       const events = await eventually(
         async () => {

@@ -19,6 +19,7 @@ mod reload;
 mod sessions;
 mod sign_in;
 mod undo;
+pub mod webhooks;
 
 pub use admin::{AdminPage, AdminService};
 pub use audit::{audit_query, list_audit, ListError, Listing};
@@ -27,7 +28,7 @@ pub use cursor::{Cursor, PageRequest};
 pub use error::AppError;
 pub use operations::Operations;
 pub use reconcile::{Reconciled, Reconciler};
-pub use reload::{run_key_reloads, run_reloads, ReloadHandle, ReloadRequests};
+pub use reload::{run_key_reloads, run_reloads, run_webhook_reloads, ReloadHandle, ReloadRequests};
 pub use sessions::{CurrentSession, ListedSession, SessionService};
 pub use sign_in::{ClientMeta, Credentials, SignInService, SignedIn};
 pub use undo::{undo_queue, UndoQueue, UndoWorker};

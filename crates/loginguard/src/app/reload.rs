@@ -1,7 +1,9 @@
 //! The reload tasks: apply reload requests, keep the store's sessions in
-//! line with the users file, and put a changed API keys file in force.
+//! line with the users file, and put a changed API keys or webhooks file in
+//! force.
 //!
-//! `startup` spawns `run_reloads` and `run_key_reloads`; `main`, the only
+//! `startup` spawns `run_reloads`, `run_key_reloads` and
+//! `run_webhook_reloads`; `main`, the only
 //! reader of signals, holds a `ReloadHandle` and calls `request` on SIGHUP. Requests that arrive while
 //! one is handled fold into one. A file that does not load changes nothing
 //! (logged). Reconciling needs the store: while it is down (at start-up too)
@@ -14,6 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::reconcile::Reconciler;
+use super::webhooks::Webhooks;
 use crate::auth::ApiKeys;
 
 /// First wait before reconciling again after the store failed; doubles each time.
@@ -84,6 +87,27 @@ pub async fn run_key_reloads(
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = %e, "API keys not reloaded; the keys in force stay")
+            }
+        })
+        .await
+}
+
+/// Puts the webhooks file in force again on each request, until
+/// `shutdown`. A file that does not load leaves the endpoints in force
+/// (logged); deliveries already scheduled use the new secrets.
+pub async fn run_webhook_reloads(
+    webhooks: Arc<Webhooks>,
+    requests: ReloadRequests,
+    shutdown: CancellationToken,
+) {
+    requests
+        .for_each(shutdown, || match webhooks.reload() {
+            Ok(Some(count)) => {
+                tracing::info!(target: "audit", endpoints = count, "webhooks file reloaded")
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "webhooks file not reloaded; the endpoints in force stay")
             }
         })
         .await

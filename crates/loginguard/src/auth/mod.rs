@@ -12,7 +12,7 @@ mod accounts;
 mod api_keys;
 mod device_token;
 mod error;
-mod files;
+pub mod files;
 mod password;
 mod rate_limit;
 mod token;

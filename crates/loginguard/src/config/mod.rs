@@ -69,6 +69,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[command(flatten)]
     pub admin: AdminConfig,
+    #[command(flatten)]
+    pub webhooks: WebhooksConfig,
 }
 
 /// The listener and what it trusts about its clients.
@@ -288,6 +290,18 @@ pub struct AdminConfig {
     #[arg(id = "admin_cache_ttl", long = "admin-cache-ttl", env = "LOGINGUARD_ADMIN_CACHE_TTL",
           default_value = "5s", value_parser = parse::at_most_five_seconds)]
     pub cache_ttl: Duration,
+}
+
+/// Signed webhooks.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Webhooks")]
+pub struct WebhooksConfig {
+    /// Webhook endpoints (TOML `[[webhook]]` url, secret, events; reloaded on SIGHUP) [default: none].
+    #[arg(long, env = "LOGINGUARD_WEBHOOKS")]
+    pub webhooks: Option<PathBuf>,
+    /// How long one delivery attempt may take, connecting included.
+    #[arg(long, env = "LOGINGUARD_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse::at_least_a_second)]
+    pub webhook_timeout: Duration,
 }
 
 impl Config {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Millis;
 use super::device::DeviceName;
+use super::device_class::DeviceClass;
 use super::reason::{Actor, Reason};
 use super::session::{Session, SessionId};
 use super::username::Username;
@@ -78,6 +79,10 @@ pub struct AuditRecord {
     /// The session's (or the attempt's) device and IP.
     #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceName>,
+    /// The session's device class (`web`, `mobile`, ...), as stored with it;
+    /// none for a failed password and for records from before classes.
+    #[serde(rename = "dc", default, skip_serializing_if = "Option::is_none")]
+    pub device_class: Option<DeviceClass>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// Why a session ended; none for the other kinds.
@@ -132,6 +137,7 @@ impl AuditRecord {
             username: username.clone(),
             session_id: None,
             device: Some(device.clone()),
+            device_class: None,
             ip: Some(ip.to_owned()),
             reason: None,
             by: None,
@@ -153,6 +159,7 @@ impl AuditRecord {
             username: s.username.clone(),
             session_id: Some(s.session_id.clone()),
             device: Some(s.device.clone()),
+            device_class: s.device_class.clone(),
             ip: Some(s.ip.clone()),
             reason,
             by,

@@ -4,7 +4,8 @@
 //! on: parsed user input (`Username`, `DeviceName`, `DeviceClass`,
 //! `ClientDeviceId`, `DeviceToken`), identities (`SessionId`, `AccountKey`,
 //! `Token`), the session record and its provenance, the policy decision, the
-//! revocation reasons, the audit trail's entry and the failed-sign-in window. The memory store runs
+//! revocation reasons, the audit trail's entry, the failed-sign-in window
+//! and webhook events with their retry schedule. The memory store runs
 //! `Account` and `FailureWindow` directly; the Redis Lua scripts mirror
 //! them, and the conformance suites check that they agree.
 
@@ -23,6 +24,7 @@ mod session;
 mod text;
 mod token;
 mod username;
+mod webhook;
 
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
 pub use audit::{AuditEntry, AuditId, AuditKind, AuditRecord, MalformedAuditId};
@@ -39,3 +41,4 @@ pub use reason::{Actor, Reason, Tombstone};
 pub use session::{Lifetimes, Session, SessionId};
 pub use token::{AccountKey, Token, TokenHash};
 pub use username::Username;
+pub use webhook::{RetrySchedule, WebhookBody, WebhookData, WebhookEvent};

@@ -80,8 +80,19 @@ impl AuditLog {
 
     /// At most `limit` entries after `after`, oldest first.
     pub fn after(&self, after: Option<AuditId>, limit: usize) -> Vec<AuditEntry> {
-        let start = after.map_or(0, |a| self.entries.partition_point(|e| e.id <= a));
+        let start = self.index_after(after);
         self.entries.range(start..).take(limit).cloned().collect()
+    }
+
+    /// How many entries there are after `after` (all without one): what a
+    /// reader at `after` has yet to read (the webhook backlog).
+    pub fn count_after(&self, after: Option<AuditId>) -> u64 {
+        (self.entries.len() - self.index_after(after)) as u64
+    }
+
+    /// The position of the first entry after `after` (ids only grow).
+    fn index_after(&self, after: Option<AuditId>) -> usize {
+        after.map_or(0, |a| self.entries.partition_point(|e| e.id <= a))
     }
 
     pub fn page(&self, query: &AuditQuery) -> AuditPage {

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use super::audit::{AuditLog, AuditPage, AuditQuery, AuditSettings};
+use super::memory_outbox::{EventFeed, FeedPage};
 use super::replies::{Replies, RequestId};
 use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
@@ -43,6 +44,8 @@ struct Inner {
     bus: Arc<LocalBus>,
     /// Taken only inside an account's lock (never the other way round).
     audit: Mutex<AuditLog>,
+    /// Woken after entries are appended (the webhook outbox waits on it).
+    appended: tokio::sync::Notify,
     instance: String,
 }
 
@@ -116,6 +119,7 @@ impl MemoryStore {
                 lifetimes,
                 bus,
                 audit: Mutex::new(AuditLog::new(audit.max_entries)),
+                appended: tokio::sync::Notify::new(),
                 instance: audit.instance,
             }),
         }
@@ -190,6 +194,9 @@ impl MemoryStore {
             }
             (expiry, result, change, expired.len())
         };
+        if !expiry.audit.is_empty() || !change.audit.is_empty() {
+            self.inner.appended.notify_waiters();
+        }
         for e in [expiry.event, change.event].into_iter().flatten() {
             self.inner.bus.publish(e);
         }
@@ -198,6 +205,20 @@ impl MemoryStore {
 
     fn instance(&self) -> &str {
         &self.inner.instance
+    }
+}
+
+impl EventFeed for MemoryStore {
+    fn entries_after(&self, after: Option<AuditId>, max: usize) -> FeedPage {
+        let log = self.inner.audit.lock();
+        FeedPage {
+            entries: log.after(after, max),
+            after: log.count_after(after),
+        }
+    }
+
+    fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.appended.notified()
     }
 }
 

@@ -9,12 +9,15 @@
 //! Beside it, `FailureCounter` keeps the failed sign-in counts (in the same
 //! Redis, so every instance shares them). Every change also appends its
 //! audit entries in that same step (`audit`; on Redis Cluster right after
-//! it, see `redis/audit.rs`).
+//! it, see `redis/audit.rs`), and `WebhookOutbox` hands the audit trail's
+//! events to the webhook dispatcher (`outbox`).
 
 mod audit;
 mod error;
 mod failures;
 mod memory;
+mod memory_outbox;
+mod outbox;
 pub mod redis;
 mod replies;
 mod snapshot;
@@ -24,6 +27,8 @@ pub use audit::{AuditLog, AuditPage, AuditQuery, AuditSettings, DEFAULT_MAX_AUDI
 pub use error::StoreError;
 pub use failures::{FailureCounter, FailureKey, MemoryFailures};
 pub use memory::MemoryStore;
+pub use memory_outbox::{EventFeed, FeedPage, MemoryOutbox, MEMORY_OUTBOX_CAPACITY};
+pub use outbox::{Backlog, Delivery, OutboxEvent, WebhookOutbox};
 pub use redis::RedisStore;
 pub use snapshot::{snapshot_order, Snapshot, SnapshotCache};
 pub use timed::TimedStore;

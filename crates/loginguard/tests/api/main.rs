@@ -9,6 +9,7 @@ mod redis_server;
 mod secure_redis;
 mod store;
 mod tls;
+mod webhook_receiver;
 
 mod audit;
 mod backend;
@@ -31,4 +32,5 @@ mod redis_checks;
 mod redis_security;
 mod reload;
 mod switchover;
+mod webhooks;
 mod websocket;

@@ -1,6 +1,6 @@
 //! TLS and ACL to Redis: two instances run the whole flow (sign-in,
 //! validation, a kick over WebSocket, admin list with presence, revocation,
-//! sign-out, the audit trail read back, shutdown) against a TLS-only Redis with a private CA
+//! sign-out, the audit trail read back, webhooks, shutdown) against a TLS-only Redis with a private CA
 //! (`--redis-ca`), signed in as a user holding exactly the ACL rule of
 //! docs/redis.md, on standalone and on Cluster. Redis's ACL log must stay
 //! empty (nothing loginguard sent was refused), and the rule must refuse
@@ -13,6 +13,7 @@ use loginguard::config::{CaBundle, Config};
 use crate::helpers::*;
 use crate::redis_server::{RedisCluster, RedisServer, Setup};
 use crate::secure_redis::{apply_acl, as_lg, TestCerts, LG_PASSWORD, LG_USER};
+use crate::webhook_receiver::{verifies, Receiver, SECRET};
 
 /// TLS with a fresh CA and the documented ACL; the CA as `--redis-ca` takes it.
 fn secured(dir: &tempfile::TempDir) -> (Setup, CaBundle) {
@@ -32,6 +33,10 @@ fn secured(dir: &tempfile::TempDir) -> (Setup, CaBundle) {
 
 async fn whole_flow(mut config: Config, acl_log: impl Fn() -> String) {
     config.ws.presence_interval = Duration::from_millis(100);
+    let receiver = Receiver::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    config.webhooks.webhooks =
+        Some(receiver.file(dir.path(), &["session.created", "session.revoked"]));
     let a = spawn_app(config.clone()).await;
     let b = spawn_app(config).await;
 
@@ -76,6 +81,12 @@ async fn whole_flow(mut config: Config, acl_log: impl Fn() -> String) {
     })
     .await;
     assert_eq!(a.logout(&admin).await.status, 204);
+    // PC1, PC2 and admin each signed in and out: six webhooks.
+    eventually("every webhook delivered", || async {
+        receiver.got().len() >= 6
+    })
+    .await;
+    assert!(receiver.got().iter().all(|h| verifies(h, SECRET)));
 
     a.shutdown().await;
     b.shutdown().await;

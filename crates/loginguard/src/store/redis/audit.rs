@@ -28,7 +28,7 @@ const FILTER_BATCH: usize = 1000;
 const FILTER_BUDGET: usize = 10_000;
 
 /// One stream entry as Redis answers it: id and field -> value.
-type Raw = (String, HashMap<String, String>);
+pub(super) type Raw = (String, HashMap<String, String>);
 
 /// Appends already-encoded records (a Cluster script's leftovers).
 pub async fn append(
@@ -158,7 +158,7 @@ pub async fn after(
         .collect()
 }
 
-fn decode((id, mut fields): Raw) -> Result<AuditEntry, super::StoreError> {
+pub(super) fn decode((id, mut fields): Raw) -> Result<AuditEntry, super::StoreError> {
     let id: AuditId = id.parse().map_err(super::StoreError::corrupt)?;
     let json = fields
         .remove(FIELD)

@@ -10,6 +10,10 @@
 //! - `<p>:{s:<session id>}:a`: string, the session's account key, expiring
 //!   with the session's absolute lifetime (finding a session by id alone)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
+//! - `<p>:{webhooks}:due`: sorted set, webhook delivery key -> due time (ms),
+//!   or the lease's end while an instance attempts it
+//! - `<p>:{webhooks}:jobs`: hash, webhook delivery key -> delivery JSON
+//! - `<p>:{webhooks}:born`: sorted set, webhook delivery key -> event time (ms)
 //! - `<p>:{audit}:log`: stream, the audit trail (field `e`: `AuditRecord`
 //!   JSON), capped with `MAXLEN ~`
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
@@ -33,6 +37,14 @@ pub struct AccountKeys {
     pub sessions: String,
     pub tombstones: String,
     pub tombstone_index: String,
+}
+
+/// The webhook schedule's keys, one slot, in the order the scripts expect.
+#[derive(Clone, Debug)]
+pub struct WebhookKeys {
+    pub due: String,
+    pub jobs: String,
+    pub born: String,
 }
 
 /// Key and channel names under one prefix.
@@ -94,6 +106,15 @@ impl KeySpace {
 
     pub fn instances(&self) -> String {
         format!("{}:{{idx}}:instances", self.prefix)
+    }
+
+    pub fn webhooks(&self) -> WebhookKeys {
+        let base = format!("{}:{{webhooks}}", self.prefix);
+        WebhookKeys {
+            due: format!("{base}:due"),
+            jobs: format!("{base}:jobs"),
+            born: format!("{base}:born"),
+        }
     }
 
     /// The audit trail's one stream. On Cluster it has its own slot, which

@@ -14,6 +14,7 @@ mod audit;
 mod conn;
 mod failures;
 mod keys;
+mod outbox;
 mod requirements;
 mod scripts;
 mod sentinel;
@@ -21,6 +22,7 @@ mod tls;
 
 pub use conn::RedisConn;
 pub use keys::KeySpace;
+pub use outbox::RedisOutbox;
 pub use requirements::RequirementError;
 pub use sentinel::{SentinelConn, SentinelSubscription};
 pub use tls::RedisTls;

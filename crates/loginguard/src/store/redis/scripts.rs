@@ -31,6 +31,17 @@ pub static FAILURE_ADMIT: LazyLock<Script> =
 pub static FAILURE_SETTLE: LazyLock<Script> =
     script!("scripts/failures.lua", "scripts/failure_settle.lua");
 
+/// The webhook schedule's scripts stand alone (no helpers).
+macro_rules! standalone_script {
+    ($file:literal) => {
+        LazyLock::new(|| Script::new(include_str!($file)))
+    };
+}
+
+pub static WEBHOOK_ENQUEUE: LazyLock<Script> = standalone_script!("scripts/webhook_enqueue.lua");
+pub static WEBHOOK_CLAIM: LazyLock<Script> = standalone_script!("scripts/webhook_claim.lua");
+pub static WEBHOOK_SETTLE: LazyLock<Script> = standalone_script!("scripts/webhook_settle.lua");
+
 pub fn session(json: &str) -> Result<Session, StoreError> {
     serde_json::from_str(json).map_err(StoreError::corrupt)
 }

@@ -28,7 +28,7 @@ local PRUNE_BATCH = 100
 -- One audit entry (domain::AuditRecord's JSON) about session or attempt `s`;
 -- `with_id` is false for an attempt that never became a session.
 local function audit(kind, s, reason, by, now, with_id)
-  local e = {at = now, k = kind, u = s.u, d = s.d, ip = s.ip, r = reason, by = by, i = AUDIT_INSTANCE}
+  local e = {at = now, k = kind, u = s.u, d = s.d, dc = s.dc, ip = s.ip, r = reason, by = by, i = AUDIT_INSTANCE}
   if with_id then e.id = s.id end
   local json = cjson.encode(e)
   if AUDIT_KEY then
