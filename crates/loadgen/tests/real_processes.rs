@@ -1,7 +1,8 @@
 //! The scenarios that need real processes: `reconnect-storm` (a
 //! `redis-server`, two `loginguard serve` binaries sharing it, the first
-//! stopped with a real SIGTERM by the scenario) and `redis-memory` (one
-//! instance on a `redis-server` whose memory it reads). Checks correctness
+//! stopped with a real SIGTERM by the scenario), `redis-memory` (one
+//! instance on a `redis-server` whose memory it reads) and `webhook-delay`
+//! (an instance delivering webhooks to loadgen's receiver). Checks correctness
 //! only (every socket was closed with 1012 and came back to the other
 //! instance, nothing failed meanwhile; every key kind is counted), never
 //! speed: CI shares 2 cores.
@@ -243,4 +244,44 @@ async fn redis_memory_counts_sessions_then_tombstones_by_key_kind() {
         report["bytes_per_tombstone"].as_f64().unwrap() > 0.0,
         "{report}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_delay_matches_every_sign_in_to_its_verified_delivery() {
+    let stage = Stage::start();
+    // The Standard Webhooks specification's example secret: a test fixture.
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let listen = format!("127.0.0.1:{}", free_port());
+    let webhooks = stage.dir.path().join("webhooks.toml");
+    std::fs::write(
+        &webhooks,
+        format!(
+            "[[webhook]]\nurl = \"http://{listen}/\"\nsecret = \"{secret}\"\nevents = [\"session.created\"]\n"
+        ),
+    )
+    .expect("webhooks file");
+    let webhooks = webhooks.to_str().expect("a UTF-8 temp path");
+    let (_server, url) = stage.serve(&["--webhooks", webhooks]);
+    let report = loadgen(&[
+        "webhook-delay",
+        "--target",
+        &url,
+        "--listen",
+        &listen,
+        "--secret",
+        secret,
+        "--count",
+        "20",
+        "--accounts",
+        "40",
+        "--password",
+        PASSWORD,
+    ])
+    .await;
+
+    assert_eq!(report["sign_ins"], 20, "{report}");
+    assert_eq!(report["delivered"], 20, "{report}");
+    assert_eq!(report["missed"], 0, "{report}");
+    assert_eq!(report["bad_signatures"], 0, "{report}");
+    assert_eq!(report["after_response"]["count"], 20, "{report}");
 }
