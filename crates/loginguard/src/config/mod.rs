@@ -118,7 +118,7 @@ pub struct StoreConfig {
     #[arg(long, env = "LOGINGUARD_REDIS_SENTINEL", hide_env_values = true, value_delimiter = ',', value_parser = parse::redis_url,
           requires = "redis_master")]
     pub redis_sentinel: Vec<SecretString>,
-    /// With --redis-sentinel: the master's Sentinel name, or a URL with that name as host giving the user, password, database and TLS for the master (rediss://lg:secret@mymaster/0).
+    /// With --redis-sentinel: the master's Sentinel name (reached with TLS when the Sentinel URLs are rediss://, with no user), or a URL with that name as host giving the user, password, database and TLS for the master (rediss://lg:secret@mymaster/0).
     #[arg(long, env = "LOGINGUARD_REDIS_MASTER", hide_env_values = true, value_parser = parse::sentinel_master,
           requires = "redis_sentinel")]
     pub redis_master: Option<SecretString>,

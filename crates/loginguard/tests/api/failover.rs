@@ -64,6 +64,23 @@ pub async fn sign_in_loop(
     tries
 }
 
+/// From the tries of `sign_in_loop`: how long after `killed` sign-ins first
+/// failed, and for how long (until one was granted again). Panics when none
+/// failed or none came back.
+pub fn outage(tries: &[(Instant, Option<String>)], killed: Instant) -> (Duration, Duration) {
+    let first_failure = tries
+        .iter()
+        .find(|(t, token)| *t >= killed && token.is_none())
+        .map(|(t, _)| *t)
+        .expect("sign-ins failed while there was no master");
+    let back = tries
+        .iter()
+        .find(|(t, token)| *t > first_failure && token.is_some())
+        .map(|(t, _)| *t)
+        .expect("sign-ins came back by themselves");
+    (first_failure - killed, back - first_failure)
+}
+
 /// Signs each token out through its address, retrying until the store
 /// takes it (204, or 401 when a retried sign-out had already landed).
 /// Returns when each was acknowledged.
@@ -172,16 +189,7 @@ async fn sentinel_failover_loses_no_kick_and_recovers_by_itself() {
     stop.store(true, Ordering::Relaxed);
     let samples = watcher.await.unwrap();
     let tries = prober.await.unwrap();
-    let first_failure = tries
-        .iter()
-        .find(|(t, token)| *t >= killed && token.is_none())
-        .map(|(t, _)| *t)
-        .expect("sign-ins failed while there was no master");
-    let back = tries
-        .iter()
-        .find(|(t, token)| *t > first_failure && token.is_some())
-        .map(|(t, _)| *t)
-        .expect("sign-ins came back by themselves");
+    let (failed_after, without_service) = outage(&tries, killed);
     let went_unready = samples.iter().any(|(t, ready, _)| *t >= killed && !ready);
     assert!(went_unready, "/readyz went 503 during the failover");
     assert!(
@@ -199,8 +207,8 @@ async fn sentinel_failover_loses_no_kick_and_recovers_by_itself() {
         "sentinel failover (master SIGKILLed, down-after 1s): sign-ins failed for {:?} \
          (first failure {:?} after the kill); {} revocations, all {} sockets kicked, \
          {caught_up} of them on A while its subscription was down (caught up by the recheck), none lost",
-        back - first_failure,
-        first_failure - killed,
+        without_service,
+        failed_after,
         acked.len(),
         sockets.len(),
     );

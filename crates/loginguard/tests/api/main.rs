@@ -7,6 +7,7 @@ mod process;
 mod redis_sentinel;
 mod redis_server;
 mod secure_redis;
+mod sentinel_tls;
 mod store;
 mod tls;
 mod webhook_receiver;

@@ -78,7 +78,7 @@ impl SentinelConn {
     pub fn new(sentinels: &[&str], master: &str, tls: &RedisTls) -> RedisResult<Self> {
         let shared = Arc::new(Shared {
             asker: tokio::sync::Mutex::new(SentinelAsker::new(build::sentinels(sentinels, tls)?)),
-            master: MasterTemplate::parse(master, tls)?,
+            master: MasterTemplate::parse(master, sentinels, tls)?,
             state: Mutex::new(State::default()),
             generation: Sender::new(0),
         });
