@@ -60,7 +60,8 @@ export type RevocationReason =
   | "expired"
   | "password_changed"
   | "account_removed"
-  | "revoked_by_app";
+  | "revoked_by_app"
+  | "replaced";
 
 export interface AuthOkMessage {
   type: "auth_ok";
@@ -180,6 +181,8 @@ export interface SignInResult {
   user: User;
   created_at: string;
   expires_at: string;
+  /** The new session as the lists show it (with `device_class`). */
+  session: SessionInfo;
   revoked_sessions: { session_id: string; device: string }[];
   /** Kept per account by `LoginGuardApi` and sent with its next sign-in; not a credential. */
   device_token: string;
@@ -229,10 +232,14 @@ export declare class LoginGuardApi {
   constructor(options?: LoginGuardApiOptions);
   /** The storage key of `username`'s device token: "loginguard.device.<username>". */
   static deviceTokenKey(username: string): string;
+  /** The storage key of this browser's device id: "loginguard.device_id". */
+  static readonly deviceIdKey: string;
   baseUrl: string;
   token: string | null;
   socketUrl(): string;
-  signIn(credentials: { username: string; password: string; device?: string }): Promise<SignInResult>;
+  /** This browser's device id (kept, or made and kept now); sent with every sign-in. */
+  deviceId(): string;
+  signIn(credentials: { username: string; password: string; device?: string; deviceClass?: string }): Promise<SignInResult>;
   signOut(): Promise<void>;
   session(): Promise<SessionInfo>;
   sessions(): Promise<ListedSession[]>;
@@ -248,3 +255,6 @@ export declare function describeForceLogout(
 ): string;
 
 export declare function guessDeviceName(userAgent?: string): string;
+
+/** A fresh random device id (22 base64url characters). */
+export declare function newDeviceId(): string;

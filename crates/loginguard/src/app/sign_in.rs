@@ -22,8 +22,8 @@ use crate::auth::{
     issue_token, Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, Refusal, User,
 };
 use crate::domain::{
-    AccountKey, Clock, DeviceClass, DeviceName, DeviceToken, Lifetimes, OnLimit, Origin,
-    PasswordFingerprint, Policy, Session, SessionId, Token, Username,
+    AccountKey, ClientDeviceId, Clock, DeviceClass, DeviceName, DeviceToken, Lifetimes, OnLimit,
+    Origin, PasswordFingerprint, Policy, Session, SessionId, Token, Username,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest, StoreError};
@@ -38,6 +38,11 @@ pub struct Credentials {
     pub username: Username,
     pub password: String,
     pub device: Option<DeviceName>,
+    /// `web`, `mobile`, ...; derived from the User-Agent when missing.
+    pub device_class: Option<DeviceClass>,
+    /// The client's own id for this device: a live session with the same id
+    /// is replaced rather than counted.
+    pub device_id: Option<ClientDeviceId>,
     /// The device token an earlier sign-in on this account gave the client.
     pub device_token: Option<DeviceToken>,
 }
@@ -51,13 +56,14 @@ pub struct ClientMeta {
 
 /// A successful sign-in: the new session, its token (shown once), the
 /// account from the users file (`None` for a trusted backend's subject),
-/// the sessions it pushed out, and for a password sign-in a fresh device
-/// token for the client to keep.
+/// the sessions it pushed out (and the one of the same device it replaced),
+/// and for a password sign-in a fresh device token for the client to keep.
 pub struct SignedIn {
     pub session: Session,
     pub token: Token,
     pub user: Option<User>,
     pub revoked: Vec<Session>,
+    pub replaced: Option<Session>,
     pub device_token: Option<DeviceToken>,
 }
 
@@ -67,6 +73,7 @@ pub(crate) struct NewSession {
     pub username: Username,
     pub device: Option<DeviceName>,
     pub device_class: Option<DeviceClass>,
+    pub device_id: Option<ClientDeviceId>,
     pub meta: ClientMeta,
     pub origin: Origin,
     pub password: Option<PasswordFingerprint>,
@@ -163,7 +170,8 @@ impl SignInService {
         let new = NewSession {
             username: user.username.clone(),
             device: creds.device,
-            device_class: None,
+            device_class: creds.device_class,
+            device_id: creds.device_id,
             meta,
             origin: Origin::Password,
             password: Some(user.password_fingerprint()),
@@ -187,6 +195,7 @@ impl SignInService {
             session_id: token.session_id().clone(),
             device: DeviceName::given_or_derived(new.device, ua),
             device_class: Some(DeviceClass::given_or_derived(new.device_class, ua)),
+            device_id: new.device_id,
             ip: new.meta.ip,
             user_agent: Session::stored_user_agent(ua),
             created_at: now,
@@ -206,7 +215,7 @@ impl SignInService {
             })
             .await?;
         match outcome {
-            SignInOutcome::Created { revoked } => {
+            SignInOutcome::Created { revoked, replaced } => {
                 // A reload between the password check and the store write:
                 // its reconcile may have looked before this session existed.
                 if let Some(reason) = outdated(&self.accounts.current(), &session) {
@@ -215,12 +224,14 @@ impl SignInService {
                     return Err(AppError::InvalidCredentials);
                 }
                 let ids: Vec<&str> = revoked.iter().map(|s| s.session_id.as_str()).collect();
-                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), origin = ?session.origin, revoked = ?ids, "signed in");
+                let replaced_id = replaced.as_ref().map(|s| s.session_id.as_str());
+                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), origin = ?session.origin, revoked = ?ids, replaced = ?replaced_id, "signed in");
                 Ok(SignedIn {
                     session,
                     token,
                     user,
                     revoked,
+                    replaced,
                     device_token,
                 })
             }
@@ -427,6 +438,8 @@ mod tests {
             username: Username::parse("alice").unwrap(),
             password: "before".into(),
             device: None,
+            device_class: None,
+            device_id: None,
             device_token: None,
         };
         let meta = ClientMeta {

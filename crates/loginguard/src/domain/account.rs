@@ -31,8 +31,13 @@ pub struct Account {
 /// What a sign-in did.
 #[derive(Debug)]
 pub enum SignInDecision {
-    /// The new session is live; `evicted` lost to it (oldest first).
-    Admitted { evicted: Vec<Session> },
+    /// The new session is live; `evicted` lost to it (oldest first,
+    /// `duplicate_login`), or it took the place of `replaced` (the same
+    /// device, `replaced`).
+    Admitted {
+        evicted: Vec<Session>,
+        replaced: Option<Session>,
+    },
     /// Refused by `deny_new`; `live` are the sessions holding the places.
     Denied { live: Vec<Session> },
 }
@@ -69,13 +74,25 @@ impl Account {
         idle: Duration,
     ) -> SignInDecision {
         self.sessions.sort_by(Session::age_order);
-        match decide(self.sessions.len(), policy) {
+        let by = Actor::of(&new, now);
+        match decide(&self.sessions, &new, &policy) {
             Decision::Deny => SignInDecision::Denied {
                 live: self.sessions.clone(),
             },
+            Decision::Replace(i) => {
+                let old = self.sessions.remove(i);
+                self.bury(old.clone(), Reason::Replaced, Some(by), now, idle);
+                self.sessions.push(new);
+                SignInDecision::Admitted {
+                    evicted: Vec::new(),
+                    replaced: Some(old),
+                }
+            }
             Decision::Admit { evict } => {
-                let by = Actor::of(&new, now);
-                let losers: Vec<Session> = self.sessions.drain(..evict).collect();
+                let losers: Vec<Session> =
+                    evict.iter().map(|&i| self.sessions[i].clone()).collect();
+                self.sessions
+                    .retain(|s| !losers.iter().any(|l| l.session_id == s.session_id));
                 for s in &losers {
                     self.bury(
                         s.clone(),
@@ -86,7 +103,10 @@ impl Account {
                     );
                 }
                 self.sessions.push(new);
-                SignInDecision::Admitted { evicted: losers }
+                SignInDecision::Admitted {
+                    evicted: losers,
+                    replaced: None,
+                }
             }
         }
     }
@@ -230,7 +250,7 @@ mod tests {
         let (s1, t1) = session(1, 1000);
         let (s2, _) = session(2, 2000);
         a.sign_in(s1.clone(), kick_oldest(1), Millis(1000), LIFE.idle);
-        let SignInDecision::Admitted { evicted } =
+        let SignInDecision::Admitted { evicted, .. } =
             a.sign_in(s2, kick_oldest(1), Millis(2000), LIFE.idle)
         else {
             panic!("admitted expected")

@@ -79,8 +79,10 @@ impl From<DeviceClass> for String {
 }
 
 /// 8–64 characters of `[A-Za-z0-9_-]`: a client's random id for itself. It
-/// is a convenience, not a secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// is a convenience, not a secret. Kept with the session (a sign-in from the
+/// same id replaces it) and never shown.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ClientDeviceId(String);
 
 impl ClientDeviceId {
@@ -98,6 +100,19 @@ impl ClientDeviceId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for ClientDeviceId {
+    type Error = DeviceTagError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        ClientDeviceId::parse(&s)
+    }
+}
+
+impl From<ClientDeviceId> for String {
+    fn from(d: ClientDeviceId) -> String {
+        d.0
     }
 }
 

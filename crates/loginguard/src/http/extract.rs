@@ -1,7 +1,7 @@
 //! Extractors: where raw HTTP becomes parsed, trusted values.
 //!
 //! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
-//! `Credentials`, an optional device token included), `Meta` (client IP and
+//! `Credentials`, optional device class, device id and device token included), `Meta` (client IP and
 //! User-Agent), `Authenticated` (bearer token, or in cookie mode the cookie
 //! -> live session, or the exact 401, through `app::SessionService`),
 //! `Admin` and `SessionIdPath`. Every failure is an `ApiError`, so handlers
@@ -27,7 +27,9 @@ use super::state::{ClientIpRule, OriginRule};
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
 use crate::domain::json;
-use crate::domain::{DeviceName, DeviceToken, Session, SessionId, Token, Username};
+use crate::domain::{
+    ClientDeviceId, DeviceClass, DeviceName, DeviceToken, Session, SessionId, Token, Username,
+};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -39,17 +41,32 @@ struct LoginFields {
     #[serde(default)]
     device: Option<String>,
     #[serde(default)]
+    device_class: Option<String>,
+    #[serde(default)]
+    device_id: Option<String>,
+    #[serde(default)]
     device_token: Option<String>,
 }
 
 impl FromForm for LoginFields {
     fn from_form(body: &[u8]) -> Result<Self, ApiError> {
-        let [username, password, device, device_token] =
-            form_fields(body, ["username", "password", "device", "device_token"])?;
+        let [username, password, device, device_class, device_id, device_token] = form_fields(
+            body,
+            [
+                "username",
+                "password",
+                "device",
+                "device_class",
+                "device_id",
+                "device_token",
+            ],
+        )?;
         Ok(LoginFields {
             username: username.ok_or_else(|| bad_form("missing username"))?,
             password: password.ok_or_else(|| bad_form("missing password"))?,
             device,
+            device_class,
+            device_id,
             device_token,
         })
     }
@@ -117,7 +134,19 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
             .map(|d| DeviceName::parse(&d))
             .transpose()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        // Empty is absent, as for `device`: a plain form may send the field blank.
+        // Empty is absent, as for `device`: a plain form may send a field blank.
+        let device_class = fields
+            .device_class
+            .filter(|c| !c.is_empty())
+            .map(|c| DeviceClass::parse(&c))
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let device_id = fields
+            .device_id
+            .filter(|d| !d.is_empty())
+            .map(|d| ClientDeviceId::parse(&d))
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let device_token = fields
             .device_token
             .filter(|t| !t.is_empty())
@@ -128,6 +157,8 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
             username,
             password,
             device,
+            device_class,
+            device_id,
             device_token,
         }))
     }

@@ -151,6 +151,10 @@ pub struct SignInView {
     pub user: SignedInUserView,
     pub created_at: String,
     pub expires_at: String,
+    /// The new session as every list shows it (`device_class` included).
+    pub session: SessionView,
+    /// Pushed out by this sign-in: the sessions the policy evicted, and the
+    /// one of the same device it replaced.
     pub revoked_sessions: Vec<RevokedView>,
     /// For the client to keep and send with its next sign-in on this account
     /// (see `auth::DeviceTokens`); not a credential. Password sign-ins only.
@@ -182,9 +186,11 @@ impl From<SignedIn> for SignInView {
             user,
             created_at: s.session.created_at.to_rfc3339(),
             expires_at: s.session.expires_at.to_rfc3339(),
+            session: SessionView::of(&s.session, s.user.as_ref()),
             revoked_sessions: s
                 .revoked
                 .iter()
+                .chain(s.replaced.as_ref())
                 .map(|r| RevokedView {
                     session_id: r.session_id.clone(),
                     device: r.device.as_str().to_owned(),
@@ -331,6 +337,7 @@ impl ErrorDetails {
 pub struct ActiveSessionView {
     pub session_id: SessionId,
     pub device: String,
+    pub device_class: DeviceClass,
     pub ip: String,
     pub created_at: String,
     pub last_seen_at: String,
@@ -341,6 +348,7 @@ impl From<&Session> for ActiveSessionView {
         ActiveSessionView {
             session_id: s.session_id.clone(),
             device: s.device.as_str().to_owned(),
+            device_class: s.class(),
             ip: s.ip.clone(),
             created_at: s.created_at.to_rfc3339(),
             last_seen_at: s.last_seen_at.to_rfc3339(),

@@ -164,14 +164,19 @@ fn admit(
     let username = new.username.clone();
     let id = new.session_id.clone();
     match account.sign_in(new, policy, now, idle) {
-        SignInDecision::Admitted { evicted } => {
+        SignInDecision::Admitted { evicted, replaced } => {
             let event = StoreEvent::SignedIn {
                 username,
                 id,
                 revoked: evicted.iter().map(|s| s.session_id.clone()).collect(),
+                replaced: replaced.as_ref().map(|s| s.session_id.clone()),
                 by,
             };
-            (SignInOutcome::Created { revoked: evicted }, event)
+            let outcome = SignInOutcome::Created {
+                revoked: evicted,
+                replaced,
+            };
+            (outcome, event)
         }
         SignInDecision::Denied { live } => (
             SignInOutcome::Denied { active: live },

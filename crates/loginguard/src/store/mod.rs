@@ -59,8 +59,13 @@ impl SignInRequest {
 /// What a sign-in did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignInOutcome {
-    /// The session is live; `revoked` are the ones it pushed out.
-    Created { revoked: Vec<Session> },
+    /// The session is live; `revoked` are the ones it pushed out
+    /// (`duplicate_login`), `replaced` the one of the same device it took the
+    /// place of (`replaced`).
+    Created {
+        revoked: Vec<Session>,
+        replaced: Option<Session>,
+    },
     /// `deny_new` refused it; `active` hold the places. Nothing was written
     /// except the `login_blocked` event.
     Denied { active: Vec<Session> },
@@ -70,8 +75,9 @@ pub enum SignInOutcome {
 /// against each implementation.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Prunes the account's expired sessions, applies the policy, revokes the
-    /// losers with `duplicate_login` (tombstoned), inserts the new session and
+    /// Prunes the account's expired sessions, applies the policy
+    /// (`domain::decide`: same-device replace, then room), revokes the
+    /// losers with `duplicate_login` or `replaced` (tombstoned), inserts the new session and
     /// emits `SignedIn` (or `LoginBlocked`), all as one step. Upholds
     /// invariant 1 under any concurrency, across instances. The same request
     /// (same session id) sent again within `replies::REPLAY_WINDOW` answers the first

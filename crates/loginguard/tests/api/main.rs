@@ -7,6 +7,7 @@ mod process;
 mod redis_sentinel;
 mod redis_server;
 mod secure_redis;
+#[macro_use]
 mod store;
 mod tls;
 
@@ -23,6 +24,8 @@ mod layers;
 mod login;
 mod lost_replies;
 mod nginx;
+mod policies;
+mod policies_store;
 mod proxy;
 mod rate_limits;
 mod redis_checks;

@@ -138,12 +138,12 @@ async fn with_bus(store: RedisStore, urls: &[String], backing: Backing) -> Subje
     }
 }
 
-fn user(name: &str) -> Username {
+pub fn user(name: &str) -> Username {
     Username::parse(name).unwrap()
 }
 
 /// A new session of `name` created at `now`, with its token.
-fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
+pub fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
     let u = user(name);
     let mut sid = [0u8; 16];
     let mut secret = [0u8; 32];
@@ -165,11 +165,12 @@ fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
             "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA",
         )),
         device_class: Some(DeviceClass::parse("web").unwrap()),
+        device_id: None,
     };
     (s, token)
 }
 
-fn policy(max: u32, on_limit: OnLimit) -> Policy {
+pub fn policy(max: u32, on_limit: OnLimit) -> Policy {
     Policy {
         max_sessions: max,
         on_limit,
@@ -196,7 +197,7 @@ async fn sign_in(
     (token, outcome)
 }
 
-fn now() -> Millis {
+pub fn now() -> Millis {
     SystemClock.now()
 }
 
@@ -267,7 +268,7 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
         policy(2, OnLimit::KickOldest),
     )
     .await;
-    let SignInOutcome::Created { revoked } = outcome else {
+    let SignInOutcome::Created { revoked, .. } = outcome else {
         panic!("created")
     };
     assert_eq!(revoked.len(), 1);
@@ -299,6 +300,7 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
     let StoreEvent::SignedIn {
         id,
         revoked,
+        replaced,
         by,
         username,
     } = event
@@ -307,6 +309,7 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
     };
     assert_eq!(&id, pc3.session_id());
     assert_eq!(revoked, vec![pc1.session_id().clone()]);
+    assert_eq!(replaced, None, "different devices never replace each other");
     assert_eq!(by.device.as_str(), "PC3");
     assert_eq!(username.as_str(), "user1");
 }
@@ -746,7 +749,7 @@ pub async fn a_sign_in_run_twice_answers_as_its_first_run(s: Subject) {
     let first = s.store.sign_in(req.clone()).await.unwrap();
     let again = s.store.sign_in(req).await.unwrap();
     assert_eq!(again, first);
-    let SignInOutcome::Created { revoked } = first else {
+    let SignInOutcome::Created { revoked, .. } = first else {
         panic!("created")
     };
     assert_eq!(revoked.len(), 1);
@@ -765,7 +768,13 @@ pub async fn a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself(s: Subje
     let p = policy(1, OnLimit::DenyNew);
     let (req, token) = request("user1", "PC1", t, p);
     let first = s.store.sign_in(req.clone()).await.unwrap();
-    assert_eq!(first, SignInOutcome::Created { revoked: vec![] });
+    assert_eq!(
+        first,
+        SignInOutcome::Created {
+            revoked: vec![],
+            replaced: None
+        }
+    );
     assert_eq!(s.store.sign_in(req).await.unwrap(), first);
     assert!(matches!(
         s.store.validate(&token, Millis(t.0 + 1)).await.unwrap(),
@@ -869,21 +878,23 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
         .await;
 }
 
+/// Runs each named suite function (in the invoking module) on every store.
+/// Other modules of the suite (`policies_store.rs`) invoke it too.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(super::memory().await).await } )*
+               async fn $name() { super::$name($crate::store::memory().await).await } )*
         }
         mod on_redis {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(super::redis().await).await } )*
+               async fn $name() { super::$name($crate::store::redis().await).await } )*
         }
         /// The cluster run is what proves every script touches one slot only:
         /// a stray key would fail with CROSSSLOT.
         mod on_redis_cluster {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(super::redis_cluster().await).await } )*
+               async fn $name() { super::$name($crate::store::redis_cluster().await).await } )*
         }
     };
 }

@@ -56,9 +56,17 @@ pub fn lookup(reply: &[String]) -> Result<Lookup, StoreError> {
 /// `sign_in.lua`'s reply.
 pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
     match reply.split_first() {
-        Some((tag, rest)) if tag == "created" => Ok(SignInOutcome::Created {
-            revoked: sessions(rest)?,
-        }),
+        Some((tag, rest)) if tag == "created" => match rest.split_first() {
+            Some((replaced, revoked)) => Ok(SignInOutcome::Created {
+                revoked: sessions(revoked)?,
+                replaced: (!replaced.is_empty())
+                    .then(|| session(replaced))
+                    .transpose()?,
+            }),
+            None => Err(StoreError::corrupt(
+                "sign_in reply without its replaced slot",
+            )),
+        },
         Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
             active: sessions(rest)?,
         }),

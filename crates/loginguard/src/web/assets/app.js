@@ -215,6 +215,7 @@ const DIALOG_TITLES = {
   password_changed: "Your password changed",
   account_removed: "Your account was removed",
   revoked_by_app: "Signed out by the application",
+  replaced: "Signed in again in another tab",
   logout: "You signed out",
 };
 
@@ -319,7 +320,12 @@ function renderSessions(sessions) {
     sessions.length === 1 ? "Only this device is signed in." : `${plural(sessions.length, "device is", "devices are")} signed in to this account.`;
   el.sessions.replaceChildren(
     ...sorted.map((s) => {
-      const title = node("div", { class: "session-title" }, node("span", { class: "device", text: s.device || "Unnamed device" }));
+      const title = node(
+        "div",
+        { class: "session-title" },
+        node("span", { class: "device", text: s.device || "Unnamed device" }),
+        node("span", { class: "tag device-class", text: s.device_class }),
+      );
       if (s.current) title.append(node("span", { class: "tag current", text: "This device" }));
       const meta = node(
         "div",
@@ -416,6 +422,7 @@ function renderAdmin(result, limit) {
         { "data-username": s.username, "data-session-id": s.session_id },
         node("td", {}, node("strong", { text: s.username }), mine ? node("span", { class: "tag current", text: "You" }) : null),
         node("td", { text: s.device || "Unnamed device" }),
+        node("td", { class: "device-class", text: s.device_class }),
         node("td", { class: "ip", text: s.ip }),
         node("td", {}, timeElement(s.created_at)),
         node("td", { class: "num", text: String(s.connections) }),

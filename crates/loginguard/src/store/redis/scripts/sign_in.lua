@@ -4,7 +4,8 @@
 -- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
 -- ARGV[7] replay window (ms)
--- Reply: {'created', <evicted session JSON>...} or {'denied', <live session JSON>...};
+-- Reply: {'created', <replaced session JSON or ''>, <evicted session JSON>...}
+-- or {'denied', <live session JSON>...};
 -- a re-run of the same request (same new session id) gets the first run's
 -- reply, or {'undone', ...} once undo_sign_in gave the request up.
 local earlier = replay()
@@ -18,18 +19,29 @@ prune_tombstones(now)
 local live = load_live(now, idle, channel)
 local by = {d = new.d, ip = new.ip, at = now}
 
-if #live >= max and ARGV[4] == 'deny_new' then
+-- domain::policy::decide, in its order: the same device replaces itself
+-- first, touching nothing else and needing no room.
+local replaced = nil
+if new.di then
+  for _, s in ipairs(live) do
+    if s.di == new.di then replaced = s; break end
+  end
+end
+
+local evicted = {}
+if replaced then
+  bury(replaced, 'replaced', by, now, idle)
+elseif #live >= max and ARGV[4] == 'deny_new' then
   redis.call('PUBLISH', channel, cjson.encode({k = 'login_blocked', u = new.u, by = by}))
   local reply = encode_all(live)
   table.insert(reply, 1, 'denied')
   return remember(reply, tonumber(ARGV[7]))
-end
-
-local evicted = {}
-local evict = math.max(0, #live + 1 - max)
-for i = 1, evict do
-  bury(live[i], 'duplicate_login', by, now, idle)
-  evicted[i] = live[i]
+else
+  local evict = math.max(0, #live + 1 - max)
+  for i = 1, evict do
+    bury(live[i], 'duplicate_login', by, now, idle)
+    evicted[i] = live[i]
+  end
 end
 
 redis.call('HSET', SKEY, new.id, ARGV[2])
@@ -42,8 +54,10 @@ local ids = {}
 for i, s in ipairs(evicted) do ids[i] = s.id end
 local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
 if #ids > 0 then event.revoked = ids end
+if replaced then event.rp = replaced.id end
 redis.call('PUBLISH', channel, cjson.encode(event))
 
 local reply = encode_all(evicted)
+table.insert(reply, 1, replaced and cjson.encode(replaced) or '')
 table.insert(reply, 1, 'created')
 return remember(reply, tonumber(ARGV[7]))

@@ -1,0 +1,162 @@
+//! Black-box tests of PROTOCOL.md Part 2's sign-in fields and policies over
+//! HTTP and WebSocket: `device_class` and `device_id` on sign-in, the class
+//! in every session view, same-device replace.
+
+use loginguard::domain::OnLimit;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::redis_server::RedisServer;
+
+/// Signs user1 in with `extra` fields merged into the body.
+async fn login_with(app: &TestApp, device: &str, extra: Value) -> Reply {
+    let mut body = json!({"username": "user1", "password": "password1", "device": device});
+    for (k, v) in extra.as_object().expect("an object") {
+        body[k] = v.clone();
+    }
+    app.request(Method::POST, "/api/auth/login", None, Some(body))
+        .await
+}
+
+/// No `device_id` in any JSON the server sends back.
+fn never_shows_device_id(v: &Value) {
+    let text = v.to_string();
+    assert!(!text.contains("device_id"), "{text}");
+    assert!(!text.contains("tab-one-id"), "{text}");
+}
+
+#[tokio::test]
+async fn device_class_and_device_id_are_taken_from_json_and_form() {
+    let app = spawn_app(with_policy(base_config(), 3, OnLimit::KickOldest)).await;
+    let r = login_with(
+        &app,
+        "PC",
+        json!({"device_class": "tv_box-2", "device_id": "tab-one-id"}),
+    )
+    .await;
+    let token = r.token();
+    assert_eq!(r.body["session"]["device_class"], "tv_box-2");
+    assert_eq!(r.body["session"]["session_id"], r.body["session_id"]);
+    assert_eq!(r.body["session"]["device"], "PC");
+    never_shows_device_id(&r.body);
+
+    let form = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148",
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=user1&password=password1&device=Phone&device_id=phone-id-1&device_class=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let form: Value = form.json().await.unwrap();
+    assert_eq!(
+        form["session"]["device_class"], "mobile",
+        "a blank class is derived from the User-Agent"
+    );
+
+    let own = app.sessions(&token).await;
+    let mut classes: Vec<&str> = own
+        .iter()
+        .map(|s| s["device_class"].as_str().unwrap())
+        .collect();
+    classes.sort();
+    assert_eq!(classes, ["mobile", "tv_box-2"]);
+    never_shows_device_id(&Value::Array(own));
+
+    let admin = app.login_ok("admin", "Admin PC").await;
+    let list = app.get("/api/admin/sessions", Some(&admin)).await;
+    let user1: Vec<&Value> = list.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["username"] == "user1")
+        .collect();
+    assert_eq!(user1.len(), 2);
+    assert!(user1.iter().all(|s| s["device_class"].is_string()));
+    never_shows_device_id(&list.body);
+}
+
+#[tokio::test]
+async fn bad_device_class_or_device_id_is_bad_request() {
+    let app = spawn_app(base_config()).await;
+    for extra in [
+        json!({"device_class": "Web"}),
+        json!({"device_class": "a".repeat(33)}),
+        json!({"device_class": 7}),
+        json!({"device_id": "short"}),
+        json!({"device_id": "has space in it"}),
+        json!({"device_id": "x".repeat(65)}),
+    ] {
+        let r = login_with(&app, "PC", extra.clone()).await;
+        r.error(400, "bad_request");
+    }
+}
+
+#[tokio::test]
+async fn the_409_lists_each_sessions_class() {
+    let app = spawn_app(with_policy(base_config(), 1, OnLimit::DenyNew)).await;
+    login_with(&app, "PC1", json!({"device_class": "web"}))
+        .await
+        .token();
+    let r = login_with(&app, "PC2", json!({})).await;
+    let e = r.error(409, "session_limit_reached");
+    assert_eq!(e["active_sessions"][0]["device_class"], "web");
+    never_shows_device_id(&r.body);
+}
+
+/// A browser signing in again (another tab) replaces its own session: the
+/// old tab is told `replaced` with the new one as `by`, the other device is
+/// left alone, and under `deny_new` at the limit it is still admitted.
+async fn same_browser_replaces_itself(app: &TestApp) {
+    let phone = login_with(app, "Phone", json!({"device_id": "phone-id-1"}))
+        .await
+        .token();
+    let mut phone_ws = app.ws_authed(&phone).await;
+    let tab1 = login_with(app, "Tab 1", json!({"device_id": "tab-one-id"}))
+        .await
+        .token();
+    let mut tab1_ws = app.ws_authed(&tab1).await;
+
+    let r = login_with(app, "Tab 2", json!({"device_id": "tab-one-id"})).await;
+    let tab2 = r.token();
+    let revoked = r.body["revoked_sessions"].as_array().unwrap();
+    assert_eq!(revoked.len(), 1, "{}", r.body);
+    assert_eq!(revoked[0]["device"], "Tab 1");
+
+    let kick = tab1_ws.expect_force_logout("replaced").await;
+    assert_eq!(kick["by"]["device"], "Tab 2");
+    let e = app.get("/api/auth/session", Some(&tab1)).await;
+    let e = e.error(401, "session_revoked");
+    assert_eq!(e["reason"], "replaced");
+    assert_eq!(e["by"]["device"], "Tab 2");
+
+    let mine = app.sessions(&tab2).await;
+    let mut devices: Vec<&str> = mine.iter().map(|s| s["device"].as_str().unwrap()).collect();
+    devices.sort();
+    assert_eq!(devices, ["Phone", "Tab 2"]);
+    // The phone's socket is still open and answers.
+    phone_ws.send_json(json!({"type": "ping"})).await;
+    assert_eq!(phone_ws.next_event().await["type"], "pong");
+
+    let other = login_with(app, "Laptop", json!({"device_id": "laptop-id-1"})).await;
+    other.error(409, "session_limit_reached");
+}
+
+#[tokio::test]
+async fn same_browser_replaces_itself_memory() {
+    let app = spawn_app(with_policy(base_config(), 2, OnLimit::DenyNew)).await;
+    same_browser_replaces_itself(&app).await;
+}
+
+#[tokio::test]
+async fn same_browser_replaces_itself_redis() {
+    let redis = RedisServer::start();
+    let app = spawn_app(with_policy(redis_config(&redis), 2, OnLimit::DenyNew)).await;
+    same_browser_replaces_itself(&app).await;
+}
