@@ -106,6 +106,9 @@ impl SignInService {
             on_limit: user
                 .and_then(|u| u.on_limit)
                 .unwrap_or(self.policy.on_limit),
+            class_limits: user
+                .and_then(|u| u.class_limits.clone())
+                .unwrap_or_else(|| self.policy.class_limits.clone()),
         }
     }
 
@@ -210,7 +213,7 @@ impl SignInService {
         let outcome = self
             .store_step(SignInRequest {
                 session: session.clone(),
-                policy,
+                policy: policy.clone(),
                 now,
             })
             .await?;
@@ -423,6 +426,7 @@ mod tests {
             policy: Policy {
                 max_sessions: 1,
                 on_limit: OnLimit::KickOldest,
+                class_limits: Default::default(),
             },
             lifetimes: LIFE,
             store: Arc::new(ReloadDuringSignIn {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use secrecy::SecretString;
 
-use crate::domain::{Lifetimes, OnLimit, Policy};
+use crate::domain::{ClassLimits, Lifetimes, OnLimit, Policy};
 
 /// `loginguard serve`: the settings tree plus the file that may hold them.
 #[derive(Parser, Debug)]
@@ -182,6 +182,9 @@ pub struct SessionConfig {
     /// What a sign-in over the limit does: kick_oldest or deny_new.
     #[arg(long, env = "LOGINGUARD_ON_LIMIT", default_value = "kick_oldest", value_parser = parse::on_limit)]
     pub on_limit: OnLimit,
+    /// Live sessions per device class within max-sessions, e.g. web=1,mobile=1 (classes not named share the total) [default: none].
+    #[arg(long, env = "LOGINGUARD_CLASS_LIMITS", default_value = "", hide_default_value = true, value_parser = parse::class_limits)]
+    pub class_limits: ClassLimits,
     /// A session unused this long expires.
     #[arg(long, env = "LOGINGUARD_IDLE_TIMEOUT", default_value = "30m", value_parser = parse::duration)]
     pub idle_timeout: Duration,
@@ -202,6 +205,7 @@ impl SessionConfig {
         Policy {
             max_sessions: self.max_sessions,
             on_limit: self.on_limit,
+            class_limits: self.class_limits.clone(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::CaBundle;
-use crate::domain::OnLimit;
+use crate::domain::{ClassLimits, OnLimit};
 
 /// The longest duration any setting takes: longer ones are surely typos, and
 /// would overflow the time arithmetic they feed.
@@ -61,6 +61,11 @@ pub fn on_limit(raw: &str) -> Result<OnLimit, String> {
         "deny_new" => Ok(OnLimit::DenyNew),
         _ => Err("expected kick_oldest or deny_new".into()),
     }
+}
+
+/// `web=1,mobile=1` (see `domain::ClassLimits`).
+pub fn class_limits(raw: &str) -> Result<ClassLimits, String> {
+    ClassLimits::parse(raw).map_err(|e| e.to_string())
 }
 
 /// `true`/`false` (also `1`/`0`, `yes`/`no`), for switches that env and the

@@ -38,7 +38,8 @@ pub enum SignInDecision {
         evicted: Vec<Session>,
         replaced: Option<Session>,
     },
-    /// Refused by `deny_new`; `live` are the sessions holding the places.
+    /// Refused by `deny_new`; `live` are the sessions holding the places
+    /// (the ones whose removal would make room).
     Denied { live: Vec<Session> },
 }
 
@@ -76,8 +77,8 @@ impl Account {
         self.sessions.sort_by(Session::age_order);
         let by = Actor::of(&new, now);
         match decide(&self.sessions, &new, &policy) {
-            Decision::Deny => SignInDecision::Denied {
-                live: self.sessions.clone(),
+            Decision::Deny { blocking } => SignInDecision::Denied {
+                live: blocking.iter().map(|&i| self.sessions[i].clone()).collect(),
             },
             Decision::Replace(i) => {
                 let old = self.sessions.remove(i);
@@ -241,6 +242,7 @@ mod tests {
         Policy {
             max_sessions: max,
             on_limit: OnLimit::KickOldest,
+            class_limits: Default::default(),
         }
     }
 

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 /// 1–32 characters of `[a-z0-9_-]`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeviceClass(String);
 
@@ -23,7 +23,8 @@ pub enum DeviceTagError {
     Id,
 }
 
-/// User-Agent words that name a phone or a tablet.
+/// User-Agent words that name a phone or a tablet. `sign_in.lua` keeps the
+/// same list, for records stored before classes existed.
 const MOBILE_MARKERS: [&str; 9] = [
     "Mobile",
     "Android",

@@ -9,6 +9,7 @@
 //! them, and the conformance suites check that they agree.
 
 mod account;
+mod class_limits;
 mod clock;
 mod device;
 mod device_class;
@@ -24,6 +25,7 @@ mod token;
 mod username;
 
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
+pub use class_limits::{ClassLimits, ClassLimitsError};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;
 pub use device_class::{ClientDeviceId, DeviceClass, DeviceTagError};

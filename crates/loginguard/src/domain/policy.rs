@@ -1,12 +1,15 @@
 //! The session policy and its decision, as one pure function.
 //!
 //! `decide` looks at an account's live sessions (oldest first) and says whether
-//! a new sign-in is admitted and which sessions lose. The memory store calls it;
+//! a new sign-in is admitted and which sessions lose: the same device
+//! replaces itself, else the new session needs room in its class (when the
+//! class has a limit) and in the total. The memory store calls it;
 //! `store/redis/scripts/sign_in.lua` does the same steps, and the conformance
 //! suite holds the two to the same answers.
 
 use serde::{Deserialize, Serialize};
 
+use super::class_limits::ClassLimits;
 use super::session::Session;
 
 /// What a sign-in over the limit does.
@@ -30,11 +33,13 @@ impl OnLimit {
 }
 
 /// Live sessions allowed per account and what happens past that.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// At least 1 (the configuration refuses 0).
     pub max_sessions: u32,
     pub on_limit: OnLimit,
+    /// Limits of some device classes within the total.
+    pub class_limits: ClassLimits,
 }
 
 /// The outcome of `decide`; indexes are into the live sessions it was given.
@@ -46,15 +51,19 @@ pub enum Decision {
     Replace(usize),
     /// Admit the new session after revoking `evict` (`duplicate_login`).
     Admit { evict: Vec<usize> },
-    /// Refuse the new session; nothing changes.
-    Deny,
+    /// Refuse the new session; nothing changes. `blocking` are the sessions
+    /// whose removal would make room: its class's when the class is full,
+    /// else all.
+    Deny { blocking: Vec<usize> },
 }
 
 /// Decides a sign-in of `new` given the account's live sessions, oldest first.
 ///
 /// A live session with the new one's `device_id` is replaced. Otherwise the
-/// new session needs room: under `kick_oldest` the oldest sessions lose until
-/// there is room for one more, under `deny_new` it is refused.
+/// new session of class C needs room in C (when C has a limit) and in the
+/// total. Under `kick_oldest` the oldest sessions of C lose until C has
+/// room, then the oldest of all until the total has; under `deny_new` the
+/// sign-in is refused.
 pub fn decide(live: &[Session], new: &Session, policy: &Policy) -> Decision {
     if let Some(id) = &new.device_id {
         if let Some(i) = live.iter().position(|s| s.device_id.as_ref() == Some(id)) {
@@ -62,27 +71,68 @@ pub fn decide(live: &[Session], new: &Session, policy: &Policy) -> Decision {
         }
     }
     let max = policy.max_sessions.max(1) as usize;
-    if live.len() < max {
+    let class = new.class();
+    let class_limit = policy.class_limits.get(&class).map(|n| n.max(1) as usize);
+    let in_class: Vec<usize> = (0..live.len())
+        .filter(|&i| live[i].class() == class)
+        .collect();
+    let class_full = class_limit.is_some_and(|limit| in_class.len() >= limit);
+    if !class_full && live.len() < max {
         return Decision::Admit { evict: Vec::new() };
     }
     match policy.on_limit {
-        OnLimit::KickOldest => Decision::Admit {
-            evict: (0..live.len() + 1 - max).collect(),
+        OnLimit::KickOldest => {
+            let mut evict: Vec<usize> = match class_limit {
+                Some(limit) => in_class[..(in_class.len() + 1).saturating_sub(limit)].to_vec(),
+                None => Vec::new(),
+            };
+            let over = (live.len() - evict.len() + 1).saturating_sub(max);
+            let oldest_others: Vec<usize> = (0..live.len())
+                .filter(|i| !evict.contains(i))
+                .take(over)
+                .collect();
+            evict.extend(oldest_others);
+            evict.sort_unstable();
+            Decision::Admit { evict }
+        }
+        OnLimit::DenyNew => Decision::Deny {
+            blocking: if class_full {
+                in_class
+            } else {
+                (0..live.len()).collect()
+            },
         },
-        OnLimit::DenyNew => Decision::Deny,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ClientDeviceId, Millis};
+    use crate::domain::{ClientDeviceId, DeviceClass, Millis};
     use std::time::Duration;
 
     fn p(max: u32, on: OnLimit) -> Policy {
         Policy {
             max_sessions: max,
             on_limit: on,
+            class_limits: ClassLimits::default(),
+        }
+    }
+
+    fn with_classes(max: u32, on: OnLimit, limits: &str) -> Policy {
+        Policy {
+            class_limits: ClassLimits::parse(limits).unwrap(),
+            ..p(max, on)
+        }
+    }
+
+    fn class(s: &mut Session, c: &str) {
+        s.device_class = Some(DeviceClass::parse(c).unwrap());
+    }
+
+    fn deny(blocking: &[usize]) -> Decision {
+        Decision::Deny {
+            blocking: blocking.to_vec(),
         }
     }
 
@@ -124,9 +174,12 @@ mod tests {
     #[test]
     fn deny_new_refuses_at_the_limit() {
         let (live, new) = sessions(1);
-        assert_eq!(decide(&live, &new, &p(1, OnLimit::DenyNew)), Decision::Deny);
+        assert_eq!(decide(&live, &new, &p(1, OnLimit::DenyNew)), deny(&[0]));
         let (live, new) = sessions(4);
-        assert_eq!(decide(&live, &new, &p(2, OnLimit::DenyNew)), Decision::Deny);
+        assert_eq!(
+            decide(&live, &new, &p(2, OnLimit::DenyNew)),
+            deny(&[0, 1, 2, 3])
+        );
     }
 
     #[test]
@@ -139,6 +192,56 @@ mod tests {
             assert_eq!(decide(&live, &new, &p(2, on)), Decision::Replace(1));
         }
         new.device_id = Some(ClientDeviceId::parse("browser-2").unwrap());
-        assert_eq!(decide(&live, &new, &p(2, OnLimit::DenyNew)), Decision::Deny);
+        assert_eq!(decide(&live, &new, &p(2, OnLimit::DenyNew)), deny(&[0, 1]));
+    }
+
+    /// live: 0 web, 1 mobile, 2 web, 3 mobile (oldest first).
+    fn mixed() -> Vec<Session> {
+        let (mut live, _) = sessions(4);
+        for (i, s) in live.iter_mut().enumerate() {
+            class(s, if i % 2 == 0 { "web" } else { "mobile" });
+        }
+        live
+    }
+
+    #[test]
+    fn a_full_class_evicts_its_own_oldest_first() {
+        let live = mixed();
+        let (_, mut new) = sessions(0);
+        class(&mut new, "web");
+        let web1 = with_classes(5, OnLimit::KickOldest, "web=2,mobile=2");
+        assert_eq!(decide(&live, &new, &web1), admit(&[0]));
+        // Class full and total full: one of the class makes room in both.
+        let both = with_classes(4, OnLimit::KickOldest, "web=2");
+        assert_eq!(decide(&live, &new, &both), admit(&[0]));
+        // A lowered class limit evicts down to room for one.
+        let one = with_classes(5, OnLimit::KickOldest, "web=1");
+        assert_eq!(decide(&live, &new, &one), admit(&[0, 2]));
+        // Room in the class, none in the total: the oldest of all goes.
+        class(&mut new, "mobile");
+        let total = with_classes(4, OnLimit::KickOldest, "web=1,mobile=3");
+        assert_eq!(decide(&live, &new, &total), admit(&[0]));
+    }
+
+    #[test]
+    fn classes_without_a_limit_share_the_total() {
+        let live = mixed();
+        let (_, mut new) = sessions(0);
+        class(&mut new, "tv");
+        let policy = with_classes(5, OnLimit::DenyNew, "web=2,mobile=2");
+        assert_eq!(decide(&live, &new, &policy), admit(&[]));
+        let policy = with_classes(4, OnLimit::DenyNew, "web=2,mobile=2");
+        assert_eq!(decide(&live, &new, &policy), deny(&[0, 1, 2, 3]));
+    }
+
+    #[test]
+    fn deny_new_names_the_sessions_of_a_full_class() {
+        let live = mixed();
+        let (_, mut new) = sessions(0);
+        class(&mut new, "mobile");
+        let policy = with_classes(9, OnLimit::DenyNew, "mobile=2");
+        assert_eq!(decide(&live, &new, &policy), deny(&[1, 3]));
+        class(&mut new, "web");
+        assert_eq!(decide(&live, &new, &policy), admit(&[]));
     }
 }

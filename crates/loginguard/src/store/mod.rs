@@ -50,6 +50,7 @@ impl SignInRequest {
             policy: Policy {
                 max_sessions: 1,
                 on_limit: crate::domain::OnLimit::KickOldest,
+                class_limits: Default::default(),
             },
             now,
         }

@@ -1,12 +1,15 @@
 //! Black-box tests of PROTOCOL.md Part 2's sign-in fields and policies over
 //! HTTP and WebSocket: `device_class` and `device_id` on sign-in, the class
-//! in every session view, same-device replace.
+//! in every session view, same-device replace, class limits (flag, users
+//! file, several instances).
 
-use loginguard::domain::OnLimit;
+use loginguard::domain::{ClassLimits, OnLimit};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::instances::{instances, PASSWORD};
+use crate::process::cheap_hash;
 use crate::redis_server::RedisServer;
 
 /// Signs user1 in with `extra` fields merged into the body.
@@ -159,4 +162,80 @@ async fn same_browser_replaces_itself_redis() {
     let redis = RedisServer::start();
     let app = spawn_app(with_policy(redis_config(&redis), 2, OnLimit::DenyNew)).await;
     same_browser_replaces_itself(&app).await;
+}
+
+/// A storm of 60 sign-ins of two classes spread over three instances on one
+/// Redis, under `--class-limits web=1,mobile=1` within a total of 3: exactly
+/// one web and one mobile session survive, every other token is refused on
+/// every instance.
+#[tokio::test]
+async fn class_limits_hold_across_three_instances() {
+    let redis = RedisServer::start();
+    let mut config = with_policy(redis_config(&redis), 3, OnLimit::KickOldest);
+    config.session.class_limits = ClassLimits::parse("web=1,mobile=1").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let apps = instances(config, 3, &["storm".to_owned()], &dir).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let app = &apps[i % apps.len()];
+        let (http, url) = (app.http.clone(), app.url("/api/auth/login"));
+        tasks.push(tokio::spawn(async move {
+            let class = if i % 2 == 0 { "web" } else { "mobile" };
+            let body = json!({"username": "storm", "password": PASSWORD,
+                              "device": format!("dev{i}"), "device_class": class});
+            let r = http.post(url).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.unwrap();
+            (class, body["token"].as_str().unwrap().to_owned())
+        }));
+    }
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap());
+    }
+    let mut alive = Vec::new();
+    for (i, (class, token)) in tokens.iter().enumerate() {
+        let r = apps[(i + 1) % 3]
+            .get("/api/auth/session", Some(token))
+            .await;
+        match r.status {
+            200 => alive.push(*class),
+            _ => assert_eq!(r.error(401, "session_revoked")["reason"], "duplicate_login"),
+        }
+    }
+    alive.sort();
+    assert_eq!(alive, ["mobile", "web"]);
+}
+
+/// A users-file entry's `class_limits` beats `--class-limits` for that account.
+#[tokio::test]
+async fn users_file_class_limits_override_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = cheap_hash(PASSWORD);
+    let file = dir.path().join("users.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[users]]\nusername = \"strict\"\npassword_hash = {hash:?}\non_limit = \"deny_new\"\nclass_limits = {{ web = 1 }}\n\n\
+             [[users]]\nusername = \"loose\"\npassword_hash = {hash:?}\non_limit = \"deny_new\"\n"
+        ),
+    )
+    .unwrap();
+    let mut config = with_policy(base_config(), 5, OnLimit::DenyNew);
+    config.session.class_limits = ClassLimits::parse("web=2").unwrap();
+    config.accounts.users = Some(file);
+    let app = spawn_app(config).await;
+    let sign_in = |user: &'static str, device: &'static str| {
+        let body = json!({"username": user, "password": PASSWORD, "device": device, "device_class": "web"});
+        app.request(Method::POST, "/api/auth/login", None, Some(body))
+    };
+    sign_in("strict", "W1").await.token();
+    sign_in("strict", "W2")
+        .await
+        .error(409, "session_limit_reached");
+    sign_in("loose", "W1").await.token();
+    sign_in("loose", "W2").await.token();
+    sign_in("loose", "W3")
+        .await
+        .error(409, "session_limit_reached");
 }

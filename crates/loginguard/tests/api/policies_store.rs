@@ -3,11 +3,45 @@
 //! Cluster through `conformance!`, so `domain::decide` and `sign_in.lua`
 //! are held to the same answers.
 
-use loginguard::domain::{ClientDeviceId, Lookup, Millis, OnLimit, Policy, Reason, Token};
+use loginguard::domain::{
+    AccountKey, ClassLimits, ClientDeviceId, DeviceClass, Lookup, Millis, OnLimit, Policy, Reason,
+    Token,
+};
 use loginguard::events::StoreEvent;
 use loginguard::store::{SignInOutcome, SignInRequest};
 
-use crate::store::{new_session, now, policy, Subject};
+use crate::store::{new_session, now, policy, user, Subject};
+
+/// `policy(max, on_limit)` with class limits (`web=1,mobile=2`).
+fn with_classes(max: u32, on_limit: OnLimit, limits: &str) -> Policy {
+    Policy {
+        class_limits: ClassLimits::parse(limits).unwrap(),
+        ..policy(max, on_limit)
+    }
+}
+
+/// Signs `name` in on `device` of `class`.
+async fn sign_in_class(
+    s: &Subject,
+    name: &str,
+    device: &str,
+    class: &str,
+    at: Millis,
+    p: &Policy,
+) -> (Token, SignInOutcome) {
+    let (mut session, token) = new_session(name, device, at);
+    session.device_class = Some(DeviceClass::parse(class).unwrap());
+    let outcome = s
+        .store
+        .sign_in(SignInRequest {
+            session,
+            policy: p.clone(),
+            now: at,
+        })
+        .await
+        .expect("sign_in");
+    (token, outcome)
+}
 
 /// Signs `name` in on `device`, carrying `device_id` when given.
 async fn sign_in_with(
@@ -16,7 +50,7 @@ async fn sign_in_with(
     device: &str,
     device_id: Option<&str>,
     at: Millis,
-    p: Policy,
+    p: &Policy,
 ) -> (Token, SignInOutcome) {
     let (mut session, token) = new_session(name, device, at);
     session.device_id = device_id.map(|d| ClientDeviceId::parse(d).unwrap());
@@ -24,7 +58,7 @@ async fn sign_in_with(
         .store
         .sign_in(SignInRequest {
             session,
-            policy: p,
+            policy: p.clone(),
             now: at,
         })
         .await
@@ -47,14 +81,14 @@ async fn ended_for(s: &Subject, t: &Token, at: Millis) -> Reason {
 pub async fn same_device_replaces_itself_and_touches_nobody_else(s: Subject) {
     let t = now();
     let full = policy(2, OnLimit::DenyNew);
-    let (a, _) = sign_in_with(&s, "user1", "Tab 1", Some("browser-A"), t, full).await;
+    let (a, _) = sign_in_with(&s, "user1", "Tab 1", Some("browser-A"), t, &full).await;
     let (b, _) = sign_in_with(
         &s,
         "user1",
         "Phone",
         Some("phone-B1"),
         Millis(t.0 + 1),
-        full,
+        &full,
     )
     .await;
     // At the limit, under deny_new: the same browser still gets in.
@@ -64,7 +98,7 @@ pub async fn same_device_replaces_itself_and_touches_nobody_else(s: Subject) {
         "Tab 2",
         Some("browser-A"),
         Millis(t.0 + 2),
-        full,
+        &full,
     )
     .await;
     let SignInOutcome::Created { revoked, replaced } = outcome else {
@@ -106,15 +140,16 @@ pub async fn same_device_replaces_itself_and_touches_nobody_else(s: Subject) {
     assert_eq!(replaced.as_ref(), Some(a.session_id()));
     // A third device is still refused: replacing consumed no place.
     let (_, third) =
-        sign_in_with(&s, "user1", "PC", Some("laptop-C1"), Millis(t.0 + 4), full).await;
+        sign_in_with(&s, "user1", "PC", Some("laptop-C1"), Millis(t.0 + 4), &full).await;
     assert!(matches!(third, SignInOutcome::Denied { .. }), "{third:?}");
 }
 
 pub async fn a_device_id_of_another_account_replaces_nothing(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::DenyNew);
-    let (a, _) = sign_in_with(&s, "user1", "PC", Some("shared-id"), t, p).await;
-    let (_, outcome) = sign_in_with(&s, "user2", "PC", Some("shared-id"), Millis(t.0 + 1), p).await;
+    let (a, _) = sign_in_with(&s, "user1", "PC", Some("shared-id"), t, &p).await;
+    let (_, outcome) =
+        sign_in_with(&s, "user2", "PC", Some("shared-id"), Millis(t.0 + 1), &p).await;
     assert!(
         matches!(outcome, SignInOutcome::Created { replaced: None, .. }),
         "{outcome:?}"
@@ -132,9 +167,9 @@ pub async fn same_device_replace_racing_another_devices_sign_in(s: Subject) {
     let mut rounds = Vec::new();
     for i in 0..20 {
         let name = format!("race{i}");
-        let (a, _) = sign_in_with(&s, &name, "Tab 1", Some("browser-A"), t, full).await;
+        let (a, _) = sign_in_with(&s, &name, "Tab 1", Some("browser-A"), t, &full).await;
         let (b, _) =
-            sign_in_with(&s, &name, "Phone", Some("phone-B1"), Millis(t.0 + 1), full).await;
+            sign_in_with(&s, &name, "Phone", Some("phone-B1"), Millis(t.0 + 1), &full).await;
         rounds.push((name, a, b));
     }
     let mut tasks = Vec::new();
@@ -143,23 +178,25 @@ pub async fn same_device_replace_racing_another_devices_sign_in(s: Subject) {
         let again = {
             let store = store.clone();
             let name = name.clone();
+            let full = full.clone();
             tokio::spawn(async move {
                 let (mut session, token) = new_session(&name, "Tab 2", Millis(t.0 + 2));
                 session.device_id = Some(ClientDeviceId::parse("browser-A").unwrap());
                 let req = SignInRequest {
                     session,
-                    policy: full,
+                    policy: full.clone(),
                     now: Millis(t.0 + 2),
                 };
                 (token, store.sign_in(req).await.unwrap())
             })
         };
+        let full = full.clone();
         let other = tokio::spawn(async move {
             let (mut session, token) = new_session(&name, "Laptop", Millis(t.0 + 2));
             session.device_id = Some(ClientDeviceId::parse("laptop-C1").unwrap());
             let req = SignInRequest {
                 session,
-                policy: full,
+                policy: full.clone(),
                 now: Millis(t.0 + 2),
             };
             (token, store.sign_in(req).await.unwrap())
@@ -186,7 +223,107 @@ pub async fn same_device_replace_racing_another_devices_sign_in(s: Subject) {
     }
 }
 
+/// 100 parallel sign-ins, half `web` and half `mobile`, under
+/// `web=1,mobile=2` within a total of 5: exactly one web and two mobile
+/// sessions survive, every other token is rejected with `duplicate_login`.
+pub async fn class_limits_hold_under_a_storm_of_two_classes(s: Subject) {
+    let t0 = now();
+    let p = with_classes(5, OnLimit::KickOldest, "web=1,mobile=2");
+    let mut tasks = Vec::new();
+    for i in 0..100u64 {
+        let store = s.store.clone();
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            let class = if i % 2 == 0 { "web" } else { "mobile" };
+            let at = Millis(t0.0 + i % 7);
+            let (mut session, token) = new_session("storm", &format!("dev{i}"), at);
+            session.device_class = Some(DeviceClass::parse(class).unwrap());
+            let req = SignInRequest {
+                session,
+                policy: p,
+                now: at,
+            };
+            store.sign_in(req).await.expect("sign_in");
+            (class, token)
+        }));
+    }
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap());
+    }
+    let later = Millis(t0.0 + 10);
+    let live = s
+        .store
+        .list(&AccountKey::of(&user("storm")), later)
+        .await
+        .unwrap();
+    let count = |c: &str| live.iter().filter(|s| s.class().as_str() == c).count();
+    assert_eq!((count("web"), count("mobile")), (1, 2), "{live:?}");
+    let mut alive = Vec::new();
+    for (class, t) in &tokens {
+        match s.store.validate(t, later).await.unwrap() {
+            Lookup::Live(_) => alive.push(*class),
+            Lookup::Ended(tomb) => assert_eq!(tomb.reason, Reason::DuplicateLogin),
+            Lookup::Unknown => panic!("every loser keeps a tombstone"),
+        }
+    }
+    alive.sort();
+    assert_eq!(alive, ["mobile", "mobile", "web"]);
+}
+
+/// The admission rule, one case at a time: a full class loses its own
+/// oldest under `kick_oldest`, refuses under `deny_new` naming only that
+/// class's sessions, and a class without a limit shares the total.
+pub async fn class_limits_admit_kick_and_deny_by_class(s: Subject) {
+    let t = now();
+    let kick = with_classes(3, OnLimit::KickOldest, "web=1");
+    let (w1, _) = sign_in_class(&s, "user1", "W1", "web", t, &kick).await;
+    let (m1, _) = sign_in_class(&s, "user1", "M1", "mobile", Millis(t.0 + 1), &kick).await;
+    let (w2, outcome) = sign_in_class(&s, "user1", "W2", "web", Millis(t.0 + 2), &kick).await;
+    let SignInOutcome::Created { revoked, .. } = outcome else {
+        panic!("created expected, got {outcome:?}")
+    };
+    let gone: Vec<_> = revoked.iter().map(|s| s.session_id.clone()).collect();
+    assert_eq!(
+        gone,
+        [w1.session_id().clone()],
+        "the web one, not the older of all"
+    );
+    let (tv, outcome) = sign_in_class(&s, "user1", "TV", "tv", Millis(t.0 + 3), &kick).await;
+    assert!(matches!(&outcome, SignInOutcome::Created { revoked, .. } if revoked.is_empty()));
+    // The total (3) is full now: a mobile sign-in (no class limit) evicts the oldest of all.
+    let (_, outcome) = sign_in_class(&s, "user1", "M2", "mobile", Millis(t.0 + 4), &kick).await;
+    let SignInOutcome::Created { revoked, .. } = outcome else {
+        panic!("created expected, got {outcome:?}")
+    };
+    assert_eq!(revoked[0].session_id, *m1.session_id());
+    let later = Millis(t.0 + 5);
+    assert_eq!(ended_for(&s, &w1, later).await, Reason::DuplicateLogin);
+    assert!(is_live(&s, &w2, later).await && is_live(&s, &tv, later).await);
+
+    let deny = with_classes(5, OnLimit::DenyNew, "web=1,mobile=1");
+    let (bw, _) = sign_in_class(&s, "user2", "W", "web", t, &deny).await;
+    let (_, _) = sign_in_class(&s, "user2", "M", "mobile", Millis(t.0 + 1), &deny).await;
+    let (_, outcome) = sign_in_class(&s, "user2", "W2", "web", Millis(t.0 + 2), &deny).await;
+    let SignInOutcome::Denied { active } = outcome else {
+        panic!("denied expected, got {outcome:?}")
+    };
+    let holding: Vec<_> = active.iter().map(|s| s.session_id.clone()).collect();
+    assert_eq!(
+        holding,
+        [bw.session_id().clone()],
+        "only the web session holds the place"
+    );
+    let (_, outcome) = sign_in_class(&s, "user2", "TV", "tv", Millis(t.0 + 3), &deny).await;
+    assert!(
+        matches!(outcome, SignInOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+}
+
 conformance!(
+    class_limits_hold_under_a_storm_of_two_classes,
+    class_limits_admit_kick_and_deny_by_class,
     same_device_replaces_itself_and_touches_nobody_else,
     a_device_id_of_another_account_replaces_nothing,
     same_device_replace_racing_another_devices_sign_in,

@@ -174,6 +174,7 @@ pub fn policy(max: u32, on_limit: OnLimit) -> Policy {
     Policy {
         max_sessions: max,
         on_limit,
+        class_limits: Default::default(),
     }
 }
 
@@ -182,14 +183,14 @@ async fn sign_in(
     name: &str,
     device: &str,
     now: Millis,
-    p: Policy,
+    p: &Policy,
 ) -> (Token, SignInOutcome) {
     let (session, token) = new_session(name, device, now);
     let outcome = s
         .store
         .sign_in(SignInRequest {
             session,
-            policy: p,
+            policy: p.clone(),
             now,
         })
         .await
@@ -251,13 +252,13 @@ pub async fn inv1_storm_of_100_leaves_exactly_max_sessions_of_3(s: Subject) {
 
 pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject) {
     let t = now();
-    let (pc1, _) = sign_in(&s, "user1", "PC1", t, policy(2, OnLimit::KickOldest)).await;
+    let (pc1, _) = sign_in(&s, "user1", "PC1", t, &policy(2, OnLimit::KickOldest)).await;
     let (pc2, _) = sign_in(
         &s,
         "user1",
         "PC2",
         Millis(t.0 + 1),
-        policy(2, OnLimit::KickOldest),
+        &policy(2, OnLimit::KickOldest),
     )
     .await;
     let (pc3, outcome) = sign_in(
@@ -265,7 +266,7 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
         "user1",
         "PC3",
         Millis(t.0 + 2),
-        policy(2, OnLimit::KickOldest),
+        &policy(2, OnLimit::KickOldest),
     )
     .await;
     let SignInOutcome::Created { revoked, .. } = outcome else {
@@ -316,13 +317,13 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
 
 pub async fn deny_new_refuses_and_changes_nothing(s: Subject) {
     let t = now();
-    let (pc1, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::DenyNew)).await;
+    let (pc1, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::DenyNew)).await;
     let (pc2, outcome) = sign_in(
         &s,
         "user1",
         "PC2",
         Millis(t.0 + 1),
-        policy(1, OnLimit::DenyNew),
+        &policy(1, OnLimit::DenyNew),
     )
     .await;
     let SignInOutcome::Denied { active } = outcome else {
@@ -353,22 +354,22 @@ pub async fn deny_new_refuses_and_changes_nothing(s: Subject) {
 
 pub async fn per_account_policies_are_independent(s: Subject) {
     let t = now();
-    sign_in(&s, "alice", "A1", t, policy(2, OnLimit::KickOldest)).await;
+    sign_in(&s, "alice", "A1", t, &policy(2, OnLimit::KickOldest)).await;
     sign_in(
         &s,
         "alice",
         "A2",
         Millis(t.0 + 1),
-        policy(2, OnLimit::KickOldest),
+        &policy(2, OnLimit::KickOldest),
     )
     .await;
-    sign_in(&s, "bob", "B1", t, policy(1, OnLimit::KickOldest)).await;
+    sign_in(&s, "bob", "B1", t, &policy(1, OnLimit::KickOldest)).await;
     sign_in(
         &s,
         "bob",
         "B2",
         Millis(t.0 + 1),
-        policy(1, OnLimit::KickOldest),
+        &policy(1, OnLimit::KickOldest),
     )
     .await;
     let later = Millis(t.0 + 2);
@@ -391,7 +392,7 @@ pub async fn per_account_policies_are_independent(s: Subject) {
 
 pub async fn inv5_tombstone_lives_as_long_as_the_token_would(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let key = AccountKey::of(&user("user1"));
     let ended = s
         .store
@@ -424,7 +425,7 @@ pub async fn inv5_tombstone_lives_as_long_as_the_token_would(s: Subject) {
 
 pub async fn idle_expiry_ends_the_session_with_reason_expired(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let key = AccountKey::of(&user("user1"));
     let just_before = Millis(t.0 + LIFE.idle.as_millis() as u64 - 1);
     assert_eq!(s.store.list(&key, just_before).await.unwrap().len(), 1);
@@ -458,7 +459,7 @@ pub async fn idle_expiry_ends_the_session_with_reason_expired(s: Subject) {
 
 pub async fn use_slides_the_idle_timeout_but_writes_only_when_stale(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     // Within touch_after: no write.
     let Lookup::Live(a) = s.store.validate(&tok, Millis(t.0 + 30_000)).await.unwrap() else {
         panic!()
@@ -524,7 +525,7 @@ pub async fn a_session_keeps_its_origin_and_password_fingerprint(s: Subject) {
 
 pub async fn absolute_lifetime_ends_even_a_busy_session(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let key = AccountKey::of(&user("user1"));
     let mut at = t;
     while at.0 + 1_000_000 < t.plus(LIFE.absolute).0 {
@@ -539,7 +540,7 @@ pub async fn absolute_lifetime_ends_even_a_busy_session(s: Subject) {
 
 pub async fn a_forged_token_for_a_live_session_id_is_unknown(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let mut sid = [0u8; 16];
     hex::decode_to_slice(&tok.session_id().as_str()[2..], &mut sid).unwrap();
     let forged = Token::issue(&user("user1"), sid, [7; 32]);
@@ -553,9 +554,9 @@ pub async fn a_forged_token_for_a_live_session_id_is_unknown(s: Subject) {
 pub async fn revoke_one_and_revoke_account(s: Subject) {
     let t = now();
     let p = policy(3, OnLimit::KickOldest);
-    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
-    let (b, _) = sign_in(&s, "user1", "B", Millis(t.0 + 1), p).await;
-    let (c, _) = sign_in(&s, "user1", "C", Millis(t.0 + 2), p).await;
+    let (a, _) = sign_in(&s, "user1", "A", t, &p).await;
+    let (b, _) = sign_in(&s, "user1", "B", Millis(t.0 + 1), &p).await;
+    let (c, _) = sign_in(&s, "user1", "C", Millis(t.0 + 2), &p).await;
     let key = AccountKey::of(&user("user1"));
     let by = Actor {
         device: DeviceName::parse("B").unwrap(),
@@ -638,10 +639,10 @@ pub async fn revoke_one_and_revoke_account(s: Subject) {
 pub async fn list_all_and_check_see_every_account(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::KickOldest);
-    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
-    let (b, _) = sign_in(&s, "user2", "B", t, p).await;
-    let (old, _) = sign_in(&s, "user3", "C", t, p).await;
-    let (_c, _) = sign_in(&s, "user3", "D", Millis(t.0 + 1), p).await;
+    let (a, _) = sign_in(&s, "user1", "A", t, &p).await;
+    let (b, _) = sign_in(&s, "user2", "B", t, &p).await;
+    let (old, _) = sign_in(&s, "user3", "C", t, &p).await;
+    let (_c, _) = sign_in(&s, "user3", "D", Millis(t.0 + 1), &p).await;
     let all = s.store.list_all(Millis(t.0 + 2)).await.unwrap();
     assert_eq!(all.len(), 3);
     let refs = vec![
@@ -664,8 +665,8 @@ pub async fn list_all_and_check_see_every_account(s: Subject) {
 pub async fn a_live_session_is_located_by_its_id_alone(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::KickOldest);
-    let (alice, _) = sign_in(&s, "alice", "A", t, p).await;
-    let (bob, _) = sign_in(&s, "bob", "B", t, p).await;
+    let (alice, _) = sign_in(&s, "alice", "A", t, &p).await;
+    let (bob, _) = sign_in(&s, "bob", "B", t, &p).await;
     let alice_key = AccountKey::of(&user("alice"));
     assert_eq!(
         s.store.locate(alice.session_id()).await.unwrap(),
@@ -705,7 +706,7 @@ pub async fn tombstones_per_account_are_capped(s: Subject) {
     let p = policy(1, OnLimit::KickOldest);
     let mut tokens = Vec::new();
     for i in 0..(MAX_TOMBSTONES as u64 + 6) {
-        tokens.push(sign_in(&s, "churn", "dev", Millis(t.0 + i), p).await.0);
+        tokens.push(sign_in(&s, "churn", "dev", Millis(t.0 + i), &p).await.0);
     }
     let later = Millis(t.0 + 10_000);
     for (i, tok) in tokens.iter().enumerate() {
@@ -744,7 +745,7 @@ fn request(name: &str, device: &str, at: Millis, p: Policy) -> (SignInRequest, T
 pub async fn a_sign_in_run_twice_answers_as_its_first_run(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::KickOldest);
-    let (old, _) = sign_in(&s, "user1", "PC1", t, p).await;
+    let (old, _) = sign_in(&s, "user1", "PC1", t, &p).await;
     let (req, token) = request("user1", "PC2", Millis(t.0 + 1), p);
     let first = s.store.sign_in(req.clone()).await.unwrap();
     let again = s.store.sign_in(req).await.unwrap();
@@ -785,8 +786,8 @@ pub async fn a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself(s: Subje
 pub async fn a_revoke_run_twice_answers_as_its_first_run(s: Subject) {
     let t = now();
     let p = policy(3, OnLimit::KickOldest);
-    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
-    sign_in(&s, "user1", "B", Millis(t.0 + 1), p).await;
+    let (a, _) = sign_in(&s, "user1", "A", t, &p).await;
+    sign_in(&s, "user1", "B", Millis(t.0 + 1), &p).await;
     let key = AccountKey::of(&user("user1"));
     let at = Millis(t.0 + 2);
     let revoke_a = || {
@@ -821,7 +822,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
     let t = now();
     let p = policy(1, OnLimit::DenyNew);
     let key = AccountKey::of(&user("user1"));
-    let (req, token) = request("user1", "PC1", t, p);
+    let (req, token) = request("user1", "PC1", t, p.clone());
     let id = token.session_id();
     s.store.sign_in(req.clone()).await.unwrap();
     assert!(s
@@ -852,7 +853,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
         .is_empty());
 
     // Undone before it ever ran: when it does arrive, it writes nothing.
-    let (late, _) = request("user1", "PC2", Millis(t.0 + 5), p);
+    let (late, _) = request("user1", "PC2", Millis(t.0 + 5), p.clone());
     let late_id = late.session.session_id.clone();
     assert!(!s
         .store
@@ -866,7 +867,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
         .await
         .unwrap()
         .is_empty());
-    let (_, outcome) = sign_in(&s, "user1", "PC3", Millis(t.0 + 7), p).await;
+    let (_, outcome) = sign_in(&s, "user1", "PC3", Millis(t.0 + 7), &p).await;
     assert!(
         matches!(outcome, SignInOutcome::Created { .. }),
         "deny_new does not count undone sign-ins"

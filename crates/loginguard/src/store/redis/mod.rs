@@ -217,6 +217,8 @@ impl SessionStore for RedisStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let account = AccountKey::of(&req.session.username);
         let json = serde_json::to_string(&req.session).map_err(StoreError::corrupt)?;
+        let class_limits =
+            serde_json::to_string(&req.policy.class_limits).map_err(StoreError::corrupt)?;
         // The two indexes live in other hash slots than the account, so they
         // cannot be written by its script. An entry whose sign-in then fails
         // is harmless (the admin listing finds no session, `locate` points at
@@ -250,7 +252,8 @@ impl SessionStore for RedisStore {
                     .arg(req.policy.on_limit.as_str())
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
-                    .arg(Self::replay_window_ms()),
+                    .arg(Self::replay_window_ms())
+                    .arg(class_limits),
             )
             .await?;
         scripts::sign_in(&reply)

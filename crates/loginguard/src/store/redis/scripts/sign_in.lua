@@ -3,7 +3,7 @@
 -- ARGV[1] now (ms)            ARGV[2] the new session's JSON
 -- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
--- ARGV[7] replay window (ms)
+-- ARGV[7] replay window (ms)   ARGV[8] class limits, a JSON object ({"web":1})
 -- Reply: {'created', <replaced session JSON or ''>, <evicted session JSON>...}
 -- or {'denied', <live session JSON>...};
 -- a re-run of the same request (same new session id) gets the first run's
@@ -14,6 +14,19 @@ if earlier then return earlier end
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
 local max = math.max(1, tonumber(ARGV[3]))
+local class_limits = cjson.decode(ARGV[8])
+
+-- domain::DeviceClass's User-Agent words, for records stored before classes
+-- existed (Session::class).
+local MOBILE_MARKERS = {'Mobile', 'Android', 'iPhone', 'iPad', 'iPod', 'Tablet',
+  'Windows Phone', 'Opera Mini', 'Kindle'}
+local function class_of(s)
+  if s.dc then return s.dc end
+  for _, m in ipairs(MOBILE_MARKERS) do
+    if string.find(s.ua or '', m, 1, true) then return 'mobile' end
+  end
+  return 'web'
+end
 
 prune_tombstones(now)
 local live = load_live(now, idle, channel)
@@ -28,19 +41,46 @@ if new.di then
   end
 end
 
+-- Otherwise room in the new session's class (when it has a limit) and in
+-- the total; live is oldest first.
+local class = class_of(new)
+local class_limit = class_limits[class]
+local in_class = {}
+for i, s in ipairs(live) do
+  if class_of(s) == class then table.insert(in_class, i) end
+end
+local class_full = class_limit ~= nil and #in_class >= class_limit
+
 local evicted = {}
 if replaced then
   bury(replaced, 'replaced', by, now, idle)
-elseif #live >= max and ARGV[4] == 'deny_new' then
+elseif (class_full or #live >= max) and ARGV[4] == 'deny_new' then
   redis.call('PUBLISH', channel, cjson.encode({k = 'login_blocked', u = new.u, by = by}))
-  local reply = encode_all(live)
+  local blocking = live
+  if class_full then
+    blocking = {}
+    for _, i in ipairs(in_class) do table.insert(blocking, live[i]) end
+  end
+  local reply = encode_all(blocking)
   table.insert(reply, 1, 'denied')
   return remember(reply, tonumber(ARGV[7]))
 else
-  local evict = math.max(0, #live + 1 - max)
-  for i = 1, evict do
-    bury(live[i], 'duplicate_login', by, now, idle)
-    evicted[i] = live[i]
+  local gone = {}
+  if class_limit ~= nil then
+    for j = 1, math.max(0, #in_class + 1 - class_limit) do gone[in_class[j]] = true end
+  end
+  local count = 0
+  for _ in pairs(gone) do count = count + 1 end
+  local over = math.max(0, #live - count + 1 - max)
+  for i = 1, #live do
+    if over == 0 then break end
+    if not gone[i] then gone[i] = true; over = over - 1 end
+  end
+  for i, s in ipairs(live) do
+    if gone[i] then
+      bury(s, 'duplicate_login', by, now, idle)
+      table.insert(evicted, s)
+    end
   end
 end
 
