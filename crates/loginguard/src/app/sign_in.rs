@@ -109,6 +109,7 @@ impl SignInService {
             class_limits: user
                 .and_then(|u| u.class_limits.clone())
                 .unwrap_or_else(|| self.policy.class_limits.clone()),
+            stale_after: self.policy.stale_after,
         }
     }
 
@@ -427,6 +428,7 @@ mod tests {
                 max_sessions: 1,
                 on_limit: OnLimit::KickOldest,
                 class_limits: Default::default(),
+                stale_after: None,
             },
             lifetimes: LIFE,
             store: Arc::new(ReloadDuringSignIn {

@@ -29,6 +29,14 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A duration, or `0` (zero) for off (`--stale-after`).
+pub fn duration_or_off(raw: &str) -> Result<Duration, String> {
+    if raw.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    duration(raw)
+}
+
 /// A duration of at least one second (the socket idle timer's resolution).
 pub fn at_least_a_second(raw: &str) -> Result<Duration, String> {
     let d = duration(raw)?;

@@ -229,3 +229,22 @@ fn class_limits_come_from_flag_env_or_file_and_refuse_zero() {
         assert!(Config::load(["--class-limits", bad]).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn stale_after_defaults_to_ten_minutes_and_zero_turns_it_off() {
+    let c = Config::defaults();
+    assert_eq!(c.session.stale_after, Duration::from_secs(600));
+    assert_eq!(
+        c.session.policy().stale_after,
+        Some(Duration::from_secs(600))
+    );
+    let off = Config::load(["--stale-after", "0"]).unwrap();
+    assert_eq!(off.session.policy().stale_after, None);
+    // Never below three touch intervals: a pinging page must not look stale.
+    let short = Config::load(["--stale-after", "10s", "--touch-interval", "60s"]).unwrap();
+    assert_eq!(
+        short.session.policy().stale_after,
+        Some(Duration::from_secs(180))
+    );
+    assert!(Config::load(["--stale-after", "soon"]).is_err());
+}

@@ -76,7 +76,7 @@ impl Account {
     ) -> SignInDecision {
         self.sessions.sort_by(Session::age_order);
         let by = Actor::of(&new, now);
-        match decide(&self.sessions, &new, &policy) {
+        match decide(&self.sessions, &new, &policy, now) {
             Decision::Deny { blocking } => SignInDecision::Denied {
                 live: blocking.iter().map(|&i| self.sessions[i].clone()).collect(),
             },
@@ -243,6 +243,7 @@ mod tests {
             max_sessions: max,
             on_limit: OnLimit::KickOldest,
             class_limits: Default::default(),
+            stale_after: None,
         }
     }
 

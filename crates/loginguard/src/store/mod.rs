@@ -51,6 +51,7 @@ impl SignInRequest {
                 max_sessions: 1,
                 on_limit: crate::domain::OnLimit::KickOldest,
                 class_limits: Default::default(),
+                stale_after: None,
             },
             now,
         }

@@ -3,7 +3,7 @@
 //! in every session view, same-device replace, class limits (flag, users
 //! file, several instances).
 
-use loginguard::domain::{ClassLimits, OnLimit};
+use loginguard::domain::{ClassLimits, Clock, OnLimit};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -238,4 +238,63 @@ async fn users_file_class_limits_override_the_flag() {
     sign_in("loose", "W3")
         .await
         .error(409, "session_limit_reached");
+}
+
+/// Pings `ws` until the admin list shows session `id` last used at `at` or
+/// later: socket traffic alone moved its `last_seen_at`. Each round moves
+/// the clock by 1 ms, so the admin list's cache (keyed by the clock) is
+/// read afresh.
+async fn ping_until_seen(app: &TestApp, ws: &mut Ws, admin: &str, id: &Value, at: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        ws.send_json(json!({"type": "ping"})).await;
+        assert_eq!(ws.next_event().await["type"], "pong");
+        app.clock.advance(std::time::Duration::from_millis(1));
+        let list = app.get("/api/admin/sessions", Some(admin)).await;
+        // RFC 3339 UTC with milliseconds: text order is time order.
+        let seen =
+            list.body["sessions"].as_array().unwrap().iter().any(|s| {
+                &s["session_id"] == id && s["last_seen_at"].as_str().is_some_and(|l| l >= at)
+            });
+        if seen {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "socket traffic never touched the session: {}",
+            list.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// `deny_new` with the default `--stale-after` (10 min): a page that keeps
+/// its socket and pings is never stale, however long it stays; once it goes
+/// quiet for 10 minutes, a new sign-in signs it out to make room.
+#[tokio::test]
+async fn a_pinging_page_is_never_stale_and_a_quiet_one_gives_way() {
+    let mut config = with_policy(base_config(), 1, OnLimit::DenyNew);
+    config.session.touch_interval = std::time::Duration::from_millis(50);
+    config.admin.cache_ttl = std::time::Duration::from_millis(1);
+    let app = spawn_app(config).await;
+    let admin = app.login_ok("admin", "Admin PC").await;
+    let first = login_with(&app, "Kept tab", json!({})).await;
+    let (token, id) = (first.token(), first.body["session_id"].clone());
+    let mut tab = app.ws_authed(&token).await;
+    for _ in 0..12 {
+        app.clock.advance(std::time::Duration::from_secs(60));
+        let now = app.clock.now().to_rfc3339();
+        ping_until_seen(&app, &mut tab, &admin, &id, &now).await;
+    }
+    let refused = login_with(&app, "Other PC", json!({})).await;
+    refused.error(409, "session_limit_reached");
+    assert_eq!(tab.next_event().await["type"], "login_blocked");
+
+    // Quiet for the whole stale age: the next sign-in takes the place.
+    app.clock.advance(std::time::Duration::from_secs(600));
+    let r = login_with(&app, "Other PC", json!({})).await;
+    r.token();
+    assert_eq!(r.body["revoked_sessions"][0]["session_id"], id);
+    let kick = tab.expect_force_logout("duplicate_login").await;
+    assert_eq!(kick["by"]["device"], "Other PC");
 }

@@ -3,9 +3,11 @@
 //! Cluster through `conformance!`, so `domain::decide` and `sign_in.lua`
 //! are held to the same answers.
 
+use std::time::Duration;
+
 use loginguard::domain::{
-    AccountKey, ClassLimits, ClientDeviceId, DeviceClass, Lookup, Millis, OnLimit, Policy, Reason,
-    Token,
+    AccountKey, ClassLimits, ClientDeviceId, Clock, DeviceClass, Lookup, ManualClock, Millis,
+    OnLimit, Policy, Reason, Token,
 };
 use loginguard::events::StoreEvent;
 use loginguard::store::{SignInOutcome, SignInRequest};
@@ -321,7 +323,56 @@ pub async fn class_limits_admit_kick_and_deny_by_class(s: Subject) {
     );
 }
 
+/// `deny_new` with `stale_after` 10 min: a session whose last use is one
+/// millisecond short of 10 min old still blocks; at exactly 10 min it is
+/// signed out (`duplicate_login`, by the new device) to make room. A use
+/// (touch) restarts its count. Times from the manual clock.
+pub async fn a_stale_session_gives_way_at_the_boundary(s: Subject) {
+    let clock = ManualClock::new();
+    let stale = Policy {
+        stale_after: Some(Duration::from_secs(600)),
+        ..policy(1, OnLimit::DenyNew)
+    };
+    let account = AccountKey::of(&user("user1"));
+    let (old, _) = sign_in_with(&s, "user1", "Old PC", None, clock.now(), &stale).await;
+    clock.advance(Duration::from_secs(120));
+    s.store
+        .touch(&account, old.session_id(), clock.now())
+        .await
+        .unwrap();
+    let used = clock.now();
+    clock.advance(Duration::from_millis(600_000 - 1));
+    let (early, outcome) = sign_in_with(&s, "user1", "New PC", None, clock.now(), &stale).await;
+    let SignInOutcome::Denied { active } = outcome else {
+        panic!("denied expected, got {outcome:?}")
+    };
+    assert_eq!(active[0].last_seen_at, used, "the touch moved last_seen_at");
+    assert!(!is_live(&s, &early, clock.now()).await);
+    clock.advance(Duration::from_millis(1));
+    let (new, outcome) = sign_in_with(&s, "user1", "New PC", None, clock.now(), &stale).await;
+    let SignInOutcome::Created { revoked, .. } = outcome else {
+        panic!("created expected, got {outcome:?}")
+    };
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].session_id, *old.session_id());
+    let Lookup::Ended(tomb) = s.store.validate(&old, clock.now()).await.unwrap() else {
+        panic!("tombstone expected")
+    };
+    assert_eq!(tomb.reason, Reason::DuplicateLogin);
+    assert_eq!(tomb.by.expect("by").device.as_str(), "New PC");
+    assert!(is_live(&s, &new, clock.now()).await);
+    // Off, a stale session (unused 11 min, not yet expired) still blocks.
+    let off = policy(1, OnLimit::DenyNew);
+    clock.advance(Duration::from_secs(660));
+    let (_, outcome) = sign_in_with(&s, "user1", "Third", None, clock.now(), &off).await;
+    assert!(
+        matches!(outcome, SignInOutcome::Denied { .. }),
+        "{outcome:?}"
+    );
+}
+
 conformance!(
+    a_stale_session_gives_way_at_the_boundary,
     class_limits_hold_under_a_storm_of_two_classes,
     class_limits_admit_kick_and_deny_by_class,
     same_device_replaces_itself_and_touches_nobody_else,

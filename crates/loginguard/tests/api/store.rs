@@ -175,6 +175,7 @@ pub fn policy(max: u32, on_limit: OnLimit) -> Policy {
         max_sessions: max,
         on_limit,
         class_limits: Default::default(),
+        stale_after: None,
     }
 }
 

@@ -253,7 +253,8 @@ impl SessionStore for RedisStore {
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
                     .arg(Self::replay_window_ms())
-                    .arg(class_limits),
+                    .arg(class_limits)
+                    .arg(req.policy.stale_after.map_or(0, |d| d.as_millis() as u64)),
             )
             .await?;
         scripts::sign_in(&reply)

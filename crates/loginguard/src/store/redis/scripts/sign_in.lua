@@ -4,6 +4,8 @@
 -- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
 -- ARGV[7] replay window (ms)   ARGV[8] class limits, a JSON object ({"web":1})
+-- ARGV[9] stale after (ms; 0 = off): under deny_new, sessions unused this
+--         long may be signed out to make room
 -- Reply: {'created', <replaced session JSON or ''>, <evicted session JSON>...}
 -- or {'denied', <live session JSON>...};
 -- a re-run of the same request (same new session id) gets the first run's
@@ -15,6 +17,7 @@ local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
 local max = math.max(1, tonumber(ARGV[3]))
 local class_limits = cjson.decode(ARGV[8])
+local stale_after = tonumber(ARGV[9])
 
 -- domain::DeviceClass's User-Agent words, for records stored before classes
 -- existed (Session::class).
@@ -51,10 +54,43 @@ for i, s in ipairs(live) do
 end
 local class_full = class_limit ~= nil and #in_class >= class_limit
 
+-- domain::policy::Room::make: the sessions to sign out, oldest first, taken
+-- only among those may_go allows: of the class down to room for one, then
+-- of all down to room for one. nil when they cannot make room.
+local function make_room(may_go)
+  local gone, count = {}, 0
+  if class_limit ~= nil then
+    local need = math.max(0, #in_class + 1 - class_limit)
+    for _, i in ipairs(in_class) do
+      if count == need then break end
+      if may_go(i) then gone[i] = true; count = count + 1 end
+    end
+    if count < need then return nil end
+  end
+  local need, taken = math.max(0, #live - count + 1 - max), 0
+  for i = 1, #live do
+    if taken == need then break end
+    if not gone[i] and may_go(i) then gone[i] = true; taken = taken + 1 end
+  end
+  if taken < need then return nil end
+  return gone
+end
+
+local gone = nil
+if not replaced then
+  if ARGV[4] == 'deny_new' then
+    gone = make_room(function(i)
+      return stale_after > 0 and now - live[i].l >= stale_after
+    end)
+  else
+    gone = make_room(function() return true end)
+  end
+end
+
 local evicted = {}
 if replaced then
   bury(replaced, 'replaced', by, now, idle)
-elseif (class_full or #live >= max) and ARGV[4] == 'deny_new' then
+elseif gone == nil then
   redis.call('PUBLISH', channel, cjson.encode({k = 'login_blocked', u = new.u, by = by}))
   local blocking = live
   if class_full then
@@ -65,17 +101,6 @@ elseif (class_full or #live >= max) and ARGV[4] == 'deny_new' then
   table.insert(reply, 1, 'denied')
   return remember(reply, tonumber(ARGV[7]))
 else
-  local gone = {}
-  if class_limit ~= nil then
-    for j = 1, math.max(0, #in_class + 1 - class_limit) do gone[in_class[j]] = true end
-  end
-  local count = 0
-  for _ in pairs(gone) do count = count + 1 end
-  local over = math.max(0, #live - count + 1 - max)
-  for i = 1, #live do
-    if over == 0 then break end
-    if not gone[i] then gone[i] = true; over = over - 1 end
-  end
   for i, s in ipairs(live) do
     if gone[i] then
       bury(s, 'duplicate_login', by, now, idle)
