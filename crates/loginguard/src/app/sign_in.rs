@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::EvictionOffer;
 use super::reconcile::{end_outdated, outdated};
 use super::undo::UndoQueue;
 use super::AppError;
@@ -22,8 +23,9 @@ use crate::auth::{
     issue_token, Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, Refusal, User,
 };
 use crate::domain::{
-    AccountKey, ClientDeviceId, Clock, DeviceClass, DeviceName, DeviceToken, Lifetimes, OnLimit,
-    Origin, PasswordFingerprint, Policy, Session, SessionId, Token, Username,
+    AccountKey, ClientDeviceId, Clock, DeviceClass, DeviceName, DeviceToken, EvictionTicket,
+    Lifetimes, OnLimit, Origin, PasswordFingerprint, Policy, Session, SessionId, Token, Username,
+    TICKET_LIFETIME,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest, StoreError};
@@ -96,7 +98,7 @@ pub struct SignInService {
 impl SignInService {
     /// The policy for `username`: the global one with the overrides of its
     /// users-file entry, if it has one.
-    fn policy_for(&self, username: &Username) -> Policy {
+    pub(super) fn policy_for(&self, username: &Username) -> Policy {
         let users = self.accounts.current();
         let user = users.get(username);
         Policy {
@@ -240,9 +242,15 @@ impl SignInService {
                 })
             }
             SignInOutcome::Denied { active } => {
-                debug_assert_eq!(policy.on_limit, OnLimit::DenyNew);
-                tracing::info!(target: "audit", "sign-in refused: session limit reached");
-                Err(AppError::SessionLimitReached { active })
+                debug_assert_ne!(policy.on_limit, OnLimit::KickOldest);
+                // Under `ask` the store kept the ticket under this token's
+                // hash; the token itself never opens a session.
+                let offer = (policy.on_limit == OnLimit::Ask).then(|| EvictionOffer {
+                    ticket: EvictionTicket::of(token).expose().to_owned(),
+                    expires_at: now.plus(TICKET_LIFETIME),
+                });
+                tracing::info!(target: "audit", asked = offer.is_some(), "sign-in refused: session limit reached");
+                Err(AppError::SessionLimitReached { active, offer })
             }
         }
     }
@@ -252,7 +260,10 @@ impl SignInService {
     async fn store_step(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let mut unconfirmed = UndoOnDrop {
             undo: &self.undo,
-            sign_in: Some((req.session.username.clone(), req.session.session_id.clone())),
+            sign_in: Some((
+                AccountKey::of(&req.session.username),
+                req.session.session_id.clone(),
+            )),
         };
         let mut waits = SIGN_IN_RETRY_WAITS.iter();
         loop {
@@ -276,21 +287,21 @@ impl SignInService {
 
 /// Queues the sign-in's undo when dropped while it still holds it: the store
 /// call failed, or the request was dropped (its client went away) mid-call.
-struct UndoOnDrop<'a> {
-    undo: &'a UndoQueue,
-    sign_in: Option<(Username, SessionId)>,
+pub(super) struct UndoOnDrop<'a> {
+    pub(super) undo: &'a UndoQueue,
+    pub(super) sign_in: Option<(AccountKey, SessionId)>,
 }
 
 impl Drop for UndoOnDrop<'_> {
     fn drop(&mut self) {
-        if let Some((username, id)) = self.sign_in.take() {
-            self.undo.push(username, id);
+        if let Some((account, id)) = self.sign_in.take() {
+            self.undo.push(account, id);
         }
     }
 }
 
 /// The `result` label of the sign-in counter.
-fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
+pub(super) fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
     use crate::auth::AuthError;
     match result {
         Ok(_) => "ok",
@@ -298,6 +309,7 @@ fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
         Err(AppError::RateLimited { .. }) => "rate_limited",
         Err(AppError::Auth(AuthError::Busy)) => "busy",
         Err(AppError::SessionLimitReached { .. }) => "session_limit_reached",
+        Err(AppError::InvalidTicket) => "invalid_ticket",
         Err(AppError::Store(_)) => "store_error",
         Err(_) => "error",
     }
@@ -342,6 +354,12 @@ mod tests {
             std::fs::write(&self.file, users_file("changed")).unwrap();
             self.accounts.reload().unwrap();
             self.inner.sign_in(req).await
+        }
+        async fn redeem_ticket(
+            &self,
+            req: crate::store::RedeemRequest,
+        ) -> Result<crate::store::RedeemOutcome, StoreError> {
+            self.inner.redeem_ticket(req).await
         }
         async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
             self.inner.validate(token, now).await

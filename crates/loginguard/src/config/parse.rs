@@ -67,7 +67,8 @@ pub fn on_limit(raw: &str) -> Result<OnLimit, String> {
     match raw {
         "kick_oldest" => Ok(OnLimit::KickOldest),
         "deny_new" => Ok(OnLimit::DenyNew),
-        _ => Err("expected kick_oldest or deny_new".into()),
+        "ask" => Ok(OnLimit::Ask),
+        _ => Err("expected kick_oldest, deny_new or ask".into()),
     }
 }
 

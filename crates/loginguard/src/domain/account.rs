@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::clock::Millis;
-use super::policy::{decide, Decision, Policy};
+use super::policy::{decide_choosing, Decision, Policy};
 use super::reason::{Actor, Reason, Tombstone};
 use super::session::{Lifetimes, Session, SessionId};
 use super::token::TokenHash;
@@ -74,9 +74,22 @@ impl Account {
         now: Millis,
         idle: Duration,
     ) -> SignInDecision {
+        self.sign_in_choosing(new, policy, now, idle, None)
+    }
+
+    /// `sign_in` for an eviction ticket's redemption: only `chosen` may be
+    /// signed out (`domain::decide_choosing`).
+    pub fn sign_in_choosing(
+        &mut self,
+        new: Session,
+        policy: Policy,
+        now: Millis,
+        idle: Duration,
+        chosen: Option<&SessionId>,
+    ) -> SignInDecision {
         self.sessions.sort_by(Session::age_order);
         let by = Actor::of(&new, now);
-        match decide(&self.sessions, &new, &policy, now) {
+        match decide_choosing(&self.sessions, &new, &policy, now, chosen) {
             Decision::Deny { blocking } => SignInDecision::Denied {
                 live: blocking.iter().map(|&i| self.sessions[i].clone()).collect(),
             },

@@ -21,6 +21,7 @@ mod provenance;
 mod reason;
 mod session;
 mod text;
+mod ticket;
 mod token;
 mod username;
 
@@ -33,9 +34,10 @@ pub use device_token::{
     DeviceId, DeviceToken, MalformedDeviceToken, DEVICE_ID_BYTES, DEVICE_MAC_BYTES,
 };
 pub use failures::{Admission, FailureWindow, FAILURE_WINDOW};
-pub use policy::{decide, Decision, OnLimit, Policy};
+pub use policy::{decide, decide_choosing, Decision, OnLimit, Policy};
 pub use provenance::{Origin, PasswordFingerprint};
 pub use reason::{Actor, Reason, Tombstone};
 pub use session::{Lifetimes, Session, SessionId};
+pub use ticket::{EvictionTicket, FreshSession, MalformedTicket, PendingSignIn, TICKET_LIFETIME};
 pub use token::{AccountKey, Token, TokenHash};
 pub use username::Username;

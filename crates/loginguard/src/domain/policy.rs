@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::class_limits::ClassLimits;
 use super::clock::Millis;
-use super::session::Session;
+use super::session::{Session, SessionId};
 
 /// What a sign-in over the limit does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,9 @@ pub enum OnLimit {
     KickOldest,
     /// The new sign-in is refused (`session_limit_reached`) while the limit is reached.
     DenyNew,
+    /// Like `deny_new`, but the refusal offers the sessions whose removal
+    /// would make room and an eviction ticket to sign one of them out.
+    Ask,
 }
 
 impl OnLimit {
@@ -32,6 +35,7 @@ impl OnLimit {
         match self {
             OnLimit::KickOldest => "kick_oldest",
             OnLimit::DenyNew => "deny_new",
+            OnLimit::Ask => "ask",
         }
     }
 }
@@ -44,8 +48,8 @@ pub struct Policy {
     pub on_limit: OnLimit,
     /// Limits of some device classes within the total.
     pub class_limits: ClassLimits,
-    /// Under `deny_new`, a session unused this long does not block a
-    /// sign-in: it is signed out to make room. `None`: off.
+    /// Under `deny_new` and `ask`, a session unused this long does not
+    /// block a sign-in: it is signed out to make room. `None`: off.
     pub stale_after: Option<Duration>,
 }
 
@@ -74,6 +78,19 @@ pub enum Decision {
 /// stale sessions may lose (in the same order), and when they cannot make
 /// room the sign-in is refused and nothing changes.
 pub fn decide(live: &[Session], new: &Session, policy: &Policy, now: Millis) -> Decision {
+    decide_choosing(live, new, policy, now, None)
+}
+
+/// `decide` for the redemption of an eviction ticket: only `chosen` may be
+/// signed out to make room (none when there is room already), whatever the
+/// policy says about the others.
+pub fn decide_choosing(
+    live: &[Session],
+    new: &Session,
+    policy: &Policy,
+    now: Millis,
+    chosen: Option<&SessionId>,
+) -> Decision {
     if let Some(id) = &new.device_id {
         if let Some(i) = live.iter().position(|s| s.device_id.as_ref() == Some(id)) {
             return Decision::Replace(i);
@@ -88,9 +105,10 @@ pub fn decide(live: &[Session], new: &Session, policy: &Policy, now: Millis) -> 
             .collect(),
         live: live.len(),
     };
-    let evict = match policy.on_limit {
-        OnLimit::KickOldest => room.make(|_| true),
-        OnLimit::DenyNew => room.make(|i| {
+    let evict = match (chosen, policy.on_limit) {
+        (Some(chosen), _) => room.make(|i| live[i].session_id == *chosen),
+        (None, OnLimit::KickOldest) => room.make(|_| true),
+        (None, OnLimit::DenyNew | OnLimit::Ask) => room.make(|i| {
             policy
                 .stale_after
                 .is_some_and(|d| now.since(live[i].last_seen_at) >= d.as_millis() as u64)
@@ -356,6 +374,31 @@ mod tests {
             decide(&live, &new, &policy, NOW),
             deny(&[0, 2]),
             "the stale mobile session does not help a full web class"
+        );
+    }
+
+    #[test]
+    fn a_redemption_signs_out_only_the_chosen_and_only_when_needed() {
+        let (live, new) = sessions(2);
+        let chosen = live[1].session_id.clone();
+        let ask = p(2, OnLimit::Ask);
+        assert_eq!(decide(&live, &new, &ask, NOW), deny(&[0, 1]));
+        let pick = |policy: &Policy, live: &[Session]| {
+            decide_choosing(live, &new, policy, NOW, Some(&chosen))
+        };
+        assert_eq!(pick(&ask, &live), admit(&[1]));
+        assert_eq!(
+            pick(&p(3, OnLimit::Ask), &live),
+            admit(&[]),
+            "room appeared"
+        );
+        assert_eq!(pick(&ask, &live[..1]), admit(&[]), "the chosen one left");
+        let (three, _) = sessions(3);
+        let gone = three[2].session_id.clone();
+        assert_eq!(
+            decide_choosing(&three, &new, &ask, NOW, Some(&gone)),
+            deny(&[0, 1, 2]),
+            "one chosen cannot make room for two"
         );
     }
 

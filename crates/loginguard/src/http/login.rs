@@ -1,4 +1,5 @@
-//! Sign-in and sign-out: `POST /api/auth/login`, `POST /api/auth/logout`.
+//! Sign-in and sign-out: `POST /api/auth/login`, `POST /api/auth/logout`,
+//! and `POST /api/auth/login/evict` (an `ask` refusal's eviction ticket).
 //!
 //! In cookie mode sign-in also sets the cookie (unless the request comes
 //! from a page whose origin we do not trust: a foreign page must not sign a
@@ -13,15 +14,19 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::cookie::CookieRule;
-use super::extract::{Authenticated, LoginBody, Meta};
+use serde::Deserialize;
+
+use super::extract::{ApiJson, Authenticated, LoginBody, Meta};
 use super::state::{AppState, OriginRule};
 use super::views::SignInView;
 use super::ApiError;
-use crate::app::{SessionService, SignInService};
+use crate::app::{SessionService, SignInService, SignedIn};
+use crate::domain::{EvictionTicket, SessionId};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(login))
+        .route("/api/auth/login/evict", post(evict))
         .route("/api/auth/logout", post(logout))
 }
 
@@ -37,15 +42,52 @@ async fn login(
     LoginBody(creds): LoginBody,
 ) -> Result<(SetCookie, Json<SignInView>), ApiError> {
     let signed = service.sign_in(creds, meta).await?;
-    let cookie = match cookies.origin_trusted(&headers, &origins) {
+    Ok((
+        signed_in_cookie(&cookies, &origins, &headers, &signed),
+        Json(signed.into()),
+    ))
+}
+
+/// In cookie mode, the cookie of a new session, unless the request comes
+/// from a page whose origin we do not trust.
+fn signed_in_cookie(
+    cookies: &CookieRule,
+    origins: &OriginRule,
+    headers: &HeaderMap,
+    signed: &SignedIn,
+) -> SetCookie {
+    let cookie = match cookies.origin_trusted(headers, origins) {
         Some(false) => None,
         Some(true) | None => {
             let life = signed.session.expires_at.since(signed.session.created_at);
             cookies.set(&signed.token, std::time::Duration::from_millis(life))
         }
     };
-    let set_cookie = AppendHeaders(cookie.map(|v| (header::SET_COOKIE, v)));
-    Ok((set_cookie, Json(signed.into())))
+    AppendHeaders(cookie.map(|v| (header::SET_COOKIE, v)))
+}
+
+#[derive(Deserialize)]
+struct EvictFields {
+    ticket: String,
+    session_id: String,
+}
+
+/// The sign-in 200 for the waiting device, or 400 `invalid_ticket`, 404
+/// (an id the ticket did not offer, or not an id), 409 (no room any more).
+async fn evict(
+    State(service): State<Arc<SignInService>>,
+    State(cookies): State<CookieRule>,
+    State(origins): State<OriginRule>,
+    headers: HeaderMap,
+    ApiJson(fields): ApiJson<EvictFields>,
+) -> Result<(SetCookie, Json<SignInView>), ApiError> {
+    let ticket = EvictionTicket::parse(&fields.ticket).map_err(|_| ApiError::InvalidTicket)?;
+    let chosen = SessionId::parse(&fields.session_id).map_err(|_| ApiError::NotFound)?;
+    let signed = service.evict(&ticket, chosen).await?;
+    Ok((
+        signed_in_cookie(&cookies, &origins, &headers, &signed),
+        Json(signed.into()),
+    ))
 }
 
 async fn logout(

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::app::{AdminPage, CurrentSession, ListedSession, SignedIn};
+use crate::app::{AdminPage, CurrentSession, EvictionOffer, ListedSession, SignedIn};
 use crate::auth::User;
 use crate::domain::{DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone};
 use crate::ws::message::ActorView;
@@ -303,9 +303,14 @@ pub enum ErrorDetails {
     },
     /// `session_expired`.
     Expired { reason: Reason, revoked_at: String },
-    /// `session_limit_reached`: the sessions holding the places.
+    /// `session_limit_reached`: the sessions holding the places and,
+    /// under `ask`, the ticket to sign one of them out.
     Limit {
         active_sessions: Vec<ActiveSessionView>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        eviction_ticket: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ticket_expires_at: Option<String>,
     },
 }
 
@@ -325,9 +330,11 @@ impl ErrorDetails {
         }
     }
 
-    pub fn limit(active: &[Session]) -> Self {
+    pub fn limit(active: &[Session], offer: Option<&EvictionOffer>) -> Self {
         ErrorDetails::Limit {
             active_sessions: active.iter().map(ActiveSessionView::from).collect(),
+            eviction_ticket: offer.map(|o| o.ticket.clone()),
+            ticket_expires_at: offer.map(|o| o.expires_at.to_rfc3339()),
         }
     }
 }

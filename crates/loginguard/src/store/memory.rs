@@ -18,10 +18,10 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use super::replies::{Replies, RequestId};
-use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
+use super::{RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    Account, AccountKey, Actor, Lifetimes, Lookup, Millis, Policy, Reason, Session, SessionId,
-    SignInDecision, Token, Username,
+    Account, AccountKey, Actor, Lifetimes, Lookup, Millis, OnLimit, PendingSignIn, Policy, Reason,
+    Session, SessionId, SignInDecision, Token, Username,
 };
 use crate::events::{LocalBus, StoreEvent};
 
@@ -44,30 +44,79 @@ struct Inner {
 #[derive(Clone)]
 enum SignInAnswer {
     Outcome(SignInOutcome),
+    /// A ticket's redemption (it creates a session like a sign-in).
+    Redeemed(RedeemOutcome),
     /// `undo_sign_in` gave it up; `ended` tells whether that ended its session.
     Undone {
         ended: bool,
     },
 }
 
-/// One account and the answers its recent requests were given.
+/// One account, the answers its recent requests were given and its
+/// eviction tickets (by token hash).
 #[derive(Default)]
 struct Held {
     account: Account,
     sign_ins: Replies<SignInAnswer>,
     revokes: Replies<Vec<Session>>,
+    tickets: HashMap<String, PendingSignIn>,
 }
 
 impl Held {
     fn is_empty(&self) -> bool {
-        self.account.is_empty() && self.sign_ins.is_empty() && self.revokes.is_empty()
+        self.account.is_empty()
+            && self.sign_ins.is_empty()
+            && self.revokes.is_empty()
+            && self.tickets.is_empty()
     }
 
-    /// Forgets tombstones and answers nobody can ask for any more.
+    /// Forgets tombstones, tickets and answers nobody can use any more.
     fn forget_stale(&mut self, now: Millis) {
         self.account.forget_stale_tombstones(now);
         self.sign_ins.forget_stale(now);
         self.revokes.forget_stale(now);
+        self.tickets.retain(|_, t| t.expires_at > now);
+    }
+
+    /// Redeems a ticket (see `SessionStore::redeem_ticket`).
+    fn redeem(
+        &mut self,
+        req: RedeemRequest,
+        idle: Duration,
+    ) -> (RedeemOutcome, Option<StoreEvent>) {
+        let key = req.ticket.as_str();
+        let Some(pending) = self.tickets.get(key).filter(|t| t.expires_at > req.now) else {
+            return (RedeemOutcome::InvalidTicket, None);
+        };
+        if !pending.offered.contains(&req.chosen) {
+            return (RedeemOutcome::NotOffered, None);
+        }
+        let new = pending.admit(req.fresh, req.now);
+        let policy = pending.policy();
+        let (outcome, event) = admit(
+            &mut self.account,
+            new.clone(),
+            policy,
+            req.now,
+            idle,
+            Some(&req.chosen),
+        );
+        match outcome {
+            SignInOutcome::Created {
+                mut revoked,
+                replaced,
+            } => {
+                self.tickets.remove(key);
+                revoked.extend(replaced);
+                let created = RedeemOutcome::Created {
+                    session: new,
+                    revoked,
+                };
+                (created, Some(event))
+            }
+            // Nothing changed: the event is `login_blocked`, not sent again.
+            SignInOutcome::Denied { active } => (RedeemOutcome::Denied { active }, None),
+        }
     }
 }
 
@@ -152,18 +201,20 @@ impl MemoryStore {
     }
 }
 
-/// Applies the policy to `new` on `account`: the outcome and its event.
+/// Applies the policy to `new` on `account` (only `chosen` may go, when
+/// given): the outcome and its event.
 fn admit(
     account: &mut Account,
     new: Session,
     policy: Policy,
     now: Millis,
     idle: Duration,
+    chosen: Option<&SessionId>,
 ) -> (SignInOutcome, StoreEvent) {
     let by = Actor::of(&new, now);
     let username = new.username.clone();
     let id = new.session_id.clone();
-    match account.sign_in(new, policy, now, idle) {
+    match account.sign_in_choosing(new, policy, now, idle, chosen) {
         SignInDecision::Admitted { evicted, replaced } => {
             let event = StoreEvent::SignedIn {
                 username,
@@ -213,14 +264,44 @@ impl SessionStore for MemoryStore {
             if let Some(earlier) = held.sign_ins.get(&request, req.now) {
                 return (earlier, None);
             }
-            let (outcome, event) = admit(&mut held.account, new, req.policy, req.now, idle);
+            let ask =
+                (req.policy.on_limit == OnLimit::Ask).then(|| (new.clone(), req.policy.clone()));
+            let (outcome, event) = admit(&mut held.account, new, req.policy, req.now, idle, None);
+            if let (Some((refused, policy)), SignInOutcome::Denied { active }) = (ask, &outcome) {
+                let pending = PendingSignIn::new(refused, active, &policy, req.now);
+                held.tickets
+                    .insert(pending.waiting.token_hash.as_str().to_owned(), pending);
+            }
             let answer = SignInAnswer::Outcome(outcome);
             held.sign_ins.remember(request, answer.clone(), req.now);
             (answer, Some(event))
         });
         match answer.0 {
             SignInAnswer::Outcome(outcome) => Ok(outcome),
-            SignInAnswer::Undone { .. } => Err(StoreError::sign_in_undone()),
+            SignInAnswer::Redeemed(_) | SignInAnswer::Undone { .. } => {
+                Err(StoreError::sign_in_undone())
+            }
+        }
+    }
+
+    async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError> {
+        let idle = self.inner.lifetimes.idle;
+        let request = RequestId::sign_in(&req.fresh.session_id);
+        let (now, account) = (req.now, req.account.clone());
+        let answer = self.step(&account, now, |held| {
+            if let Some(earlier) = held.sign_ins.get(&request, now) {
+                return (earlier, None);
+            }
+            let (outcome, event) = held.redeem(req, idle);
+            let answer = SignInAnswer::Redeemed(outcome);
+            held.sign_ins.remember(request, answer.clone(), now);
+            (answer, event)
+        });
+        match answer.0 {
+            SignInAnswer::Redeemed(outcome) => Ok(outcome),
+            SignInAnswer::Outcome(_) | SignInAnswer::Undone { .. } => {
+                Err(StoreError::sign_in_undone())
+            }
         }
     }
 

@@ -298,3 +298,66 @@ async fn a_pinging_page_is_never_stale_and_a_quiet_one_gives_way() {
     let kick = tab.expect_force_logout("duplicate_login").await;
     assert_eq!(kick["by"]["device"], "Other PC");
 }
+
+/// `POST /api/auth/login/evict` with `ticket` and `session_id`.
+async fn evict(app: &TestApp, ticket: &str, session_id: Value) -> Reply {
+    let body = json!({"ticket": ticket, "session_id": session_id});
+    app.request(Method::POST, "/api/auth/login/evict", None, Some(body))
+        .await
+}
+
+/// `on_limit = ask` over two instances on one Redis: the 409 offers the
+/// sessions in the way and a ticket; the ticket works on the other
+/// instance, once; the chosen device is told who took its place.
+#[tokio::test]
+async fn ask_offers_a_ticket_that_signs_the_chosen_device_out() {
+    let redis = RedisServer::start();
+    let clock = std::sync::Arc::new(loginguard::domain::ManualClock::new());
+    let config = with_policy(redis_config(&redis), 2, OnLimit::Ask);
+    let one = spawn_app_with_clock(config.clone(), clock.clone()).await;
+    let two = spawn_app_with_clock(config, clock).await;
+    let laptop = login_with(&one, "Laptop", json!({"device_class": "web"})).await;
+    let mut laptop_ws = one.ws_authed(&laptop.token()).await;
+    let phone = login_with(&one, "Phone", json!({"device_class": "mobile"})).await;
+    phone.token();
+
+    let r = login_with(&one, "New PC", json!({"device_id": "new-pc-id-1"})).await;
+    let e = r.error(409, "session_limit_reached");
+    let offered: Vec<&str> = e["active_sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered.len(), 2);
+    assert!(e["active_sessions"][0]["device_class"].is_string());
+    assert!(e["ticket_expires_at"].as_str().unwrap().ends_with('Z'));
+    let ticket = e["eviction_ticket"].as_str().unwrap().to_owned();
+    assert_eq!(laptop_ws.next_event().await["type"], "login_blocked");
+
+    evict(&two, &ticket, json!("s_00000000000000000000000000000000"))
+        .await
+        .error(404, "not_found");
+    let won = evict(&two, &ticket, laptop.body["session_id"].clone()).await;
+    let token = won.token();
+    assert_eq!(won.body["session"]["device"], "New PC");
+    assert_eq!(won.body["revoked_sessions"][0]["device"], "Laptop");
+    let kick = laptop_ws.expect_force_logout("duplicate_login").await;
+    assert_eq!(kick["by"]["device"], "New PC");
+    assert_eq!(two.get("/api/auth/session", Some(&token)).await.status, 200);
+
+    evict(&one, &ticket, phone.body["session_id"].clone())
+        .await
+        .error(400, "invalid_ticket");
+    evict(&one, &ticket, json!("s_00000000000000000000000000000000"))
+        .await
+        .error(400, "invalid_ticket");
+    let body = json!({"ticket": "nonsense", "session_id": phone.body["session_id"]});
+    one.request(Method::POST, "/api/auth/login/evict", None, Some(body))
+        .await
+        .error(400, "invalid_ticket");
+    let body = json!({"ticket": 7});
+    one.request(Method::POST, "/api/auth/login/evict", None, Some(body))
+        .await
+        .error(400, "bad_request");
+}

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use loginguard::domain::{
-    AccountKey, ClassLimits, ClientDeviceId, Clock, DeviceClass, Lookup, ManualClock, Millis,
-    OnLimit, Policy, Reason, Token,
+    AccountKey, ClassLimits, ClientDeviceId, Clock, DeviceClass, EvictionTicket, FreshSession,
+    Lookup, ManualClock, Millis, OnLimit, Policy, Reason, SessionId, Token, TICKET_LIFETIME,
 };
 use loginguard::events::StoreEvent;
-use loginguard::store::{SignInOutcome, SignInRequest};
+use loginguard::store::{RedeemOutcome, RedeemRequest, SignInOutcome, SignInRequest};
 
 use crate::store::{new_session, now, policy, user, Subject};
 
@@ -371,7 +371,163 @@ pub async fn a_stale_session_gives_way_at_the_boundary(s: Subject) {
     );
 }
 
+/// A redemption of `ticket` choosing `chosen` at `at`, under a fresh
+/// identity; also returns the fresh token.
+fn redeem(ticket: &EvictionTicket, chosen: &SessionId, at: Millis) -> (RedeemRequest, Token) {
+    let (fresh, token) = new_session("user1", "unused", at);
+    let req = RedeemRequest {
+        account: ticket.account().clone(),
+        ticket: ticket.hash(),
+        chosen: chosen.clone(),
+        fresh: FreshSession {
+            session_id: fresh.session_id,
+            token_hash: fresh.token_hash,
+            expires_at: fresh.expires_at,
+        },
+        now: at,
+    };
+    (req, token)
+}
+
+/// `ask` at the limit: the refusal keeps a ticket offering the sessions in
+/// the way; redeeming it signs the chosen one out (`duplicate_login`, by the
+/// waiting device) and makes the waiting device's session, once.
+pub async fn an_ask_ticket_signs_the_chosen_session_out_once(s: Subject) {
+    let t = now();
+    let ask = policy(2, OnLimit::Ask);
+    let (a, _) = sign_in_with(&s, "user1", "A", None, t, &ask).await;
+    let (b, _) = sign_in_with(&s, "user1", "B", None, Millis(t.0 + 1), &ask).await;
+    let (refused, outcome) = sign_in_with(
+        &s,
+        "user1",
+        "Waiting",
+        Some("waiting-1"),
+        Millis(t.0 + 2),
+        &ask,
+    )
+    .await;
+    let SignInOutcome::Denied { active } = outcome else {
+        panic!("denied expected, got {outcome:?}")
+    };
+    assert_eq!(active.len(), 2);
+    let ticket = EvictionTicket::of(refused);
+    let at = Millis(t.0 + 3);
+
+    let stranger = SessionId::from_bytes([9; 16]);
+    let (req, _) = redeem(&ticket, &stranger, at);
+    assert_eq!(
+        s.store.redeem_ticket(req).await.unwrap(),
+        RedeemOutcome::NotOffered
+    );
+
+    let (req, fresh) = redeem(&ticket, b.session_id(), at);
+    let outcome = s.store.redeem_ticket(req.clone()).await.unwrap();
+    let RedeemOutcome::Created { session, revoked } = &outcome else {
+        panic!("created expected, got {outcome:?}")
+    };
+    assert_eq!(
+        session.device.as_str(),
+        "Waiting",
+        "the waiting device's session"
+    );
+    assert_eq!(session.session_id, *fresh.session_id());
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].session_id, *b.session_id());
+    assert_eq!(
+        s.store.redeem_ticket(req).await.unwrap(),
+        outcome,
+        "a re-run answers as the first run"
+    );
+    let later = Millis(t.0 + 4);
+    assert!(is_live(&s, &fresh, later).await && is_live(&s, &a, later).await);
+    let Lookup::Ended(tomb) = s.store.validate(&b, later).await.unwrap() else {
+        panic!("tombstone expected")
+    };
+    assert_eq!(tomb.reason, Reason::DuplicateLogin);
+    assert_eq!(tomb.by.expect("by").device.as_str(), "Waiting");
+    let (again, _) = redeem(&ticket, a.session_id(), later);
+    assert_eq!(
+        s.store.redeem_ticket(again).await.unwrap(),
+        RedeemOutcome::InvalidTicket
+    );
+    // The refused token opens nothing.
+    let opened = s.store.validate(ticket.token(), later).await.unwrap();
+    assert_eq!(opened, Lookup::Unknown);
+}
+
+/// Twenty parallel redemptions of one ticket: exactly one wins.
+pub async fn a_ticket_redeemed_in_parallel_wins_once(s: Subject) {
+    let t = now();
+    let ask = policy(1, OnLimit::Ask);
+    let (a, _) = sign_in_with(&s, "user1", "A", None, t, &ask).await;
+    let (refused, _) = sign_in_with(&s, "user1", "B", None, Millis(t.0 + 1), &ask).await;
+    let ticket = EvictionTicket::of(refused);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (req, _) = redeem(&ticket, a.session_id(), Millis(t.0 + 2));
+        let store = s.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.redeem_ticket(req).await.unwrap()
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            RedeemOutcome::Created { .. } => won += 1,
+            other => assert_eq!(other, RedeemOutcome::InvalidTicket),
+        }
+    }
+    assert_eq!(won, 1);
+    let live = s
+        .store
+        .list(&AccountKey::of(&user("user1")), Millis(t.0 + 3))
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0].device.as_str(), "B");
+}
+
+/// Room that appeared meanwhile admits without evicting; a ticket past its
+/// 120 s is invalid.
+pub async fn a_ticket_evicts_only_when_needed_and_expires(s: Subject) {
+    let t = now();
+    let ask = policy(1, OnLimit::Ask);
+    let account = AccountKey::of(&user("user1"));
+    let (a, _) = sign_in_with(&s, "user1", "A", None, t, &ask).await;
+    let (refused, _) = sign_in_with(&s, "user1", "B", None, Millis(t.0 + 1), &ask).await;
+    let ticket = EvictionTicket::of(refused);
+    s.store
+        .revoke(
+            &account,
+            a.session_id(),
+            Reason::Logout,
+            None,
+            Millis(t.0 + 2),
+        )
+        .await
+        .unwrap();
+    let (req, fresh) = redeem(&ticket, a.session_id(), Millis(t.0 + 3));
+    let outcome = s.store.redeem_ticket(req).await.unwrap();
+    assert!(
+        matches!(&outcome, RedeemOutcome::Created { revoked, .. } if revoked.is_empty()),
+        "{outcome:?}"
+    );
+    assert!(is_live(&s, &fresh, Millis(t.0 + 4)).await);
+
+    let (refused, _) = sign_in_with(&s, "user1", "C", None, Millis(t.0 + 5), &ask).await;
+    let ticket = EvictionTicket::of(refused);
+    let end = Millis(t.0 + 5).plus(TICKET_LIFETIME);
+    let (req, _) = redeem(&ticket, fresh.session_id(), end);
+    assert_eq!(
+        s.store.redeem_ticket(req).await.unwrap(),
+        RedeemOutcome::InvalidTicket
+    );
+}
+
 conformance!(
+    an_ask_ticket_signs_the_chosen_session_out_once,
+    a_ticket_redeemed_in_parallel_wins_once,
+    a_ticket_evicts_only_when_needed_and_expires,
     a_stale_session_gives_way_at_the_boundary,
     class_limits_hold_under_a_storm_of_two_classes,
     class_limits_admit_kick_and_deny_by_class,
