@@ -188,6 +188,29 @@ export interface SignInResult {
   device_token: string;
 }
 
+export interface SignedInOutcome extends SignInResult {
+  outcome: "signed_in";
+}
+
+/** A session offered for sign-out by an `ask` refusal (never a token). */
+export interface EvictionChoice {
+  session_id: string;
+  device: string;
+  device_class: string;
+  ip: string;
+  created_at: string;
+  last_seen_at: string;
+}
+
+export interface ChooseOutcome {
+  outcome: "choose";
+  choices: EvictionChoice[];
+  /** RFC 3339: the ticket behind `evict` works once, until then. */
+  ticketExpiresAt: string;
+  /** Signs `sessionId` (one of `choices`) out and this device in. */
+  evict(sessionId: string): Promise<SignedInOutcome>;
+}
+
 export interface AdminPage {
   sessions: AdminSession[];
   count: number;
@@ -239,7 +262,8 @@ export declare class LoginGuardApi {
   socketUrl(): string;
   /** This browser's device id (kept, or made and kept now); sent with every sign-in. */
   deviceId(): string;
-  signIn(credentials: { username: string; password: string; device?: string; deviceClass?: string }): Promise<SignInResult>;
+  /** Resolves to the sign-in answer, or (under `on_limit = ask`, at the limit) to a choice of a session to sign out. */
+  signIn(credentials: { username: string; password: string; device?: string; deviceClass?: string }): Promise<SignedInOutcome | ChooseOutcome>;
   signOut(): Promise<void>;
   session(): Promise<SessionInfo>;
   sessions(): Promise<ListedSession[]>;

@@ -454,6 +454,14 @@ export class LoginGuardApi {
    * Sends this browser's device id, the device class if given (else the
    * server derives it from the User-Agent) and the device token kept for
    * `username`, if any, and keeps the fresh one the answer brings.
+   *
+   * Resolves to the sign-in answer with `outcome: "signed_in"`, or, when
+   * the server runs `on_limit = ask` and the account has no room, to
+   * `{outcome: "choose", choices, ticketExpiresAt, evict(sessionId)}`:
+   * `choices` are the sessions whose sign-out would make room (device,
+   * device_class, ip, last_seen_at, ...), and `evict` signs the chosen one
+   * out and this device in, resolving to the sign-in answer. Rejects with a
+   * `LoginGuardError` otherwise (`session_limit_reached` under `deny_new`).
    */
   async signIn({ username, password, device, deviceClass }) {
     const body = { username, password, device_id: this.deviceId() };
@@ -461,10 +469,32 @@ export class LoginGuardApi {
     if (deviceClass) body.device_class = deviceClass;
     const kept = this._keptDeviceToken(username);
     if (kept) body.device_token = kept;
-    const result = await this._call("POST", "/api/auth/login", body);
+    let result;
+    try {
+      result = await this._call("POST", "/api/auth/login", body);
+    } catch (err) {
+      const ticket = err instanceof LoginGuardError ? err.details.eviction_ticket : undefined;
+      if (err.code !== "session_limit_reached" || typeof ticket !== "string") throw err;
+      return {
+        outcome: "choose",
+        choices: err.details.active_sessions ?? [],
+        ticketExpiresAt: err.details.ticket_expires_at,
+        evict: (sessionId) => this._evict(username, ticket, sessionId),
+      };
+    }
+    return this._signedIn(username, result);
+  }
+
+  /** POST /api/auth/login/evict: the "choose" outcome's `evict`. */
+  async _evict(username, ticket, sessionId) {
+    const result = await this._call("POST", "/api/auth/login/evict", { ticket, session_id: sessionId });
+    return this._signedIn(username, result);
+  }
+
+  _signedIn(username, result) {
     this.token = result.token;
     if (typeof result.device_token === "string") this._keepDeviceToken(username, result.device_token);
-    return result;
+    return { ...result, outcome: "signed_in" };
   }
 
   /** POST /api/auth/logout (and forgets the token). */

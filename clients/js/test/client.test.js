@@ -343,6 +343,32 @@ describe("device ids, against a deny_new server", () => {
   });
 });
 
+describe("against an `ask` server with two places", () => {
+  const server = serverForSuite({ args: ["--on-limit", "ask", "--max-sessions", "2"] });
+
+  test("signIn resolves to a choice at the limit, and evict signs the chosen session out and this device in", async () => {
+    const a = await login(server.url, "user1", "password1", "Laptop");
+    const { client, log } = await online(server, a.body.token);
+    await login(server.url, "user1", "password1", "Phone");
+    const api = new LoginGuardApi({ baseUrl: server.url, deviceTokens: mapStorage() });
+    const outcome = await api.signIn({ username: "user1", password: "password1", device: "New PC" });
+    assert.equal(outcome.outcome, "choose");
+    assert.deepEqual(outcome.choices.map((c) => c.device).sort(), ["Laptop", "Phone"]);
+    assert.ok(outcome.choices.every((c) => c.device_class && c.ip && c.last_seen_at));
+    assert.match(outcome.ticketExpiresAt, /Z$/);
+    assert.equal(api.token, null, "not signed in yet");
+    const laptop = outcome.choices.find((c) => c.device === "Laptop");
+    const signed = await outcome.evict(laptop.session_id);
+    assert.equal(signed.outcome, "signed_in");
+    assert.equal(signed.session.device, "New PC");
+    assert.equal(api.token, signed.token);
+    await eventually(() => log.named("forceLogout").length === 1, { what: "the chosen device is told" });
+    assert.equal(log.named("forceLogout")[0].payload.by.device, "New PC");
+    await assert.rejects(outcome.evict(laptop.session_id), (err) => err.status === 400 && err.code === "invalid_ticket");
+    client.close();
+  });
+});
+
 describe("server restart (Redis keeps the sessions)", () => {
   const server = serverForSuite({ redis: true });
 

@@ -20,6 +20,9 @@ const el = {
   signinTitle: $("signin-title"),
   signinNotice: $("signin-notice"),
   signinError: $("signin-error"),
+  chooser: $("signin-chooser"),
+  chooserTitle: $("chooser-title"),
+  chooserList: $("chooser-list"),
   demoAccounts: $("demo-accounts"),
   demoList: $("demo-list"),
   signinForm: $("signin-form"),
@@ -505,25 +508,80 @@ el.signinForm.addEventListener("submit", async (event) => {
   el.signinSubmit.disabled = true;
   el.signinSubmit.textContent = "Signing in…";
   el.signinError.hidden = true;
+  el.chooser.hidden = true;
   try {
-    const result = await api.signIn({ username, password, device });
-    saveMe({ token: result.token, session_id: result.session_id, user: result.user, device: device || "this device" });
-    el.password.value = "";
-    showAccount();
-    page.admin = { cursors: [null], index: 0, seq: page.admin.seq };
-    startLive();
-    loadAdminPage();
+    const outcome = await api.signIn({ username, password, device });
+    if (outcome.outcome === "choose") showChooser(outcome, device);
+    else signedIn(outcome, device);
   } catch (err) {
-    el.signinError.replaceChildren(...signInError(err));
-    el.signinError.dataset.code = err.code;
-    el.signinError.hidden = false;
-    el.password.select();
-    el.password.focus();
+    showSignInError(err);
   } finally {
     el.signinSubmit.disabled = false;
     el.signinSubmit.textContent = "Sign in";
   }
 });
+
+function signedIn(result, device) {
+  el.chooser.hidden = true;
+  saveMe({ token: result.token, session_id: result.session_id, user: result.user, device: device || "this device" });
+  el.password.value = "";
+  showAccount();
+  page.admin = { cursors: [null], index: 0, seq: page.admin.seq };
+  startLive();
+  loadAdminPage();
+}
+
+function showSignInError(err) {
+  el.signinError.replaceChildren(...signInError(err));
+  el.signinError.dataset.code = err.code;
+  el.signinError.hidden = false;
+  el.password.select();
+  el.password.focus();
+}
+
+/** `on_limit = ask` at the limit: the sessions to choose from, each with a button that signs it out and this device in. */
+function showChooser(outcome, device) {
+  const n = outcome.choices.length;
+  el.chooserTitle.firstChild.textContent = `This account is signed in on ${plural(n, "device", "devices")}; choose one to sign out`;
+  el.chooserList.replaceChildren(
+    ...outcome.choices.map((s) => {
+      const button = node("button", {
+        type: "button",
+        class: "button danger small",
+        text: "Sign out",
+        "aria-label": `Sign out ${s.device || "this device"} and sign in here`,
+      });
+      button.addEventListener("click", async () => {
+        for (const b of el.chooserList.querySelectorAll("button")) b.disabled = true;
+        try {
+          signedIn(await outcome.evict(s.session_id), device);
+        } catch (err) {
+          el.chooser.hidden = true;
+          showSignInError(err);
+        }
+      });
+      return node(
+        "li",
+        { class: "chooser-item", "data-session-id": s.session_id },
+        deviceIcon(s.device),
+        node(
+          "div",
+          { class: "session-body" },
+          node(
+            "div",
+            { class: "session-title" },
+            node("span", { class: "device", text: s.device || "Unnamed device" }),
+            node("span", { class: "tag device-class", text: s.device_class }),
+          ),
+          node("div", { class: "session-meta" }, node("span", { class: "ip", text: s.ip }), node("span", {}, "Last used ", timeElement(s.last_seen_at))),
+        ),
+        button,
+      );
+    }),
+  );
+  el.chooser.hidden = false;
+  el.chooserList.querySelector("button")?.focus();
+}
 
 el.signoutButton.addEventListener("click", () => signOut());
 el.sessionsRefresh.addEventListener("click", () => refreshSessions());
