@@ -54,7 +54,7 @@ impl SignInService {
             sign_in: Some((account, token.session_id().clone())),
         };
         let outcome = self.store.redeem_ticket(req).await;
-        if matches!(outcome, Ok(_)) {
+        if outcome.is_ok() {
             unconfirmed.sign_in = None;
         }
         match outcome? {
@@ -72,7 +72,7 @@ impl SignInService {
                 let ids: Vec<&str> = revoked.iter().map(|s| s.session_id.as_str()).collect();
                 tracing::info!(target: "audit", username = %session.username, new_session = %session.session_id, revoked = ?ids, "signed in by eviction");
                 Ok(SignedIn {
-                    session,
+                    session: *session,
                     token,
                     user,
                     revoked,

@@ -65,7 +65,7 @@ pub struct SignedIn {
     pub token: Token,
     pub user: Option<User>,
     pub revoked: Vec<Session>,
-    pub replaced: Option<Session>,
+    pub replaced: Option<Box<Session>>,
     pub device_token: Option<DeviceToken>,
 }
 

@@ -36,7 +36,7 @@ pub enum SignInDecision {
     /// device, `replaced`).
     Admitted {
         evicted: Vec<Session>,
-        replaced: Option<Session>,
+        replaced: Option<Box<Session>>,
     },
     /// Refused by `deny_new`; `live` are the sessions holding the places
     /// (the ones whose removal would make room).
@@ -99,7 +99,7 @@ impl Account {
                 self.sessions.push(new);
                 SignInDecision::Admitted {
                     evicted: Vec::new(),
-                    replaced: Some(old),
+                    replaced: Some(Box::new(old)),
                 }
             }
             Decision::Admit { evict } => {

@@ -190,7 +190,7 @@ impl From<SignedIn> for SignInView {
             revoked_sessions: s
                 .revoked
                 .iter()
-                .chain(s.replaced.as_ref())
+                .chain(s.replaced.as_deref())
                 .map(|r| RevokedView {
                     session_id: r.session_id.clone(),
                     device: r.device.as_str().to_owned(),

@@ -107,9 +107,9 @@ impl Held {
                 replaced,
             } => {
                 self.tickets.remove(key);
-                revoked.extend(replaced);
+                revoked.extend(replaced.map(|b| *b));
                 let created = RedeemOutcome::Created {
-                    session: new,
+                    session: Box::new(new),
                     revoked,
                 };
                 (created, Some(event))

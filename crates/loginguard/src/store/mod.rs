@@ -67,7 +67,7 @@ pub enum SignInOutcome {
     /// place of (`replaced`).
     Created {
         revoked: Vec<Session>,
-        replaced: Option<Session>,
+        replaced: Option<Box<Session>>,
     },
     /// `deny_new` refused it; `active` hold the places. Nothing was written
     /// except the `login_blocked` event.
@@ -91,7 +91,7 @@ pub enum RedeemOutcome {
     /// The waiting session is live (`session`); `revoked` are the ones it
     /// signed out: the chosen one, or none when room appeared meanwhile.
     Created {
-        session: Session,
+        session: Box<Session>,
         revoked: Vec<Session>,
     },
     /// No such ticket on this account: unknown, used or expired.

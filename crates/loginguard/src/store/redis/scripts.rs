@@ -77,7 +77,7 @@ pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
             Some((replaced, revoked)) => Ok(SignInOutcome::Created {
                 revoked: sessions(revoked)?,
                 replaced: (!replaced.is_empty())
-                    .then(|| session(replaced))
+                    .then(|| session(replaced).map(Box::new))
                     .transpose()?,
             }),
             None => Err(StoreError::corrupt(
@@ -99,7 +99,7 @@ pub fn redeem(reply: &[String]) -> Result<RedeemOutcome, StoreError> {
     match reply.split_first() {
         Some((tag, rest)) if tag == "created" => match rest.split_first() {
             Some((new, revoked)) => Ok(RedeemOutcome::Created {
-                session: session(new)?,
+                session: Box::new(session(new)?),
                 revoked: sessions(revoked)?,
             }),
             None => Err(StoreError::corrupt("redeem reply without its session")),
