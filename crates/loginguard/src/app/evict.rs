@@ -59,6 +59,7 @@ impl SignInService {
         }
         match outcome? {
             RedeemOutcome::Created { session, revoked } => {
+                self.metrics.eviction_ticket("redeemed");
                 if let Some(reason) = outdated(&self.accounts.current(), &session) {
                     end_outdated(self.store.as_ref(), &session, reason, now).await?;
                     tracing::info!(target: "audit", session_id = %session.session_id, "eviction refused: the users file changed during it");
@@ -81,6 +82,10 @@ impl SignInService {
                 })
             }
             RedeemOutcome::InvalidTicket => Err(AppError::InvalidTicket),
+            RedeemOutcome::ExpiredTicket => {
+                self.metrics.eviction_ticket("expired");
+                Err(AppError::InvalidTicket)
+            }
             RedeemOutcome::NotOffered => Err(AppError::NotFound),
             RedeemOutcome::Denied { active } => Err(AppError::SessionLimitReached {
                 active,

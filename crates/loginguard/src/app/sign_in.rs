@@ -222,6 +222,14 @@ impl SignInService {
             .await?;
         match outcome {
             SignInOutcome::Created { revoked, replaced } => {
+                self.metrics.policy_outcome(
+                    match (&replaced, revoked.is_empty(), policy.on_limit) {
+                        (Some(_), _, _) => "replaced",
+                        (None, true, _) => "admitted",
+                        (None, false, OnLimit::KickOldest) => "kicked_oldest",
+                        (None, false, OnLimit::DenyNew | OnLimit::Ask) => "evicted_stale",
+                    },
+                );
                 // A reload between the password check and the store write:
                 // its reconcile may have looked before this session existed.
                 if let Some(reason) = outdated(&self.accounts.current(), &session) {
@@ -249,6 +257,12 @@ impl SignInService {
                     ticket: EvictionTicket::of(token).expose().to_owned(),
                     expires_at: now.plus(TICKET_LIFETIME),
                 });
+                if offer.is_some() {
+                    self.metrics.policy_outcome("asked");
+                    self.metrics.eviction_ticket("issued");
+                } else {
+                    self.metrics.policy_outcome("denied");
+                }
                 tracing::info!(target: "audit", asked = offer.is_some(), "sign-in refused: session limit reached");
                 Err(AppError::SessionLimitReached { active, offer })
             }

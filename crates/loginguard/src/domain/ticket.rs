@@ -156,7 +156,12 @@ mod tests {
             class_limits: ClassLimits::default(),
             stale_after: None,
         };
-        let pending = PendingSignIn::new(waiting.clone(), std::slice::from_ref(&other), &policy, Millis(5));
+        let pending = PendingSignIn::new(
+            waiting.clone(),
+            std::slice::from_ref(&other),
+            &policy,
+            Millis(5),
+        );
         assert_eq!(pending.policy(), policy);
         assert_eq!(pending.expires_at, Millis(120_005));
         assert_eq!(pending.offered, vec![other.session_id.clone()]);

@@ -27,6 +27,11 @@ use crate::events::{LocalBus, StoreEvent};
 
 const SHARDS: usize = 64;
 
+/// How long a ticket is kept past its end, so a late redemption is told
+/// (and counted) as expired rather than unknown. `sign_in.lua` keeps its
+/// ticket keys as long.
+const TICKET_KEPT_AFTER_EXPIRY: Duration = Duration::from_secs(60);
+
 /// In-process store; cheap to clone.
 #[derive(Clone)]
 pub struct MemoryStore {
@@ -75,7 +80,8 @@ impl Held {
         self.account.forget_stale_tombstones(now);
         self.sign_ins.forget_stale(now);
         self.revokes.forget_stale(now);
-        self.tickets.retain(|_, t| t.expires_at > now);
+        self.tickets
+            .retain(|_, t| t.expires_at.plus(TICKET_KEPT_AFTER_EXPIRY) > now);
     }
 
     /// Redeems a ticket (see `SessionStore::redeem_ticket`).
@@ -85,9 +91,12 @@ impl Held {
         idle: Duration,
     ) -> (RedeemOutcome, Option<StoreEvent>) {
         let key = req.ticket.as_str();
-        let Some(pending) = self.tickets.get(key).filter(|t| t.expires_at > req.now) else {
+        let Some(pending) = self.tickets.get(key) else {
             return (RedeemOutcome::InvalidTicket, None);
         };
+        if pending.expires_at <= req.now {
+            return (RedeemOutcome::ExpiredTicket, None);
+        }
         if !pending.offered.contains(&req.chosen) {
             return (RedeemOutcome::NotOffered, None);
         }

@@ -94,8 +94,11 @@ pub enum RedeemOutcome {
         session: Box<Session>,
         revoked: Vec<Session>,
     },
-    /// No such ticket on this account: unknown, used or expired.
+    /// No such ticket on this account: unknown or used (or expired so long
+    /// ago that it is forgotten).
     InvalidTicket,
+    /// The ticket is past its 120 s (kept a little longer to say so).
+    ExpiredTicket,
     /// `chosen` is not one of the sessions the ticket offered. The ticket
     /// stays usable.
     NotOffered,
@@ -120,8 +123,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// `Unavailable` and changes nothing.
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError>;
 
-    /// Redeems an eviction ticket as one step: checks it (unknown, used or
-    /// expired: `InvalidTicket`; `chosen` not offered: `NotOffered`, the
+    /// Redeems an eviction ticket as one step: checks it (unknown or used:
+    /// `InvalidTicket`; past its life: `ExpiredTicket`; `chosen` not offered: `NotOffered`, the
     /// ticket kept), then, like `sign_in`, prunes, applies
     /// `domain::decide_choosing` under the limits the ticket was issued
     /// under (only `chosen` may go, and only when there is no room), signs `chosen` out (`duplicate_login`, by the waiting

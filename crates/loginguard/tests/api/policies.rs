@@ -22,6 +22,20 @@ async fn login_with(app: &TestApp, device: &str, extra: Value) -> Reply {
         .await
 }
 
+/// Asserts that `app`'s `/metrics` has the sample `line`.
+async fn has_metric(app: &TestApp, line: &str) {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(line), "{line} in\n{text}");
+}
+
 /// No `device_id` in any JSON the server sends back.
 fn never_shows_device_id(v: &Value) {
     let text = v.to_string();
@@ -149,6 +163,12 @@ async fn same_browser_replaces_itself(app: &TestApp) {
 
     let other = login_with(app, "Laptop", json!({"device_id": "laptop-id-1"})).await;
     other.error(409, "session_limit_reached");
+    has_metric(
+        app,
+        "loginguard_sign_in_policy_total{outcome=\"replaced\"} 1",
+    )
+    .await;
+    has_metric(app, "loginguard_sign_in_policy_total{outcome=\"denied\"} 1").await;
 }
 
 #[tokio::test]
@@ -240,6 +260,23 @@ async fn users_file_class_limits_override_the_flag() {
         .error(409, "session_limit_reached");
 }
 
+#[tokio::test]
+async fn kick_oldest_is_counted_by_policy_outcome() {
+    let app = spawn_app(base_config()).await;
+    login_with(&app, "PC1", json!({})).await.token();
+    login_with(&app, "PC2", json!({})).await.token();
+    has_metric(
+        &app,
+        "loginguard_sign_in_policy_total{outcome=\"admitted\"} 1",
+    )
+    .await;
+    has_metric(
+        &app,
+        "loginguard_sign_in_policy_total{outcome=\"kicked_oldest\"} 1",
+    )
+    .await;
+}
+
 /// Pings `ws` until the admin list shows session `id` last used at `at` or
 /// later: socket traffic alone moved its `last_seen_at`. Each round moves
 /// the clock by 1 ms, so the admin list's cache (keyed by the clock) is
@@ -297,6 +334,11 @@ async fn a_pinging_page_is_never_stale_and_a_quiet_one_gives_way() {
     assert_eq!(r.body["revoked_sessions"][0]["session_id"], id);
     let kick = tab.expect_force_logout("duplicate_login").await;
     assert_eq!(kick["by"]["device"], "Other PC");
+    has_metric(
+        &app,
+        "loginguard_sign_in_policy_total{outcome=\"evicted_stale\"} 1",
+    )
+    .await;
 }
 
 /// `POST /api/auth/login/evict` with `ticket` and `session_id`.
@@ -360,4 +402,20 @@ async fn ask_offers_a_ticket_that_signs_the_chosen_device_out() {
     one.request(Method::POST, "/api/auth/login/evict", None, Some(body))
         .await
         .error(400, "bad_request");
+
+    let metrics = |app: &TestApp| {
+        let url = app.url("/metrics");
+        let http = app.http.clone();
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let on_one = metrics(&one).await;
+    for line in [
+        "loginguard_sign_in_policy_total{outcome=\"admitted\"} 2",
+        "loginguard_sign_in_policy_total{outcome=\"asked\"} 1",
+        "loginguard_eviction_tickets_total{event=\"issued\"} 1",
+    ] {
+        assert!(on_one.contains(line), "{line} in\n{on_one}");
+    }
+    let on_two = metrics(&two).await;
+    assert!(on_two.contains("loginguard_eviction_tickets_total{event=\"redeemed\"} 1"));
 }

@@ -488,7 +488,7 @@ pub async fn a_ticket_redeemed_in_parallel_wins_once(s: Subject) {
 }
 
 /// Room that appeared meanwhile admits without evicting; a ticket past its
-/// 120 s is invalid.
+/// 120 s is expired.
 pub async fn a_ticket_evicts_only_when_needed_and_expires(s: Subject) {
     let t = now();
     let ask = policy(1, OnLimit::Ask);
@@ -517,10 +517,16 @@ pub async fn a_ticket_evicts_only_when_needed_and_expires(s: Subject) {
     let (refused, _) = sign_in_with(&s, "user1", "C", None, Millis(t.0 + 5), &ask).await;
     let ticket = EvictionTicket::of(refused);
     let end = Millis(t.0 + 5).plus(TICKET_LIFETIME);
-    let (req, _) = redeem(&ticket, fresh.session_id(), end);
-    assert_eq!(
-        s.store.redeem_ticket(req).await.unwrap(),
-        RedeemOutcome::InvalidTicket
+    let (late, _) = redeem(&ticket, fresh.session_id(), end);
+    let outcome = s.store.redeem_ticket(late).await.unwrap();
+    assert_eq!(outcome, RedeemOutcome::ExpiredTicket);
+    let (req, _) = redeem(&ticket, fresh.session_id(), Millis(end.0 - 1));
+    assert!(
+        matches!(
+            s.store.redeem_ticket(req).await.unwrap(),
+            RedeemOutcome::Created { .. }
+        ),
+        "a millisecond earlier it still worked"
     );
 }
 

@@ -108,6 +108,7 @@ pub fn redeem(reply: &[String]) -> Result<RedeemOutcome, StoreError> {
             active: sessions(rest)?,
         }),
         Some((tag, [])) if tag == "invalid" => Ok(RedeemOutcome::InvalidTicket),
+        Some((tag, [])) if tag == "expired" => Ok(RedeemOutcome::ExpiredTicket),
         Some((tag, [])) if tag == "not_offered" => Ok(RedeemOutcome::NotOffered),
         Some((tag, _)) if tag == "undone" => Err(StoreError::sign_in_undone()),
         _ => Err(StoreError::corrupt(format!(

@@ -10,7 +10,7 @@
 -- The ticket (domain::PendingSignIn JSON) holds the waiting session (p), the
 -- offered ids (o), its end (e) and the limits it was refused under (m, cl).
 -- Reply: {'created', <new session JSON>, <signed-out session JSON>...},
--- {'invalid'} (no such ticket, used or expired), {'not_offered'} or
+-- {'invalid'} (no such ticket, or used), {'expired'}, {'not_offered'} or
 -- {'denied', <session JSON whose removal would make room>...}; the last two
 -- leave the ticket as it was.
 local earlier = replay()
@@ -21,7 +21,7 @@ local window = tonumber(ARGV[8])
 local raw = redis.call('GET', KEYS[5])
 if not raw then return remember({'invalid'}, window) end
 local ticket = cjson.decode(raw)
-if ticket.e <= now then return remember({'invalid'}, window) end
+if ticket.e <= now then return remember({'expired'}, window) end
 local offered = false
 for _, id in ipairs(ticket.o) do
   if id == ARGV[2] then offered = true end

@@ -31,7 +31,8 @@ if verdict == 'deny' then
     for i, s in ipairs(which) do offered[i] = s.id end
     local lifetime = tonumber(ARGV[10])
     local ticket = {p = new, o = offered, e = now + lifetime, m = policy.max, cl = policy.class_limits}
-    redis.call('SET', KEYS[5], cjson.encode(ticket), 'PX', lifetime)
+    -- Kept a minute past its end, so a late redemption is told it expired.
+    redis.call('SET', KEYS[5], cjson.encode(ticket), 'PX', lifetime + 60000)
   end
   local reply = encode_all(which)
   table.insert(reply, 1, 'denied')
