@@ -179,7 +179,7 @@ pub struct SessionConfig {
     /// Live sessions per account.
     #[arg(long, env = "LOGINGUARD_MAX_SESSIONS", default_value = "1", value_parser = parse::at_least_one)]
     pub max_sessions: u32,
-    /// What a sign-in over the limit does: kick_oldest or deny_new.
+    /// What a sign-in over the limit does: kick_oldest, deny_new or ask (409 with an eviction ticket).
     #[arg(long, env = "LOGINGUARD_ON_LIMIT", default_value = "kick_oldest", value_parser = parse::on_limit)]
     pub on_limit: OnLimit,
     /// Live sessions per device class within max-sessions, e.g. web=1,mobile=1 (classes not named share the total) [default: none].
