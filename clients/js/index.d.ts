@@ -118,8 +118,7 @@ export interface LoginGuardEvents {
   disconnect: DisconnectInfo;
 }
 
-export interface LoginGuardClientOptions {
-  token: string;
+interface LoginGuardClientCommonOptions {
   /** e.g. "wss://example.org/ws"; defaults to the page's origin + /ws. */
   url?: string;
   /** A WebSocket constructor; defaults to globalThis.WebSocket. */
@@ -132,6 +131,14 @@ export interface LoginGuardClientOptions {
   /** A [0, 1) random source (tests). */
   random?: () => number;
 }
+
+/**
+ * Either the bearer token from sign-in, or `cookie: true`: authenticate with
+ * the cookie the browser sends with the upgrade (loginguard's `--cookie`
+ * mode, the page's origin in `--allowed-origins`).
+ */
+export type LoginGuardClientOptions = LoginGuardClientCommonOptions &
+  ({ token: string; cookie?: false } | { cookie: true; token?: undefined });
 
 export declare class LoginGuardClient {
   constructor(options: LoginGuardClientOptions);
@@ -218,6 +225,25 @@ export interface AdminPage {
   generated_at: string;
 }
 
+/** One entry of the audit trail (`GET /api/admin/audit`). */
+export interface AuditEntry {
+  id: string;
+  at: string;
+  type: "signed_in" | "sign_in_failed" | "denied" | "signed_out" | "revoked" | "expired";
+  username: string;
+  session_id: string | null;
+  device: string | null;
+  ip: string | null;
+  reason: string | null;
+  by: { device: string; ip: string; at: string } | null;
+  instance: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next_cursor: string | null;
+}
+
 export declare class LoginGuardError extends Error {
   constructor(status: number, body: unknown);
   /** HTTP status, or 0 when the server could not be reached. */
@@ -270,6 +296,7 @@ export declare class LoginGuardApi {
   revokeSession(sessionId: string): Promise<void>;
   demoAccounts(): Promise<DemoAccount[]>;
   adminSessions(page?: { cursor?: string | null; limit?: number }): Promise<AdminPage>;
+  adminAudit(page?: { cursor?: string | null; limit?: number; username?: string }): Promise<AuditPage>;
   adminSignOutUser(username: string): Promise<{ revoked: number }>;
 }
 

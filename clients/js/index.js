@@ -73,7 +73,11 @@ export function defaultSocketUrl(loc = globalThis.location) {
 export class LoginGuardClient {
   /**
    * @param {object} options
-   * @param {string} options.token the bearer token from sign-in
+   * @param {string} [options.token] the bearer token from sign-in
+   * @param {boolean} [options.cookie] instead of a token: authenticate with the
+   *   upgrade request's cookie (loginguard's `--cookie` mode; the page's
+   *   origin must be in its `--allowed-origins`), for pages whose scripts
+   *   never see the token because it lives in an HttpOnly cookie
    * @param {string} [options.url] e.g. "wss://example.org/ws"; defaults to this page's origin
    * @param {Function} [options.WebSocket] a WebSocket constructor (e.g. the `ws` package in Node)
    * @param {number} [options.pingInterval] ms between JSON pings once online (default 25 s)
@@ -82,10 +86,16 @@ export class LoginGuardClient {
    * @param {Function} [options.random] a [0, 1) source, for tests
    */
   constructor(options = {}) {
-    if (typeof options.token !== "string" || options.token === "") {
-      throw new TypeError("loginguard-client: `token` is required");
+    const byCookie = options.cookie === true;
+    if (byCookie && options.token !== undefined) {
+      throw new TypeError("loginguard-client: give `token` or `cookie: true`, not both");
     }
-    this._token = options.token;
+    if (!byCookie && (typeof options.token !== "string" || options.token === "")) {
+      throw new TypeError("loginguard-client: `token` (or `cookie: true`) is required");
+    }
+    // The first message: the token itself, or a request to use the cookie
+    // the browser sent with the upgrade (which this script cannot read).
+    this._auth = JSON.stringify(byCookie ? { type: "auth", cookie: true } : { type: "auth", token: options.token });
     this._url = options.url ?? defaultSocketUrl();
     this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
     if (typeof this._WebSocket !== "function") {
@@ -204,7 +214,7 @@ export class LoginGuardClient {
       this._dropped(1006, "connect_timeout");
     }, this._connectTimeout);
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: "auth", token: this._token }));
+      ws.send(this._auth);
     };
     ws.onmessage = (event) => this._message(ws, event.data);
     ws.onerror = () => {
@@ -536,6 +546,16 @@ export class LoginGuardApi {
     if (limit) q.set("limit", String(limit));
     const qs = q.toString();
     return this._call("GET", `/api/admin/sessions${qs ? `?${qs}` : ""}`);
+  }
+
+  /** GET /api/admin/audit: one page of the audit trail, newest first. */
+  adminAudit({ cursor, limit, username } = {}) {
+    const q = new URLSearchParams();
+    if (cursor) q.set("cursor", cursor);
+    if (limit) q.set("limit", String(limit));
+    if (username) q.set("username", username);
+    const qs = q.toString();
+    return this._call("GET", `/api/admin/audit${qs ? `?${qs}` : ""}`);
   }
 
   /** DELETE /api/admin/users/{username}/sessions: signs an account out everywhere. */

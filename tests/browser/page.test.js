@@ -341,6 +341,17 @@ describe("admin view", () => {
     await adm.page.locator("#admin-status:not([hidden])").waitFor();
     assert.equal(await adm.page.locator("#admin-status").textContent(), "user1 was signed out of 1 session.");
     await adm.page.waitForFunction(() => !document.querySelector('#admin-table tr[data-username="user1"]'));
+
+    // The Activity list (the audit trail) refreshed with the view: user1's sign-in and the revocation.
+    const activity = (type) => adm.page.locator(`#activity li[data-type="${type}"][data-username="user1"]`);
+    await activity("revoked").first().waitFor();
+    assert.match(await activity("revoked").first().textContent(), /\d\d:\d\d:\d\d user1 signed out: signed out by an administrator \(Chrome on PC1 · 127\.0\.0\.1\)$/);
+    assert.match(await activity("signed_in").first().textContent(), /\d\d:\d\d:\d\d user1 signed in \(Chrome on PC1 · 127\.0\.0\.1\)$/);
+    const kinds = await adm.page.locator("#activity li").evaluateAll((items) => items.map((li) => li.dataset.type));
+    assert.equal(kinds[0], "revoked", "newest first");
+    assert.equal(kinds.filter((k) => k === "signed_in").length, 6, "admin, user1 and user2's four sign-ins");
+    assert.match(await adm.page.locator("#activity-summary").textContent(), /^The newest 7 events, newest first\.$/);
+    await adm.page.screenshot({ path: path.join(shots, "admin-activity.png"), fullPage: true });
     await done(pc1, adm);
   });
 

@@ -169,6 +169,14 @@ describe("against a server with the default policy (1 session, kick_oldest)", ()
     assert.equal(kick.reason, "revoked_by_admin");
     assert.equal(kick.by, null);
     assert.match(describeForceLogout(kick, { username: "user2" }), /^An administrator signed user2 out at \d\d:\d\d:\d\d\.$/);
+    const trail = await admin.adminAudit({ username: "user2", limit: 1 });
+    assert.equal(trail.entries.length, 1);
+    assert.equal(trail.entries[0].type, "revoked");
+    assert.equal(trail.entries[0].reason, "revoked_by_admin");
+    assert.equal(typeof trail.next_cursor, "string");
+    const older = await admin.adminAudit({ username: "user2", cursor: trail.next_cursor, limit: 1 });
+    assert.equal(older.entries[0].username, "user2");
+    assert.notEqual(older.entries[0].id, trail.entries[0].id);
   });
 
   test("LoginGuardApi.demoAccounts lists the demo accounts, with their passwords, in demo mode", async () => {
@@ -390,6 +398,65 @@ describe("server restart (Redis keeps the sessions)", () => {
     const delays = log.named("disconnect").map((e) => e.payload.delay);
     assert.ok(delays.every((d) => d <= 400), `capped: ${delays}`);
     assert.ok(urls.length >= 3);
+  });
+});
+
+describe("against a server in cookie mode", () => {
+  const APP = "https://app.example";
+  const server = serverForSuite({ args: ["--cookie", "lg", "--cookie-insecure", "--allowed-origins", APP] });
+
+  /** Signs in over HTTP and returns the body and the `lg` cookie loginguard set. */
+  async function signInForCookie(username, password, device) {
+    const res = await fetch(`${server.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password, device }),
+    });
+    assert.equal(res.status, 200);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith("lg="));
+    assert.ok(cookie, "sign-in sets the lg cookie");
+    return { body: await res.json(), cookie: cookie.split(";")[0] };
+  }
+
+  /** A WebSocket constructor that sends `headers` with the upgrade, as a browser sends its cookie and Origin. */
+  function browserLike(headers, urls = []) {
+    return class extends WebSocket {
+      constructor(url) {
+        super(url, { headers });
+        urls.push(String(url));
+      }
+    };
+  }
+
+  test("cookie: true authenticates with the upgrade's cookie from a listed origin, and is kicked like a token", async () => {
+    const first = await signInForCookie("user1", "password1", "Laptop");
+    const WebSocketWithCookie = browserLike({ cookie: first.cookie, origin: APP });
+    const { client, log } = await online(server, undefined, { cookie: true, WebSocket: WebSocketWithCookie, ...QUICK_RETRY });
+    assert.equal(log.named("authenticated")[0].payload.session_id, first.body.session_id);
+    await signInForCookie("user1", "password1", "Phone");
+    await eventually(() => client.state === "offline", { what: "offline after kick", timeoutMs: 2000 });
+    const kick = log.named("forceLogout")[0].payload;
+    assert.equal(kick.reason, "duplicate_login");
+    assert.equal(kick.by.device, "Phone");
+    assert.equal(log.named("disconnect")[0].payload.code, 4001);
+  });
+
+  test("without a listed Origin the cookie is not used: closed 4003 and never retried", async () => {
+    const { cookie } = await signInForCookie("user2", "password2", "Desk");
+    const urls = [];
+    const { client, log } = open(server, undefined, { cookie: true, WebSocket: browserLike({ cookie }, urls), ...QUICK_RETRY });
+    client.connect();
+    await eventually(() => client.state === "offline" && log.named("disconnect").length, { what: "closed on connect" });
+    assert.equal(log.named("disconnect")[0].payload.code, 4003);
+    assert.equal(log.named("disconnect")[0].payload.reconnect, false);
+    assert.ok(!log.states.includes("online"), `states: ${log.states}`);
+    await noReconnect(urls, "after 4003");
+  });
+
+  test("the options take a token or cookie: true, never both and never neither", () => {
+    assert.throws(() => new LoginGuardClient({ url: server.wsUrl, WebSocket }), /`token` \(or `cookie: true`\) is required/);
+    assert.throws(() => new LoginGuardClient({ url: server.wsUrl, WebSocket, cookie: false }), /is required/);
+    assert.throws(() => new LoginGuardClient({ url: server.wsUrl, WebSocket, token: "t", cookie: true }), /not both/);
   });
 });
 

@@ -61,7 +61,8 @@ function waitForLine(proc, pattern, what, timeoutMs) {
   });
 }
 
-function stopProcess(proc, signal = "SIGTERM", timeoutMs = 5000) {
+/** Ends `proc` with `signal` (SIGKILL after `timeoutMs`); resolves once it has exited. */
+export function stopProcess(proc, signal = "SIGTERM", timeoutMs = 5000) {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);

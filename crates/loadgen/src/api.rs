@@ -58,3 +58,45 @@ pub async fn validate(conn: &mut HttpConn, token: &str) -> Result<(), LoadgenErr
         .expect("validate", 200)?;
     Ok(())
 }
+
+/// `GET /api/auth/verify` (the reverse-proxy check); 200.
+pub async fn verify(conn: &mut HttpConn, token: &str) -> Result<(), LoadgenError> {
+    conn.send(Method::GET, "/api/auth/verify", Some(token), None)
+        .await?
+        .expect("verify", 200)?;
+    Ok(())
+}
+
+/// The part of an introspection answer a load run checks.
+#[derive(Deserialize)]
+struct Introspection {
+    active: bool,
+}
+
+/// `POST /api/v1/introspect` with `api_key`; 200 and `"active": true`
+/// (an inactive answer is also a 200, so the body decides).
+pub async fn introspect(
+    conn: &mut HttpConn,
+    api_key: &str,
+    token: &str,
+) -> Result<(), LoadgenError> {
+    let body = json!({ "token": token }).to_string();
+    let reply = conn
+        .send(
+            Method::POST,
+            "/api/v1/introspect",
+            Some(api_key),
+            Some(body),
+        )
+        .await?
+        .expect("introspect", 200)?;
+    if serde_json::from_slice::<Introspection>(&reply.body)?.active {
+        Ok(())
+    } else {
+        Err(LoadgenError::Status {
+            what: "introspect (inactive token)",
+            status: reply.status,
+            body: String::from_utf8_lossy(&reply.body).into_owned(),
+        })
+    }
+}

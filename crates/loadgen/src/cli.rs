@@ -35,8 +35,16 @@ pub enum Command {
     Login(LoginArgs),
     /// Token validations (GET /api/auth/session) per second over keep-alive connections.
     Validate(ValidateArgs),
+    /// The reverse-proxy check (GET /api/auth/verify) per second, as `validate` does it.
+    Verify(ValidateArgs),
+    /// RFC 7662 introspection (POST /api/v1/introspect) per second, as `validate` does it.
+    Introspect(IntrospectArgs),
     /// WebSocket ping -> pong latency while a sign-in flood keeps argon2 busy.
     PingUnderLoginFlood(PingFloodArgs),
+    /// N sockets on one instance, SIGTERM to it, every client back on another (JS client backoff).
+    ReconnectStorm(StormArgs),
+    /// Redis memory per live session and per tombstone (sessions made through /api/v1).
+    RedisMemory(RedisMemoryArgs),
     /// The Python prototype (bench/prototype): validate, idle, kick.
     #[command(subcommand)]
     Prototype(crate::prototype::ProtoCommand),
@@ -139,7 +147,23 @@ pub struct RevokeArgs {
     #[command(flatten)]
     pub background: BackgroundArgs,
     #[command(flatten)]
+    pub idle: IdleBackgroundArgs,
+    #[command(flatten)]
     pub accounts: AccountArgs,
+}
+
+/// Idle sockets held open on the measured instance beside the kicks.
+#[derive(Args, Clone, Debug)]
+pub struct IdleBackgroundArgs {
+    /// Authenticated idle sockets to hold open on --target while kicks are measured (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub idle_background: u64,
+    /// Sessions the idle sockets are spread over (one account each, past the measured ones).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_background_sessions: u64,
+    /// Source addresses 127.0.0.1 .. 127.0.0.K the idle sockets connect from.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub idle_background_sources: u8,
 }
 
 /// A duplicate sign-in: the old session's socket on one instance, the same
@@ -208,6 +232,79 @@ pub struct ValidateArgs {
     pub duration: Duration,
     #[command(flatten)]
     pub accounts: AccountArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct IntrospectArgs {
+    #[command(flatten)]
+    pub check: ValidateArgs,
+    /// An API key with the `introspect` scope (`loginguard api-key new NAME`).
+    #[arg(long, env = "LOADGEN_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct StormArgs {
+    /// The instance the sockets start on; it is sent SIGTERM.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The instance the clients come back to (sharing --target's Redis).
+    #[arg(long, value_parser = Target::parse)]
+    pub reconnect_to: Target,
+    /// Pid of --target's process, sent SIGTERM once every socket is open.
+    #[arg(long)]
+    pub terminate_pid: u32,
+    /// Pid of redis-server, whose CPU time over the storm is reported.
+    #[arg(long)]
+    pub redis_pid: Option<u32>,
+    /// Sockets to open.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Sessions the sockets are spread over.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: u64,
+    /// Source addresses 127.0.0.1 .. 127.0.0.K the sockets connect from.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub sources: u8,
+    /// Sockets should all be back within this long after SIGTERM (reported, not enforced).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub window: Duration,
+    /// Give up on sockets not back this long after SIGTERM.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Password sign-ins per second sent to --reconnect-to during the storm.
+    #[arg(long, default_value_t = 20.0)]
+    pub background_logins: f64,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct RedisMemoryArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// An API key with the `sessions` scope (`loginguard api-key new NAME`).
+    #[arg(long, env = "LOADGEN_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// The Redis the instance uses (loopback only), read with INFO and MEMORY USAGE.
+    #[arg(long, value_parser = crate::target::parse_redis_url)]
+    pub redis: String,
+    /// The instance's --redis-prefix.
+    #[arg(long, default_value = "lg")]
+    pub prefix: String,
+    /// Sessions to create, one subject each.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: u64,
+    /// Connections creating and ending sessions.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub concurrency: u64,
+    /// Wait before each measurement, so that the requests' reply keys (kept
+    /// 60 s for retries) have expired.
+    #[arg(long, default_value = "65s", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// Stop creating (or ending) sessions after this long.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub duration: Duration,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -293,6 +390,7 @@ mod tests {
             "kick",
             "login",
             "validate",
+            "verify",
             "ping-under-login-flood",
         ] {
             parse(&[name]).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -339,6 +437,15 @@ mod tests {
         assert_eq!(a.run.kick_timeout, Duration::from_millis(500));
         assert_eq!(a.background.background_logins, 1000.0);
         assert_eq!(a.accounts.accounts, 300);
+    }
+
+    #[test]
+    fn introspect_takes_an_api_key() {
+        let cli = parse(&["introspect", "--api-key", "lgk_x", "--connections", "8"]).unwrap();
+        let Command::Introspect(a) = cli.command else {
+            panic!("introspect")
+        };
+        assert_eq!((a.api_key.as_str(), a.check.connections), ("lgk_x", 8));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub enum LoadgenError {
     Hash(String),
     #[error("worker process: {0}")]
     Worker(String),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 impl From<tokio_tungstenite::tungstenite::Error> for LoadgenError {

@@ -1,5 +1,5 @@
-//! What loadgen reads from /proc: a process's resident memory and this
-//! process's open-file limit. Read-only; nothing here changes a limit.
+//! What loadgen reads from /proc: a process's resident memory and CPU time,
+//! and this process's open-file limit. Read-only; nothing here changes a limit.
 
 use crate::LoadgenError;
 
@@ -18,6 +18,31 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
     let mut parts = line["VmRSS:".len()..].split_whitespace();
     let kib: u64 = parts.next()?.parse().ok()?;
     (parts.next() == Some("kB")).then_some(kib * 1024)
+}
+
+/// User + system CPU time process `pid` has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> Result<f64, LoadgenError> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| LoadgenError::Arg(format!("cannot read {path} (is the pid right?): {e}")))?;
+    let ticks = parse_cpu_ticks(&text)
+        .ok_or_else(|| LoadgenError::Arg(format!("no CPU times in {path}")))?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if per_second <= 0 {
+        return Err(LoadgenError::Arg("sysconf(_SC_CLK_TCK) failed".into()));
+    }
+    Ok(ticks as f64 / per_second as f64)
+}
+
+/// utime + stime (fields 14 and 15) of a /proc stat line, in clock ticks.
+/// The command name (field 2) may hold spaces, so fields count from its `)`.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// This process's soft limit on open files, when /proc tells.
@@ -54,8 +79,17 @@ mod tests {
     }
 
     #[test]
+    fn reads_cpu_ticks_past_a_command_name_with_spaces() {
+        let stat =
+            "4242 (redis server) S 1 4242 4242 0 -1 4194560 812 0 0 0 1500 250 0 0 20 0 5 0 99 1 2";
+        assert_eq!(parse_cpu_ticks(stat), Some(1750));
+        assert_eq!(parse_cpu_ticks("4242 (x) S 1"), None);
+    }
+
+    #[test]
     fn own_process_is_readable() {
         assert!(vm_rss_bytes(std::process::id()).unwrap() > 0);
+        assert!(cpu_seconds(std::process::id()).unwrap() >= 0.0);
         assert!(open_file_limit().is_some());
     }
 }

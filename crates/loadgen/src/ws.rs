@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -19,7 +18,7 @@ use crate::target::Target;
 use crate::LoadgenError;
 
 /// An open WebSocket to a target.
-pub type Ws = WebSocketStream<TcpStream>;
+pub type Ws = WebSocketStream<crate::tls::Stream>;
 
 /// How long the close frame may take to follow `force_logout`.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);

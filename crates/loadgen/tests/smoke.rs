@@ -1,6 +1,7 @@
 //! Smoke run: the real loginguard app in-process on 127.0.0.1:0 (memory
-//! store, a users file from `loadgen users`), and tiny `idle`, `revoke` and
-//! `kick` runs against it through the same entry point as the binary.
+//! store, a users file from `loadgen users`), and tiny `idle`, `revoke`,
+//! `kick`, `validate`, `verify` and `introspect` runs against it through the
+//! same entry point as the binary.
 //!
 //! It checks correctness only (every socket opens, no kick is missed, the
 //! figures are present), never speed: CI shares 2 cores.
@@ -8,6 +9,7 @@
 use clap::Parser;
 use loadgen::accounts::{write_users_file, HashCost};
 use loadgen::cli::Cli;
+use loginguard::auth::{new_key, Scope};
 use loginguard::config::Config;
 use loginguard::startup::App;
 use serde_json::Value;
@@ -24,6 +26,8 @@ const ACCOUNTS: u32 = 30;
 /// A running app; dropping it stops the app.
 struct Server {
     url: String,
+    /// An API key with the `introspect` scope.
+    api_key: String,
     cancel: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -38,7 +42,11 @@ async fn start_server(max_sessions: u32) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let users = dir.path().join("users.toml");
     write_users_file(&users, "lg", ACCOUNTS, PASSWORD, CHEAP).expect("users file");
+    let key = new_key("loadgen", &[Scope::Introspect]).expect("an API key");
+    let keys = dir.path().join("api-keys.toml");
+    std::fs::write(&keys, &key.entry).expect("keys file");
     let mut config = Config::defaults();
+    config.accounts.api_keys = Some(keys);
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.accounts.users = Some(users);
     config.session.max_sessions = max_sessions;
@@ -50,6 +58,7 @@ async fn start_server(max_sessions: u32) -> Server {
     tokio::spawn(app.run(cancel.clone()));
     Server {
         url,
+        api_key: key.secret.to_string(),
         cancel,
         _dir: dir,
     }
@@ -105,8 +114,16 @@ async fn idle_revoke_and_kick_runs_report_figures_and_miss_nothing() {
     );
 
     let mut args = vec!["revoke", "--count", "50", "--batch", "25"];
+    args.extend([
+        "--idle-background",
+        "200",
+        "--idle-background-sessions",
+        "4",
+    ]);
     args.extend(common);
     let revoke = loadgen(&args).await;
+    assert_eq!(revoke["idle_background"]["opened"], 200, "{revoke}");
+    assert_eq!(revoke["idle_background"]["dropped"], 0, "{revoke}");
     assert_eq!(revoke["kicks"], 50, "{revoke}");
     assert_eq!(revoke["delivered"], 50, "{revoke}");
     assert_eq!(revoke["missed"], 0, "{revoke}");
@@ -126,4 +143,26 @@ async fn idle_revoke_and_kick_runs_report_figures_and_miss_nothing() {
     assert_eq!(kick["delivered"], 10, "{kick}");
     assert_eq!(kick["missed"], 0, "{kick}");
     assert_eq!(kick["kick_minus_response"]["count"], 10, "{kick}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_three_token_checks_run_without_errors() {
+    let server = start_server(1).await;
+    let accounts = ACCOUNTS.to_string();
+    let common = common(&server.url, &accounts);
+    let bounds = ["--count", "200", "--connections", "4", "--sessions", "3"];
+    for check in [
+        &["validate"][..],
+        &["verify"],
+        &["introspect", "--api-key", &server.api_key],
+    ] {
+        let mut args = check.to_vec();
+        args.extend(bounds);
+        args.extend(common);
+        let report = loadgen(&args).await;
+        assert_eq!(report["scenario"], check[0], "{report}");
+        assert_eq!(report["ok"], 200, "{report}");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["latency"]["count"], 200, "{report}");
+    }
 }

@@ -3,20 +3,25 @@
 //! `serve` hands a `Config` to `startup::App`, cancels it on Ctrl-C or
 //! SIGTERM and asks it to reload on SIGHUP (the only place signals are
 //! read); `hash-password` prints an argon2id hash of a password read from
-//! stdin; `api-key new` prints a fresh API key and its keys-file entry.
+//! stdin; `api-key new` prints a fresh API key and its keys-file entry;
+//! `audit` prints a Redis store's audit trail as JSON lines (and follows it).
 //! clap parses once here for
 //! `--help` and usage errors; `Config::load` then reads `serve`'s arguments
 //! together with the environment and the `--config` file.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use loginguard::app::{list_audit, ListError, Listing};
 use loginguard::auth::Scope;
-use loginguard::config::{Config, ServeArgs};
+use loginguard::config::{AuditArgs, Config, ServeArgs};
+use loginguard::domain::{AuditEntry, Username};
+use loginguard::http::AuditEntryView;
 use loginguard::startup::{self, App, ReloadHandle};
 use std::ffi::OsString;
 
@@ -43,6 +48,9 @@ enum Command {
     /// API keys of trusted backends (`/api/v1`).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Print the audit trail of a Redis store as JSON lines, newest first
+    /// (with --follow: oldest first, then new entries as they come).
+    Audit(Box<AuditArgs>),
 }
 
 #[derive(Subcommand)]
@@ -73,6 +81,7 @@ fn main() -> ExitCode {
                 new_api_key(&name, &scopes)
             }
             Some(Command::CheckConfig(_)) => check_config(own_args()),
+            Some(Command::Audit(args)) => audit(*args),
             Some(Command::Serve(_)) | None => serve(own_args()),
         },
         // A bad setting value: `Config::load` names the setting and its source.
@@ -121,6 +130,63 @@ fn new_api_key(name: &str, scopes: &[Scope]) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn audit(args: AuditArgs) -> ExitCode {
+    loginguard::telemetry::init("warn");
+    let username = match args.username.as_deref().map(Username::parse).transpose() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: --username: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listing = Listing {
+        username,
+        limit: usize::from(args.limit),
+        follow: args.follow,
+        // Each read must come back before the connection's timeout.
+        block: (args.store.redis_timeout / 2).min(Duration::from_secs(1)),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The connection spawns its driver task: it is made inside the runtime.
+    let _runtime = runtime.enter();
+    let store = match startup::audit_store(&args.store) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let print = |entry: &AuditEntry| {
+        let line = serde_json::to_string(&AuditEntryView::from(entry))?;
+        writeln!(stdout, "{line}")?;
+        stdout.flush()
+    };
+    let listed = runtime.block_on(async {
+        tokio::select! {
+            listed = list_audit(&store, &listing, print) => listed,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    });
+    match listed {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): nothing more to say.
+        Err(ListError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::app::{
 use crate::auth::{
     Accounts, ApiKeys, DeviceTokens, FailureLimiter, KeySet, PasswordVerifier, RateLimits,
 };
-use crate::config::{Config, StoreBackend};
+use crate::config::{Config, StoreBackend, StoreConfig};
 use crate::domain::{Clock, SystemClock};
 use crate::events::{BusHealth, EventHandler, LocalBus, RedisBus, SubscribeTarget};
 use crate::http::{self, AppState, ClientIpRule, CookieRule, OriginRule, TlsListener};
@@ -34,8 +34,8 @@ use crate::metrics::Metrics;
 use crate::presence::{LocalPresence, LocalSockets, Presence, RedisPresence};
 use crate::store::redis::{RedisConn, RedisTls, SentinelConn};
 use crate::store::{
-    FailureCounter, MemoryFailures, MemoryStore, RedisStore, SessionStore, SnapshotCache,
-    StoreError, TimedStore,
+    AuditSettings, FailureCounter, MemoryFailures, MemoryStore, RedisStore, SessionStore,
+    SnapshotCache, StoreError, TimedStore,
 };
 use crate::ws::{self, close::CloseCode, ConnContext, Hub};
 
@@ -67,6 +67,8 @@ pub enum StartupError {
     Rng(#[source] getrandom::Error),
     #[error("cannot prepare password hashing")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("the audit trail of the embedded store lives in its process: read it with GET /api/admin/audit, or give --redis, --redis-cluster or --redis-sentinel")]
+    NoRedis,
 }
 
 /// A built, bound, not yet running instance.
@@ -127,13 +129,18 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(metrics.clone(), config.ws.max_sockets_per_session as usize);
         let sockets: Arc<dyn LocalSockets> = hub.clone();
+        let audit = AuditSettings {
+            instance: instance_id()?,
+            max_entries: config.store.audit_max_entries as usize,
+        };
+        tracing::info!(instance = %audit.instance, "instance id (presence, audit trail)");
         let (store, failures, presence, bus_health, redis): StoreParts =
             match config.store.backend() {
                 StoreBackend::Memory => {
                     let bus = LocalBus::new();
                     bus.attach(hub.clone() as Arc<dyn EventHandler>);
                     (
-                        Arc::new(MemoryStore::new(lifetimes, bus)),
+                        Arc::new(MemoryStore::with_audit(lifetimes, bus, audit)),
                         Arc::new(MemoryFailures::new()),
                         Arc::new(LocalPresence::new(sockets.clone())),
                         Arc::new(BusHealth::new(true)),
@@ -146,14 +153,15 @@ impl App {
                         RedisConn::single(url.expose_secret(), &tls, config.store.redis_timeout)
                             .map_err(StoreError::unavailable)?;
                     let bus = clients(std::slice::from_ref(url), &tls)?;
-                    redis_parts(conn, bus, &config, &sockets, &clock).await?
+                    redis_parts(conn, bus, &config, audit, &sockets, &clock).await?
                 }
                 StoreBackend::Cluster(nodes) => {
                     let tls = redis_tls(&config);
                     let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
                     let conn = RedisConn::cluster(&urls, &tls, config.store.redis_timeout)
                         .map_err(StoreError::unavailable)?;
-                    redis_parts(conn, clients(nodes, &tls)?, &config, &sockets, &clock).await?
+                    let bus = clients(nodes, &tls)?;
+                    redis_parts(conn, bus, &config, audit, &sockets, &clock).await?
                 }
                 StoreBackend::Sentinel { sentinels, master } => {
                     let urls: Vec<&str> = sentinels.iter().map(|n| n.expose_secret()).collect();
@@ -165,6 +173,7 @@ impl App {
                         RedisConn::Sentinel(sentinel),
                         bus,
                         &config,
+                        audit,
                         &sockets,
                         &clock,
                     )
@@ -463,9 +472,41 @@ fn store_kind(config: &Config) -> &'static str {
     }
 }
 
+/// The Redis store `config` names, for `loginguard audit`: the same
+/// connection code as `serve` (TLS, ACL user in the URL, Cluster, Sentinel).
+pub fn audit_store(config: &StoreConfig) -> Result<RedisStore, StartupError> {
+    let tls = store_tls(config);
+    let conn = match config.backend() {
+        StoreBackend::Memory => return Err(StartupError::NoRedis),
+        StoreBackend::Redis(url) => {
+            RedisConn::single(url.expose_secret(), &tls, config.redis_timeout)
+        }
+        StoreBackend::Cluster(nodes) => {
+            let urls: Vec<&str> = nodes.iter().map(|n| n.expose_secret()).collect();
+            RedisConn::cluster(&urls, &tls, config.redis_timeout)
+        }
+        StoreBackend::Sentinel { sentinels, master } => {
+            let urls: Vec<&str> = sentinels.iter().map(|n| n.expose_secret()).collect();
+            SentinelConn::new(&urls, master.expose_secret(), &tls).map(RedisConn::Sentinel)
+        }
+    }
+    .map_err(StoreError::unavailable)?;
+    // Only reads: the lifetimes are never used.
+    let lifetimes = crate::domain::Lifetimes {
+        idle: Duration::ZERO,
+        absolute: Duration::ZERO,
+        touch_after: Duration::ZERO,
+    };
+    Ok(RedisStore::new(conn, &config.redis_prefix, lifetimes))
+}
+
 /// What `rediss://` connections trust: `--redis-ca`, else the system's roots.
 fn redis_tls(config: &Config) -> RedisTls {
-    match &config.store.redis_ca {
+    store_tls(&config.store)
+}
+
+fn store_tls(store: &StoreConfig) -> RedisTls {
+    match &store.redis_ca {
         Some(ca) => RedisTls::with_ca(ca.pem.clone()),
         None => RedisTls::system_roots(),
     }
@@ -489,6 +530,14 @@ type StoreParts = (
     Option<RedisParts>,
 );
 
+/// A fresh random name for this instance: presence publishes under it and
+/// the audit trail signs its entries with it.
+fn instance_id() -> Result<String, StartupError> {
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).map_err(StartupError::Rng)?;
+    Ok(hex::encode(id))
+}
+
 /// The device token signer: the configured key, or a random one, with a
 /// warning where several instances may run (they would not honour each
 /// other's tokens).
@@ -509,6 +558,7 @@ async fn redis_parts(
     conn: RedisConn,
     bus: impl SubscribeTarget,
     config: &Config,
+    audit: AuditSettings,
     sockets: &Arc<dyn LocalSockets>,
     clock: &Arc<dyn Clock>,
 ) -> Result<StoreParts, StartupError> {
@@ -517,7 +567,8 @@ async fn redis_parts(
         &config.store.redis_prefix,
         config.session.lifetimes(),
     )
-    .allow_evicting(config.store.allow_evicting_redis);
+    .allow_evicting(config.store.allow_evicting_redis)
+    .with_audit(audit.clone());
     // A Redis that is down now is checked when it answers (until then the
     // instance is not ready); one that answers and does not suit us is fatal.
     match store.verify_server().await {
@@ -529,14 +580,10 @@ async fn redis_parts(
     }
     let health = Arc::new(BusHealth::new(false));
     let bus = RedisBus::new(bus, store.keys().events_channel(), health.clone());
-    let mut id = [0u8; 8];
-    getrandom::fill(&mut id).map_err(StartupError::Rng)?;
-    let instance = hex::encode(id);
-    tracing::info!(%instance, "instance id for presence");
     let presence = Arc::new(RedisPresence {
         conn,
         keys: store.keys().clone(),
-        instance,
+        instance: audit.instance,
         hub: sockets.clone(),
         clock: clock.clone(),
         interval: config.ws.presence_interval,

@@ -11,5 +11,5 @@ use crate::LoadgenError;
 pub async fn run(a: &ValidateArgs) -> Result<ValidateReport, LoadgenError> {
     check_accounts(a.sessions, &a.accounts)?;
     let ids = sign_in_many(&a.target.target, &a.accounts, 0, a.sessions).await?;
-    closed_loop("prototype-validate", a, ids.into(), Check::PrototypeId).await
+    closed_loop(a, ids.into(), Check::PrototypeId).await
 }

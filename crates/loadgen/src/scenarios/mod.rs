@@ -6,11 +6,14 @@
 
 pub(crate) mod dial;
 pub(crate) mod idle;
+mod idle_background;
 pub(crate) mod idle_sockets;
 mod kick;
 pub(crate) mod kicks;
 mod login;
 mod ping_flood;
+mod reconnect_storm;
+mod redis_memory;
 mod revoke;
 pub(crate) mod rss;
 pub(crate) mod setup;
@@ -25,6 +28,7 @@ use serde_json::{json, Value};
 use crate::accounts::{write_users_file, HashCost};
 use crate::cli::Command;
 use crate::LoadgenError;
+use validate::Check;
 
 /// Set-up (sign-ins, sockets) allowed on top of a scenario's bound.
 const SETUP_ALLOWANCE: Duration = Duration::from_secs(120);
@@ -36,8 +40,15 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
         Command::Revoke(a) => bounded(a.run.duration, revoke::run(&a)).await?,
         Command::Kick(a) => bounded(a.kick.run.duration, kick::run(&a)).await?,
         Command::Login(a) => bounded(a.duration, login::run(&a)).await?,
-        Command::Validate(a) => bounded(a.duration, validate::run(&a)).await?,
+        Command::Validate(a) => bounded(a.duration, validate::run(&a, Check::Token)).await?,
+        Command::Verify(a) => bounded(a.duration, validate::run(&a, Check::Verify)).await?,
+        Command::Introspect(a) => {
+            let check = Check::Introspect(a.api_key.into());
+            bounded(a.check.duration, validate::run(&a.check, check)).await?
+        }
         Command::PingUnderLoginFlood(a) => bounded(a.duration, ping_flood::run(&a)).await?,
+        Command::ReconnectStorm(a) => bounded(a.duration, reconnect_storm::run(&a)).await?,
+        Command::RedisMemory(a) => bounded(a.duration + a.settle, redis_memory::run(&a)).await?,
         Command::Prototype(c) => crate::prototype::run(c).await?,
         Command::Users(a) => {
             let cost = HashCost {

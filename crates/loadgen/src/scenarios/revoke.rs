@@ -5,11 +5,14 @@
 //!
 //! Rounds: sign in a victim session per account, arm its socket, then revoke
 //! the victims one at a time, so that each kick is measured on its own.
+//! `--idle-background N` holds N more authenticated sockets open on the
+//! socket's instance meanwhile (`idle_background`).
 
 use std::time::Instant;
 
 use serde::Serialize;
 
+use super::idle_background::{IdleBackground, IdleBackgroundReport};
 use super::kicks::{self, after, Tally};
 use super::setup::sign_in_all;
 use crate::api;
@@ -33,6 +36,7 @@ pub struct RevokeReport {
     pub delete_response: Summary,
     pub elapsed_s: f64,
     pub background: Option<LoginLoadReport>,
+    pub idle_background: Option<IdleBackgroundReport>,
 }
 
 pub async fn run(a: &RevokeArgs) -> Result<RevokeReport, LoadgenError> {
@@ -43,7 +47,9 @@ pub async fn run(a: &RevokeArgs) -> Result<RevokeReport, LoadgenError> {
     kicks::check_batch(batch, &a.accounts)?;
     let revokers = sign_in_all(via, &a.accounts, 0, batch, "loadgen-revoker").await?;
     let mut conn = HttpConn::connect(via).await?;
-    let background = kicks::start_background(&a.background, via, &a.accounts, batch)?;
+    let idle = IdleBackground::open(&a.idle, socket_target, &a.accounts, batch).await?;
+    let busy_accounts = IdleBackground::accounts_after(&a.idle, batch);
+    let background = kicks::start_background(&a.background, via, &a.accounts, busy_accounts)?;
 
     let mut tally = Tally::default();
     let (mut push, mut delete) = (Latency::new(), Latency::new());
@@ -90,5 +96,9 @@ pub async fn run(a: &RevokeArgs) -> Result<RevokeReport, LoadgenError> {
         delete_response: delete.summary(),
         elapsed_s: started.elapsed().as_secs_f64(),
         background: kicks::stop_background(background).await,
+        idle_background: match idle {
+            Some(idle) => Some(idle.close().await),
+            None => None,
+        },
     })
 }

@@ -1,7 +1,8 @@
-//! `validate`: `GET /api/auth/session` per second over `--connections`
-//! keep-alive connections, each sending its next request when the last
-//! answer is in (closed loop), with tokens of `--sessions` sessions. The
-//! closed loop itself also serves `prototype validate`.
+//! `validate`, `verify` and `introspect`: one token check per request over
+//! `--connections` keep-alive connections, each sending its next request when
+//! the last answer is in (closed loop), with tokens of `--sessions` sessions.
+//! The three differ only in the request (`Check`), so their rates compare
+//! like for like. The closed loop itself also serves `prototype validate`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,56 +42,69 @@ struct Share {
 }
 
 /// Which session check the closed loop sends for each key.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Check {
     /// loginguard's `GET /api/auth/session` with a bearer token.
     Token,
+    /// loginguard's `GET /api/auth/verify` with a bearer token.
+    Verify,
+    /// loginguard's `POST /api/v1/introspect` with this API key.
+    Introspect(Arc<str>),
     /// The Python prototype's session check by session id.
     PrototypeId,
 }
 
 impl Check {
-    async fn send(self, conn: &mut HttpConn, key: &str) -> Result<(), LoadgenError> {
+    /// The scenario name reports carry.
+    fn scenario(&self) -> &'static str {
+        match self {
+            Check::Token => "validate",
+            Check::Verify => "verify",
+            Check::Introspect(_) => "introspect",
+            Check::PrototypeId => "prototype-validate",
+        }
+    }
+
+    async fn send(&self, conn: &mut HttpConn, key: &str) -> Result<(), LoadgenError> {
         match self {
             Check::Token => api::validate(conn, key).await,
+            Check::Verify => api::verify(conn, key).await,
+            Check::Introspect(api_key) => api::introspect(conn, api_key, key).await,
             Check::PrototypeId => crate::prototype::client::check_session(conn, key).await,
         }
     }
 }
 
-pub async fn run(a: &ValidateArgs) -> Result<ValidateReport, LoadgenError> {
-    let sessions = sign_in_all(
-        &a.target.target,
-        &a.accounts,
-        0,
-        a.sessions,
-        "loadgen-validate",
-    )
-    .await?;
+/// Signs `--sessions` sessions in, then checks their tokens with `check`
+/// (one of loginguard's own checks).
+pub async fn run(a: &ValidateArgs, check: Check) -> Result<ValidateReport, LoadgenError> {
+    let device = format!("loadgen-{}", check.scenario());
+    let sessions = sign_in_all(&a.target.target, &a.accounts, 0, a.sessions, &device).await?;
     let tokens = sessions.into_iter().map(|s| s.token).collect();
-    closed_loop("validate", a, tokens, Check::Token).await
+    closed_loop(a, tokens, check).await
 }
 
 /// `--connections` keep-alive connections, each sending its next `check` of
 /// one of `keys` when the last answer is in, until `--count` checks or
 /// `--duration`. Shared by `validate` and `prototype validate`.
 pub(crate) async fn closed_loop(
-    scenario: &'static str,
     a: &ValidateArgs,
     keys: Arc<[String]>,
     check: Check,
 ) -> Result<ValidateReport, LoadgenError> {
+    let scenario = check.scenario();
     let progress = Progress::start(format!("{scenario}: requests"), a.count);
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + a.duration;
     let mut workers = Vec::new();
     for _ in 0..a.connections {
-        let (target, keys, issued, counters) = (
+        let (target, keys, issued, counters, check) = (
             a.target.target.clone(),
             keys.clone(),
             issued.clone(),
             progress.counters.clone(),
+            check.clone(),
         );
         let count = a.count;
         workers.push(tokio::spawn(async move {

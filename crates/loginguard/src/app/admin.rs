@@ -1,5 +1,5 @@
-//! Administration use cases: every live session, page by page, and signing
-//! an account out everywhere.
+//! Administration use cases: every live session, page by page, signing an
+//! account out everywhere, and the audit trail, page by page.
 //!
 //! Called by the admin HTTP handlers once the caller is known to be an
 //! administrator. Pages are cut from the shared snapshot (at most the admin
@@ -13,7 +13,7 @@ use super::AppError;
 use crate::auth::Accounts;
 use crate::domain::{Clock, Millis, Reason, Session, Username};
 use crate::presence::Presence;
-use crate::store::{SessionStore, SnapshotCache};
+use crate::store::{AuditPage, AuditQuery, SessionStore, SnapshotCache};
 
 /// One page of the admin list.
 pub struct AdminPage {
@@ -52,6 +52,11 @@ impl AdminService {
             next_cursor,
             generated_at,
         })
+    }
+
+    /// One page of the audit trail, newest first (`audit::audit_query`).
+    pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, AppError> {
+        Ok(self.store.audit(query).await?)
     }
 
     /// Signs `raw` out everywhere (`revoked_by_admin`); returns how many

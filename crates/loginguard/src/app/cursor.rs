@@ -1,4 +1,5 @@
-//! Pages of the admin list: the page request and its opaque cursor.
+//! Pages of the admin list: the page request and its opaque cursor, and
+//! the page size every paged admin answer shares.
 //!
 //! The cursor is the last shown entry's position in the snapshot order
 //! (account, created_at, id), so a refreshed snapshot continues after it
@@ -79,21 +80,27 @@ impl PageRequest {
     /// From the query's raw `cursor` and `limit` (both optional; an empty
     /// cursor is the first page).
     pub fn parse(cursor: Option<&str>, limit: Option<&str>) -> Result<Self, AppError> {
-        let limit = match limit {
-            None => DEFAULT_LIMIT,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or(AppError::BadInput(
-                    "limit must be a whole number from 1 to 1000",
-                ))?,
-        };
+        let limit = page_limit(limit)?;
         let after = cursor
             .filter(|c| !c.is_empty())
             .map(Cursor::decode)
             .transpose()?;
         Ok(PageRequest { after, limit })
+    }
+}
+
+/// A page size from the query: 100 when absent, else 1 to 1000 (the admin
+/// list and the audit trail alike).
+pub fn page_limit(raw: Option<&str>) -> Result<usize, AppError> {
+    match raw {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or(AppError::BadInput(
+                "limit must be a whole number from 1 to 1000",
+            )),
     }
 }
 

@@ -9,6 +9,7 @@
 //! change.
 
 mod admin;
+mod audit;
 mod backend;
 mod cursor;
 mod error;
@@ -21,6 +22,7 @@ mod sign_in;
 mod undo;
 
 pub use admin::{AdminPage, AdminService};
+pub use audit::{audit_query, list_audit, ListError, Listing};
 pub use backend::{BackendService, TrustedSignIn};
 pub use cursor::{Cursor, PageRequest};
 pub use error::{AppError, EvictionOffer};

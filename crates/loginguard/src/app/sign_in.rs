@@ -168,6 +168,11 @@ impl SignInService {
             .await?;
         let user = match (ok, user) {
             (true, Some(user)) => user.clone(),
+            (false, Some(_)) => {
+                tracing::info!(target: "audit", "sign-in refused: invalid credentials");
+                self.record_failure(&creds, &meta);
+                return Err(AppError::InvalidCredentials);
+            }
             _ => {
                 tracing::info!(target: "audit", "sign-in refused: invalid credentials");
                 return Err(AppError::InvalidCredentials);
@@ -267,6 +272,25 @@ impl SignInService {
                 Err(AppError::SessionLimitReached { active, offer })
             }
         }
+    }
+
+    /// Appends a `sign_in_failed` entry for an account that exists, in the
+    /// background: the answer must not wait for it, or a wrong password
+    /// would take longer for an existing account than for an unknown one.
+    fn record_failure(&self, creds: &Credentials, meta: &ClientMeta) {
+        let store = self.store.clone();
+        let username = creds.username.clone();
+        let device = DeviceName::given_or_derived(creds.device.clone(), meta.user_agent.as_deref());
+        let ip = meta.ip.clone();
+        let now = self.clock.now();
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .record_failed_sign_in(&username, &device, &ip, now)
+                .await
+            {
+                tracing::warn!(error = ?e, "cannot append a failed sign-in to the audit trail");
+            }
+        });
     }
 
     /// The store step, sent again with the same ids while the store cannot
@@ -433,6 +457,28 @@ mod tests {
         }
         async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
             self.inner.maintain(now).await
+        }
+        async fn record_failed_sign_in(
+            &self,
+            u: &Username,
+            d: &DeviceName,
+            ip: &str,
+            now: Millis,
+        ) -> Result<(), StoreError> {
+            self.inner.record_failed_sign_in(u, d, ip, now).await
+        }
+        async fn audit(
+            &self,
+            q: &crate::store::AuditQuery,
+        ) -> Result<crate::store::AuditPage, StoreError> {
+            self.inner.audit(q).await
+        }
+        async fn audit_after(
+            &self,
+            after: Option<crate::domain::AuditId>,
+            limit: usize,
+        ) -> Result<Vec<crate::domain::AuditEntry>, StoreError> {
+            self.inner.audit_after(after, limit).await
         }
     }
 

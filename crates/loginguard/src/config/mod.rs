@@ -34,6 +34,24 @@ pub struct ServeArgs {
     pub settings: Config,
 }
 
+/// `loginguard audit`: where the trail is (the store's own settings, so
+/// TLS, ACL users, Cluster and Sentinel work as for `serve`) and what to print.
+#[derive(Parser, Debug)]
+#[command(name = "audit")]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub store: StoreConfig,
+    /// Print the newest entries oldest first, then each new one as it comes, until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// Only this account's entries.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// How many entries to print first (1 to 1000).
+    #[arg(long, default_value = "100", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+}
+
 /// Every setting of a running instance.
 #[derive(Args, Clone, Debug)]
 pub struct Config {
@@ -115,6 +133,10 @@ pub struct StoreConfig {
     /// How long a Redis call may take before it fails (503); a sign-in is retried, then undone.
     #[arg(long, env = "LOGINGUARD_REDIS_TIMEOUT", default_value = "2s", value_parser = parse::duration)]
     pub redis_timeout: Duration,
+    /// Audit trail entries kept (1 to 10000000); older ones are dropped (on Redis: about this many, `XADD MAXLEN ~`).
+    #[arg(long, env = "LOGINGUARD_AUDIT_MAX_ENTRIES", default_value = "100000",
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub audit_max_entries: u32,
 }
 
 /// Which store backend a `StoreConfig` selects.

@@ -8,10 +8,12 @@
 //! `parse` (or, for the class, `from_user_agent`).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// 1–32 characters of `[a-z0-9_-]`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(example = "web")]
 pub struct DeviceClass(String);
 
 /// Why a client-supplied class or device id was refused (HTTP 400).

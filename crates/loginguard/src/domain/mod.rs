@@ -4,11 +4,12 @@
 //! on: parsed user input (`Username`, `DeviceName`, `DeviceClass`,
 //! `ClientDeviceId`, `DeviceToken`), identities (`SessionId`, `AccountKey`,
 //! `Token`), the session record and its provenance, the policy decision, the
-//! revocation reasons and the failed-sign-in window. The memory store runs
+//! revocation reasons, the audit trail's entry and the failed-sign-in window. The memory store runs
 //! `Account` and `FailureWindow` directly; the Redis Lua scripts mirror
 //! them, and the conformance suites check that they agree.
 
 mod account;
+mod audit;
 mod class_limits;
 mod clock;
 mod device;
@@ -26,6 +27,7 @@ mod token;
 mod username;
 
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
+pub use audit::{AuditEntry, AuditId, AuditKind, AuditRecord, MalformedAuditId};
 pub use class_limits::{ClassLimits, ClassLimitsError};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;

@@ -7,6 +7,7 @@
 //! have, and at least one idle timeout after the ending.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::clock::Millis;
 use super::device::DeviceName;
@@ -14,7 +15,7 @@ use super::session::Session;
 use super::token::TokenHash;
 
 /// The reasons a session can end before its owner signs out on that device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     DuplicateLogin,

@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::clock::Millis;
 use super::device::DeviceName;
@@ -19,8 +20,9 @@ use super::token::TokenHash;
 use super::username::Username;
 
 /// Public session id: `s_` and 32 lowercase hex digits. Safe to show and log.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(example = "s_2b9f0c1e4a6d8b3f5e7a9c1d3b5f7a9e")]
 pub struct SessionId(String);
 
 /// Not a session id of ours (HTTP 404 on lookups by id).

@@ -1,32 +1,56 @@
 //! Administration: `GET /api/admin/sessions` (every live session, a page at
-//! a time) and `DELETE /api/admin/users/{username}/sessions`.
+//! a time), `DELETE /api/admin/users/{username}/sessions` and
+//! `GET /api/admin/audit` (the audit trail, a page at a time).
 
 use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::Admin;
+use super::responses::{Always, BadRequest, Forbidden, NoSession, StoreUnavailable};
 use super::state::AppState;
-use super::views::{AdminPageView, RevokedCountView};
+use super::views::{AdminPageView, AuditPageView, RevokedCountView};
 use super::ApiError;
-use crate::app::{AdminService, PageRequest};
+use crate::app::{audit_query, AdminService, PageRequest};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/sessions", get(list))
-        .route("/api/admin/users/{username}/sessions", delete(revoke_user))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(revoke_user))
+        .routes(routes!(audit))
 }
 
-#[derive(Deserialize)]
+/// Read as text and parsed by `PageRequest`, so a bad value is its 400.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Sessions per page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, default = 100)]
     limit: Option<String>,
 }
 
+/// Every live session, a page at a time (possibly from a cache at most 5 s
+/// old: `generated_at` tells).
+#[utoipa::path(
+    get,
+    path = "/api/admin/sessions",
+    operation_id = "admin_list_sessions",
+    tag = "admin",
+    security(("session_token" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = AdminPageView, description = "One page of sessions"),
+        BadRequest, NoSession, Forbidden, StoreUnavailable, Always,
+    ),
+)]
 async fn list(
     State(admin): State<Arc<AdminService>>,
     _caller: Admin,
@@ -37,6 +61,60 @@ async fn list(
     Ok(Json(admin.page(request).await?.into()))
 }
 
+/// Read as text and parsed by `audit_query`, so a bad value is its 400.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditParams {
+    /// `next_cursor` of the page before (an entry id).
+    cursor: Option<String>,
+    /// Entries per page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<String>,
+    /// Only this account's entries.
+    username: Option<String>,
+}
+
+/// The audit trail, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/admin/audit",
+    operation_id = "admin_audit",
+    tag = "admin",
+    security(("session_token" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, body = AuditPageView, description = "One page of audit entries"),
+        BadRequest, NoSession, Forbidden, StoreUnavailable, Always,
+    ),
+)]
+async fn audit(
+    State(admin): State<Arc<AdminService>>,
+    _caller: Admin,
+    query: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Json<AuditPageView>, ApiError> {
+    let Query(q) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let query = audit_query(
+        q.cursor.as_deref(),
+        q.limit.as_deref(),
+        q.username.as_deref(),
+    )?;
+    Ok(Json(admin.audit(&query).await?.into()))
+}
+
+/// Signs an account out everywhere (reason `revoked_by_admin`); an unknown
+/// account gives `{"revoked": 0}`.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/users/{username}/sessions",
+    operation_id = "admin_revoke_account",
+    tag = "admin",
+    security(("session_token" = [])),
+    params(("username" = String, Path, description = "The account")),
+    responses(
+        (status = 200, body = RevokedCountView, description = "How many sessions ended"),
+        NoSession, Forbidden, StoreUnavailable, Always,
+    ),
+)]
 async fn revoke_user(
     State(admin): State<Arc<AdminService>>,
     Admin(caller): Admin,

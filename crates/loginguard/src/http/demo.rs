@@ -7,17 +7,28 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::responses::Always;
 use super::state::AppState;
 use super::views::{DemoAccountView, DemoView};
 use crate::auth::Accounts;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/demo", get(demo))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(demo))
 }
 
+/// The demo accounts and their (public) passwords; empty unless they are
+/// the accounts in force.
+#[utoipa::path(
+    get,
+    path = "/api/demo",
+    operation_id = "demo_accounts",
+    tag = "demo",
+    responses((status = 200, body = DemoView, description = "The demo accounts"), Always),
+)]
 async fn demo(State(accounts): State<Arc<Accounts>>) -> Json<DemoView> {
     let accounts: Vec<DemoAccountView> = accounts
         .current()

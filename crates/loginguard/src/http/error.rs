@@ -15,7 +15,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::views::{ErrorDetails, ErrorView};
+use super::views::{ErrorCode, ErrorDetails, ErrorView};
 use crate::app::{AppError, EvictionOffer};
 use crate::auth::AuthError;
 use crate::domain::{Millis, Session, Tombstone};
@@ -106,26 +106,26 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::InvalidTicket => "invalid_ticket",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::SessionRevoked(_) => "session_revoked",
-            ApiError::SessionExpired { .. } => "session_expired",
-            ApiError::Forbidden => "forbidden",
-            ApiError::NotFound => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::RequestTimeout => "request_timeout",
-            ApiError::SessionLimitReached { .. } => "session_limit_reached",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UriTooLong => "uri_too_long",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::HeadersTooLarge => "headers_too_large",
-            ApiError::StoreUnavailable(_) => "store_unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::InvalidTicket => ErrorCode::InvalidTicket,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::SessionRevoked(_) => ErrorCode::SessionRevoked,
+            ApiError::SessionExpired { .. } => ErrorCode::SessionExpired,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::RequestTimeout => ErrorCode::RequestTimeout,
+            ApiError::SessionLimitReached { .. } => ErrorCode::SessionLimitReached,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UriTooLong => ErrorCode::UriTooLong,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::HeadersTooLarge => ErrorCode::HeadersTooLarge,
+            ApiError::StoreUnavailable(_) => ErrorCode::StoreUnavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -139,14 +139,14 @@ impl ApiError {
         }
     }
 
-    fn details(&self) -> Option<ErrorDetails> {
+    fn details(&self) -> ErrorDetails {
         match self {
-            ApiError::SessionRevoked(t) => Some(ErrorDetails::revoked(t)),
-            ApiError::SessionExpired { revoked_at } => Some(ErrorDetails::expired(*revoked_at)),
+            ApiError::SessionRevoked(t) => ErrorDetails::revoked(t),
+            ApiError::SessionExpired { revoked_at } => ErrorDetails::expired(*revoked_at),
             ApiError::SessionLimitReached { active, offer } => {
-                Some(ErrorDetails::limit(active, offer.as_ref()))
+                ErrorDetails::limit(active, offer.as_ref())
             }
-            _ => None,
+            _ => ErrorDetails::default(),
         }
     }
 }
@@ -300,7 +300,7 @@ mod tests {
         ];
         for (err, status, code) in table {
             assert_eq!(err.status().as_u16(), status, "{code}");
-            assert_eq!(err.code(), code);
+            assert_eq!(serde_json::to_value(err.code()).unwrap(), code);
         }
     }
 

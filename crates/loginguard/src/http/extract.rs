@@ -1,9 +1,10 @@
 //! Extractors: where raw HTTP becomes parsed, trusted values.
 //!
 //! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
-//! `Credentials`, optional device class, device id and device token included), `Meta` (client IP and
-//! User-Agent), `Authenticated` (bearer token, or in cookie mode the cookie
-//! -> live session, or the exact 401, through `app::SessionService`),
+//! `Credentials`, optional device class, device id and device token
+//! included), `Meta` (client IP and User-Agent), `Authenticated` (bearer
+//! token, or in cookie mode the cookie -> live session, or the exact 401,
+//! through `app::SessionService`),
 //! `Admin` and `SessionIdPath`. Every failure is an `ApiError`, so handlers
 //! never see malformed input.
 
@@ -15,6 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use std::sync::Arc;
 
@@ -34,16 +36,31 @@ use crate::domain::{
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
 
-#[derive(Deserialize)]
-struct LoginFields {
+/// A sign-in body (`LoginRequest` in the OpenAPI document).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = LoginRequest)]
+pub(super) struct LoginFields {
+    /// Matched exactly: no case folding, no normalisation.
+    #[schema(min_length = 1, max_length = 64, example = "user1")]
     username: String,
+    #[schema(min_length = 1, max_length = 1024, example = "password1")]
     password: String,
+    /// Shown to the user's other devices; missing or empty: derived from
+    /// the User-Agent.
     #[serde(default)]
+    #[schema(max_length = 64, example = "Chrome on PC2")]
     device: Option<String>,
+    /// The device's class (`web`, `mobile` or the client's own); missing or
+    /// empty: derived from the User-Agent.
     #[serde(default)]
+    #[schema(max_length = 32, pattern = "^[a-z0-9_-]*$", example = "web")]
     device_class: Option<String>,
+    /// The client's own random label for this device: signing in again
+    /// with it replaces this device's session (reason `replaced`).
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^([A-Za-z0-9_-]{8,64})?$")]
     device_id: Option<String>,
+    /// The `device_token` of this device's last sign-in on the account.
     #[serde(default)]
     device_token: Option<String>,
 }

@@ -10,29 +10,54 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::AppendHeaders;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::cookie::CookieRule;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::extract::{ApiJson, Authenticated, LoginBody, Meta};
+use super::extract::{ApiJson, Authenticated, LoginBody, LoginFields, Meta};
+use super::responses::{
+    Always, BadRequest, BadTicket, Forbidden, InvalidCredentials, LimitReached, NoSession,
+    NotFound, RateLimited, StoreUnavailable, UnsupportedMediaType,
+};
 use super::state::{AppState, OriginRule};
 use super::views::SignInView;
 use super::ApiError;
 use crate::app::{SessionService, SignInService, SignedIn};
 use crate::domain::{EvictionTicket, SessionId};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/login/evict", post(evict))
-        .route("/api/auth/logout", post(logout))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(evict))
+        .routes(routes!(logout))
 }
 
 /// A `Set-Cookie` header, when there is one to send.
 type SetCookie = AppendHeaders<Option<(header::HeaderName, header::HeaderValue)>>;
 
+/// Sign in with a user name and password. The new session's token is in
+/// the answer (and, in cookie mode, in the cookie); the sessions it pushed
+/// out are listed.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    operation_id = "sign_in",
+    tag = "auth",
+    request_body(content(
+        (LoginFields = "application/json"),
+        (LoginFields = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, body = SignInView, description = "Signed in",
+            headers(("Set-Cookie" = String, description = "In cookie mode: the session's cookie"))),
+        BadRequest, InvalidCredentials, LimitReached, UnsupportedMediaType, RateLimited,
+        StoreUnavailable, Always,
+    ),
+)]
 async fn login(
     State(service): State<Arc<SignInService>>,
     State(cookies): State<CookieRule>,
@@ -66,14 +91,34 @@ fn signed_in_cookie(
     AppendHeaders(cookie.map(|v| (header::SET_COOKIE, v)))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /api/auth/login/evict` (`EvictRequest` in the
+/// OpenAPI document).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = EvictRequest)]
 struct EvictFields {
+    /// The `eviction_ticket` of the `ask` refusal (409).
     ticket: String,
+    /// One of the sessions that refusal offered in `active_sessions`.
+    #[schema(example = "s_2b9f0c1e4a6d8b3f5e7a9c1d3b5f7a9e")]
     session_id: String,
 }
 
-/// The sign-in 200 for the waiting device, or 400 `invalid_ticket`, 404
-/// (an id the ticket did not offer, or not an id), 409 (no room any more).
+/// Under `on_limit = ask`, sign the chosen one of the offered sessions out
+/// (reason `duplicate_login`) and the refused device in, in one step. The
+/// answer is a sign-in's; the ticket works once, on any instance, for 120 s.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login/evict",
+    operation_id = "sign_in_by_eviction",
+    tag = "auth",
+    request_body(content((EvictFields = "application/json"))),
+    responses(
+        (status = 200, body = SignInView, description = "Signed in; the chosen session is signed out",
+            headers(("Set-Cookie" = String, description = "In cookie mode: the session's cookie"))),
+        BadTicket, InvalidCredentials, NotFound, LimitReached, UnsupportedMediaType,
+        StoreUnavailable, Always,
+    ),
+)]
 async fn evict(
     State(service): State<Arc<SignInService>>,
     State(cookies): State<CookieRule>,
@@ -90,6 +135,20 @@ async fn evict(
     ))
 }
 
+/// Sign out: ends the caller's session (reason `logout`); its sockets are
+/// told.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    operation_id = "sign_out",
+    tag = "auth",
+    security(("session_token" = [])),
+    responses(
+        (status = 204, description = "Signed out",
+            headers(("Set-Cookie" = String, description = "In cookie mode: clears the cookie"))),
+        NoSession, Forbidden, StoreUnavailable, Always,
+    ),
+)]
 async fn logout(
     State(sessions): State<Arc<SessionService>>,
     State(cookies): State<CookieRule>,

@@ -2,8 +2,9 @@
 //!
 //! Handlers are thin: extract (parsing happens in `extract`), make one call
 //! into `app`, turn the result into a view (`views`). Each resource file has
-//! its own `router()`; this file merges them and adds the JSON 404/405
-//! fallbacks, the request limits (`limits`), the request timeout, the
+//! its own `router()`, whose `routes!` route each handler and document it
+//! (`openapi`); this file merges them (the OpenAPI document is what they
+//! collect) and adds the JSON 404/405 fallbacks, the request limits (`limits`), the request timeout, the
 //! headers every API answer carries, panic safety and the one place server
 //! errors are logged.
 
@@ -19,7 +20,9 @@ mod forwarded;
 mod fuzz;
 mod limits;
 mod login;
+mod openapi;
 mod ops;
+mod responses;
 mod serve;
 mod sessions;
 mod socket;
@@ -34,6 +37,7 @@ pub use error::ApiError;
 pub use serve::serve;
 pub use state::{AppState, ClientIpRule, OriginRule};
 pub use tls::{TlsError, TlsListener};
+pub use views::AuditEntryView;
 
 use std::time::Duration;
 
@@ -45,6 +49,7 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
+use utoipa_axum::router::OpenApiRouter;
 
 /// Longest a request may take, body reading included (408 above). Sign-in
 /// waits for a hashing thread and the rate limiter (at most 5 s) first.
@@ -75,9 +80,10 @@ async fn api_headers(req: Request, next: Next) -> Response {
     response
 }
 
-/// The whole application router.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route of the API, each with its OpenAPI documentation. A new
+/// resource file's `router()` is merged here.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(login::router())
         .merge(sessions::router())
         .merge(admin::router())
@@ -86,7 +92,21 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(demo::router())
         .merge(socket::router())
-        .merge(crate::web::router())
+        .merge(openapi::router())
+}
+
+/// The OpenAPI document of everything `router` serves (without the cookie
+/// scheme, which `GET /api/openapi.json` adds in cookie mode).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = documented_routes().split_for_parts();
+    openapi::add_web_page(&mut doc);
+    doc
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = documented_routes().split_for_parts();
+    api.merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(limits::enforce))

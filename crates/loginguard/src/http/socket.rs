@@ -12,10 +12,11 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::cookie::CookieRule;
+use super::responses::{Always, BadRequest, Forbidden};
 use super::state::{AppState, OriginRule};
 use super::ApiError;
 use crate::domain::Token;
@@ -25,10 +26,24 @@ use crate::ws::{self, ConnContext, MAX_MESSAGE_BYTES};
 /// rare larger message (up to the 4 KiB limit).
 const READ_BUFFER: usize = 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upgrade))
 }
 
+/// The WebSocket (RFC 6455 upgrade: `Connection: upgrade`, `Upgrade:
+/// websocket`, `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Key`). Its
+/// messages (`auth` first, then `force_logout` and the rest) are described
+/// in PROTOCOL.md, not here: OpenAPI has no words for them.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    operation_id = "websocket",
+    tag = "websocket",
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        BadRequest, Forbidden, Always,
+    ),
+)]
 async fn upgrade(
     State(origins): State<OriginRule>,
     State(cookies): State<CookieRule>,

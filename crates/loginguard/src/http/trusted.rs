@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::extract::{bearer, ApiJson};
 use super::form::{bad_form, form_fields, FromForm, JsonOrForm};
@@ -63,17 +64,34 @@ where
     }
 }
 
-#[derive(Deserialize)]
-struct SessionFields {
+/// The body of `POST /api/v1/sessions` (`BackendSessionRequest` in the
+/// OpenAPI document).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = BackendSessionRequest)]
+pub(super) struct SessionFields {
+    /// Follows the user-name rules; need not be in the users file.
+    #[schema(min_length = 1, max_length = 64, example = "user1")]
     subject: String,
+    /// Missing or empty: derived from `user_agent`.
     #[serde(default)]
+    #[schema(max_length = 64)]
     device: Option<String>,
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z0-9_-]+$",
+        example = "web"
+    )]
     device_class: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]
     device_id: Option<String>,
+    /// The end user's address, as the backend saw it.
     #[serde(default)]
+    #[schema(example = "203.0.113.7")]
     ip: Option<String>,
+    /// The end user's User-Agent.
     #[serde(default)]
     user_agent: Option<String>,
 }
@@ -124,8 +142,11 @@ fn bad_request(e: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
 
-#[derive(Deserialize)]
-struct TokenField {
+/// RFC 7662's request (`IntrospectionRequest` in the OpenAPI document).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = IntrospectionRequest)]
+pub(super) struct TokenField {
+    /// A session token; any other string is simply not active.
     token: String,
 }
 

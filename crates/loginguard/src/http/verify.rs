@@ -7,11 +7,12 @@
 //! authenticated request it counts as a use of the session (one store call).
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::routing::get;
-use axum::Router;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::Authenticated;
+use super::responses::{Always, NoSession, StoreUnavailable};
 use super::state::AppState;
 
 pub const USER_HEADER: HeaderName = HeaderName::from_static("x-loginguard-user");
@@ -25,10 +26,26 @@ const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/auth/verify", get(verify))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(verify))
 }
 
+/// A reverse proxy's question: does this request's session work? Counts as
+/// a use of the session.
+#[utoipa::path(
+    get,
+    path = "/api/auth/verify",
+    operation_id = "verify",
+    tag = "proxy",
+    security(("session_token" = [])),
+    responses(
+        (status = 200, description = "It works; empty body", headers(
+            ("X-Loginguard-User" = String, description = "The user name, percent-encoded"),
+            ("X-Loginguard-Session" = String, description = "The session id"),
+        )),
+        NoSession, StoreUnavailable, Always,
+    ),
+)]
 async fn verify(Authenticated(me): Authenticated) -> (StatusCode, [(HeaderName, HeaderValue); 2]) {
     let user = utf8_percent_encode(me.username.as_str(), ENCODED).to_string();
     // Percent-encoded text and `s_<hex>` are plain ASCII: always valid values.

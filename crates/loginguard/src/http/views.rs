@@ -2,17 +2,24 @@
 //!
 //! One place builds them, so the sign-in response, the session lists, the
 //! admin list and the error bodies cannot drift apart. Each is a typed
-//! `Serialize` view made from an `app` result. Never includes a token's
-//! hash, a password hash or (except the sign-in's own) a token.
+//! `Serialize` view made from an `app` result, and its `ToSchema` is what
+//! the OpenAPI document (`openapi.rs`) says about it: a shape that can be
+//! one of several is an untagged enum whose variants cannot be mistaken for
+//! each other. Never includes a token's hash, a password hash or (except the
+//! sign-in's own) a token.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::{AdminPage, CurrentSession, EvictionOffer, ListedSession, SignedIn};
 use crate::auth::User;
-use crate::domain::{DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone};
+use crate::domain::{
+    AuditEntry, AuditKind, DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone,
+};
+use crate::store::AuditPage;
 use crate::ws::message::ActorView;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView {
     pub username: String,
     pub name: String,
@@ -30,7 +37,7 @@ impl UserView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionView {
     pub session_id: SessionId,
     pub user: UserView,
@@ -38,8 +45,11 @@ pub struct SessionView {
     pub device_class: DeviceClass,
     pub origin: Origin,
     pub ip: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub last_seen_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
@@ -68,14 +78,14 @@ impl From<&CurrentSession> for SessionView {
 /// `GET /api/auth/sessions`: the caller's sessions; also a trusted
 /// backend's list of a subject's (`GET /api/v1/subjects/{subject}/sessions`),
 /// where none is `current`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OwnSessionsView {
     pub sessions: Vec<OwnSessionView>,
 }
 
 /// A session in the caller's list: the view plus whether it is the caller's
 /// and how many sockets it has open.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OwnSessionView {
     #[serde(flatten)]
     pub view: SessionView,
@@ -98,16 +108,17 @@ impl From<Vec<ListedSession>> for OwnSessionsView {
 }
 
 /// `GET /api/admin/sessions`: one page of every live session.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AdminPageView {
     pub sessions: Vec<AdminSessionView>,
     pub count: usize,
     pub next_cursor: Option<String>,
+    #[schema(format = DateTime)]
     pub generated_at: String,
 }
 
 /// A session in the admin list.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AdminSessionView {
     pub username: String,
     #[serde(flatten)]
@@ -135,21 +146,76 @@ impl From<AdminPage> for AdminPageView {
     }
 }
 
+/// `GET /api/admin/audit`: one page of the audit trail, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPageView {
+    pub entries: Vec<AuditEntryView>,
+    pub next_cursor: Option<String>,
+}
+
+impl From<AuditPage> for AuditPageView {
+    fn from(page: AuditPage) -> Self {
+        AuditPageView {
+            entries: page.entries.iter().map(AuditEntryView::from).collect(),
+            next_cursor: page.next.map(|id| id.to_string()),
+        }
+    }
+}
+
+/// One entry of the audit trail, as the API and `loginguard audit` print
+/// it: every field always present, `null` where it does not apply.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    #[serde(rename = "type")]
+    pub kind: AuditKind,
+    pub username: String,
+    pub session_id: Option<SessionId>,
+    pub device: Option<String>,
+    pub ip: Option<String>,
+    pub reason: Option<Reason>,
+    pub by: Option<ActorView>,
+    pub instance: String,
+}
+
+impl From<&AuditEntry> for AuditEntryView {
+    fn from(e: &AuditEntry) -> Self {
+        let r = &e.record;
+        AuditEntryView {
+            id: e.id.to_string(),
+            at: r.at.to_rfc3339(),
+            kind: r.kind,
+            username: r.username.to_string(),
+            session_id: r.session_id.clone(),
+            device: r.device.as_ref().map(|d| d.as_str().to_owned()),
+            ip: r.ip.clone(),
+            reason: r.reason,
+            by: r.by.as_ref().map(ActorView::from),
+            instance: r.instance.clone(),
+        }
+    }
+}
+
 /// `{session_id, device}` of a session pushed out by a sign-in.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RevokedView {
     pub session_id: SessionId,
     pub device: String,
 }
 
 /// The sign-in 200: the new session and its token (shown this once).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SignInView {
     pub session_id: SessionId,
     pub token: String,
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
     pub user: SignedInUserView,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
     /// The new session as every list shows it (`device_class` included).
     pub session: SessionView,
@@ -164,20 +230,28 @@ pub struct SignInView {
 
 /// Who signed in: an account of the users file, or a trusted backend's
 /// subject, which is only a name (`{"username": subject}`).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum SignedInUserView {
     Account(UserView),
-    Subject { username: String },
+    Subject(SubjectView),
+}
+
+/// A trusted backend's subject: only its name (no other field, so the
+/// schema tells it from an account).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectView {
+    pub username: String,
 }
 
 impl From<SignedIn> for SignInView {
     fn from(s: SignedIn) -> Self {
         let user = match &s.user {
             Some(user) => SignedInUserView::Account(UserView::of(&s.session, Some(user))),
-            None => SignedInUserView::Subject {
+            None => SignedInUserView::Subject(SubjectView {
                 username: s.session.username.to_string(),
-            },
+            }),
         };
         SignInView {
             session_id: s.session.session_id.clone(),
@@ -203,30 +277,42 @@ impl From<SignedIn> for SignInView {
 
 /// RFC 7662's answer: `{"active": false}` and nothing else for a token that
 /// does not work now, the session's particulars for one that does.
-#[derive(Serialize)]
-pub struct IntrospectionView<'a> {
-    pub active: bool,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub token: Option<ActiveTokenView<'a>>,
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum IntrospectionView<'a> {
+    Active(ActiveTokenView<'a>),
+    Inactive(InactiveTokenView),
 }
 
 /// What introspection tells about a live session; times in Unix seconds.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ActiveTokenView<'a> {
+    /// Always `true`.
+    pub active: bool,
     pub sub: &'a str,
+    #[schema(value_type = SessionId)]
     pub sid: &'a SessionId,
     pub iat: u64,
     pub exp: u64,
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
     pub device: &'a str,
     pub device_class: DeviceClass,
 }
 
+/// `{"active": false}`, exactly.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InactiveTokenView {
+    /// Always `false`.
+    pub active: bool,
+}
+
 impl<'a> IntrospectionView<'a> {
     pub fn of(session: Option<&'a Session>) -> Self {
-        IntrospectionView {
-            active: session.is_some(),
-            token: session.map(|s| ActiveTokenView {
+        match session {
+            Some(s) => IntrospectionView::Active(ActiveTokenView {
+                active: true,
                 sub: s.username.as_str(),
                 sid: &s.session_id,
                 iat: s.created_at.0 / 1000,
@@ -235,30 +321,31 @@ impl<'a> IntrospectionView<'a> {
                 device: s.device.as_str(),
                 device_class: s.class(),
             }),
+            None => IntrospectionView::Inactive(InactiveTokenView { active: false }),
         }
     }
 }
 
 /// `{"revoked": n}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RevokedCountView {
     pub revoked: usize,
 }
 
 /// `{"status": "ok"}` and the like.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StatusView {
     pub status: &'static str,
 }
 
 /// `GET /api/demo`: the demo accounts, shown on the page in demo mode.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DemoView {
     pub demo: bool,
     pub accounts: Vec<DemoAccountView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DemoAccountView {
     pub username: &'static str,
     pub password: &'static str,
@@ -266,21 +353,46 @@ pub struct DemoAccountView {
 }
 
 /// `{"error": {"code", "message", ...details}}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ErrorView {
     error: ErrorBody,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ErrorBody {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    details: Option<ErrorDetails>,
+    #[serde(flatten)]
+    details: ErrorDetails,
+}
+
+/// The stable error codes (PROTOCOL.md's error table); `ApiError::code`
+/// picks one for each error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidTicket,
+    UnsupportedMediaType,
+    InvalidCredentials,
+    Unauthorized,
+    SessionRevoked,
+    SessionExpired,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    SessionLimitReached,
+    PayloadTooLarge,
+    UriTooLong,
+    RateLimited,
+    HeadersTooLarge,
+    StoreUnavailable,
+    Internal,
 }
 
 impl ErrorView {
-    pub fn new(code: &'static str, message: String, details: Option<ErrorDetails>) -> Self {
+    pub fn new(code: ErrorCode, message: String, details: ErrorDetails) -> Self {
         ErrorView {
             error: ErrorBody {
                 code,
@@ -291,62 +403,74 @@ impl ErrorView {
     }
 }
 
-/// The fields some errors add inside `error`.
-#[derive(Serialize)]
-#[serde(untagged)]
-pub enum ErrorDetails {
-    /// `session_revoked`: why, when and by whom (null when nobody).
-    Revoked {
-        reason: Reason,
-        revoked_at: String,
-        by: Option<ActorView>,
-    },
-    /// `session_expired`.
-    Expired { reason: Reason, revoked_at: String },
-    /// `session_limit_reached`: the sessions holding the places and,
-    /// under `ask`, the ticket to sign one of them out.
-    Limit {
-        active_sessions: Vec<ActiveSessionView>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        eviction_ticket: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ticket_expires_at: Option<String>,
-    },
+/// The fields some errors add inside `error`; most add none. One flat
+/// shape rather than an enum, so the schema says plainly which fields may
+/// appear (and a body without any still fits it).
+#[derive(Default, Serialize, ToSchema)]
+pub struct ErrorDetails {
+    /// `session_revoked`, `session_expired`: why the session ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<Reason>,
+    /// `session_revoked`, `session_expired`: when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    revoked_at: Option<String>,
+    /// `session_revoked`: the session that caused it, null when nobody.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ActorView>)]
+    by: Option<Option<ActorView>>,
+    /// `session_limit_reached`: the sessions holding the places.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active_sessions: Option<Vec<ActiveSessionView>>,
+    /// `session_limit_reached` under `on_limit = ask`: the single-use
+    /// ticket for `POST /api/auth/login/evict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eviction_ticket: Option<String>,
+    /// `session_limit_reached` under `on_limit = ask`: when the ticket stops
+    /// working.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    ticket_expires_at: Option<String>,
 }
 
 impl ErrorDetails {
     pub fn revoked(t: &Tombstone) -> Self {
-        ErrorDetails::Revoked {
-            reason: t.reason,
-            revoked_at: t.revoked_at.to_rfc3339(),
-            by: t.by.as_ref().map(ActorView::from),
+        ErrorDetails {
+            reason: Some(t.reason),
+            revoked_at: Some(t.revoked_at.to_rfc3339()),
+            by: Some(t.by.as_ref().map(ActorView::from)),
+            ..ErrorDetails::default()
         }
     }
 
     pub fn expired(revoked_at: Millis) -> Self {
-        ErrorDetails::Expired {
-            reason: Reason::Expired,
-            revoked_at: revoked_at.to_rfc3339(),
+        ErrorDetails {
+            reason: Some(Reason::Expired),
+            revoked_at: Some(revoked_at.to_rfc3339()),
+            ..ErrorDetails::default()
         }
     }
 
     pub fn limit(active: &[Session], offer: Option<&EvictionOffer>) -> Self {
-        ErrorDetails::Limit {
-            active_sessions: active.iter().map(ActiveSessionView::from).collect(),
+        ErrorDetails {
+            active_sessions: Some(active.iter().map(ActiveSessionView::from).collect()),
             eviction_ticket: offer.map(|o| o.ticket.clone()),
             ticket_expires_at: offer.map(|o| o.expires_at.to_rfc3339()),
+            ..ErrorDetails::default()
         }
     }
 }
 
 /// A session in a 409's `active_sessions` (never a token).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ActiveSessionView {
     pub session_id: SessionId,
     pub device: String,
     pub device_class: DeviceClass,
     pub ip: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub last_seen_at: String,
 }
 

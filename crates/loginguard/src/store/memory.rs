@@ -4,8 +4,10 @@
 //! process. Accounts live in shards of `AccountKey -> Account` behind short
 //! std-style locks (never held across `.await`), and each trait method is one
 //! locked call into the pure `domain::Account`, next to the account's recent
-//! answers for re-runs (`replies`). Events go to the `LocalBus` after the
-//! lock is released. Finding a session by its id alone walks the accounts,
+//! answers for re-runs (`replies`). Each change's audit entries go to one
+//! capped log while the account's lock is still held, so no reader sees a
+//! change without its entry; events go to the `LocalBus` after the lock is
+//! released. Finding a session by its id alone walks the accounts,
 //! one shard lock at a time: it serves an administrative call, and an index
 //! would cost every sign-in.
 
@@ -17,11 +19,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
+use super::audit::{AuditLog, AuditPage, AuditQuery, AuditSettings};
 use super::replies::{Replies, RequestId};
 use super::{RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    Account, AccountKey, Actor, Lifetimes, Lookup, Millis, OnLimit, PendingSignIn, Policy, Reason,
-    Session, SessionId, SignInDecision, Token, Username,
+    Account, AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup,
+    Millis, OnLimit, PendingSignIn, Policy, Reason, Session, SessionId, SignInDecision, Token,
+    Username,
 };
 use crate::events::{LocalBus, StoreEvent};
 
@@ -43,6 +47,35 @@ struct Inner {
     hasher: RandomState,
     lifetimes: Lifetimes,
     bus: Arc<LocalBus>,
+    /// Taken only inside an account's lock (never the other way round).
+    audit: Mutex<AuditLog>,
+    instance: String,
+}
+
+/// What one locked step changed: its event and its audit entries.
+#[derive(Default)]
+struct Change {
+    event: Option<StoreEvent>,
+    audit: Vec<AuditRecord>,
+}
+
+impl Change {
+    /// `ended` sessions, ended for `reason` by `by` at `at`.
+    fn ended(
+        ended: &[Session],
+        reason: Reason,
+        by: Option<Actor>,
+        at: Millis,
+        instance: &str,
+    ) -> Change {
+        Change {
+            audit: ended
+                .iter()
+                .map(|s| AuditRecord::ended(s, reason, by.clone(), at, instance))
+                .collect(),
+            event: revoked_event(ended, reason, by, at),
+        }
+    }
 }
 
 /// What a sign-in request came to, as its re-runs are answered.
@@ -89,26 +122,28 @@ impl Held {
         &mut self,
         req: RedeemRequest,
         idle: Duration,
-    ) -> (RedeemOutcome, Option<StoreEvent>) {
+        instance: &str,
+    ) -> (RedeemOutcome, Change) {
         let key = req.ticket.as_str();
         let Some(pending) = self.tickets.get(key) else {
-            return (RedeemOutcome::InvalidTicket, None);
+            return (RedeemOutcome::InvalidTicket, Change::default());
         };
         if pending.expires_at <= req.now {
-            return (RedeemOutcome::ExpiredTicket, None);
+            return (RedeemOutcome::ExpiredTicket, Change::default());
         }
         if !pending.offered.contains(&req.chosen) {
-            return (RedeemOutcome::NotOffered, None);
+            return (RedeemOutcome::NotOffered, Change::default());
         }
         let new = pending.admit(req.fresh, req.now);
         let policy = pending.policy();
-        let (outcome, event) = admit(
+        let (outcome, change) = admit(
             &mut self.account,
             new.clone(),
             policy,
             req.now,
             idle,
             Some(&req.chosen),
+            instance,
         );
         match outcome {
             SignInOutcome::Created {
@@ -121,35 +156,44 @@ impl Held {
                     session: Box::new(new),
                     revoked,
                 };
-                (created, Some(event))
+                (created, change)
             }
-            // Nothing changed: the event is `login_blocked`, not sent again.
-            SignInOutcome::Denied { active } => (RedeemOutcome::Denied { active }, None),
+            // Nothing changed: neither `login_blocked` nor `denied` again.
+            SignInOutcome::Denied { active } => {
+                (RedeemOutcome::Denied { active }, Change::default())
+            }
         }
     }
 }
 
 impl MemoryStore {
     pub fn new(lifetimes: Lifetimes, bus: Arc<LocalBus>) -> Self {
+        Self::with_audit(lifetimes, bus, AuditSettings::default())
+    }
+
+    pub fn with_audit(lifetimes: Lifetimes, bus: Arc<LocalBus>, audit: AuditSettings) -> Self {
         MemoryStore {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
                 hasher: RandomState::new(),
                 lifetimes,
                 bus,
+                audit: Mutex::new(AuditLog::new(audit.max_entries)),
+                instance: audit.instance,
             }),
         }
     }
 
     /// Runs `f` on the account (created when missing) after pruning it, as one
-    /// locked step, then publishes the expiry event and whatever `f` returned.
+    /// locked step that changes nothing but the pruning.
     fn with_account<R>(
         &self,
         key: &AccountKey,
         now: Millis,
-        f: impl FnOnce(&mut Account) -> (R, Option<StoreEvent>),
+        f: impl FnOnce(&mut Account) -> R,
     ) -> R {
-        self.step(key, now, |held| f(&mut held.account)).0
+        self.step(key, now, |held| (f(&mut held.account), Change::default()))
+            .0
     }
 
     /// `with_account` for a revocation: a re-run of `request` gets the first
@@ -159,15 +203,15 @@ impl MemoryStore {
         key: &AccountKey,
         now: Millis,
         request: RequestId,
-        f: impl FnOnce(&mut Account) -> (Vec<Session>, Option<StoreEvent>),
+        f: impl FnOnce(&mut Account) -> (Vec<Session>, Change),
     ) -> Vec<Session> {
         self.step(key, now, |held| {
             if let Some(earlier) = held.revokes.get(&request, now) {
-                return (earlier, None);
+                return (earlier, Change::default());
             }
-            let (ended, event) = f(&mut held.account);
+            let (ended, change) = f(&mut held.account);
             held.revokes.remember(request, ended.clone(), now);
-            (ended, event)
+            (ended, change)
         })
         .0
     }
@@ -182,36 +226,47 @@ impl MemoryStore {
     }
 
     /// One locked step on an account and its answers, also telling how many
-    /// sessions the pruning ended.
+    /// sessions the pruning ended. The audit entries of the pruning and of
+    /// `f` are appended before the account's lock is released.
     fn step<R>(
         &self,
         key: &AccountKey,
         now: Millis,
-        f: impl FnOnce(&mut Held) -> (R, Option<StoreEvent>),
+        f: impl FnOnce(&mut Held) -> (R, Change),
     ) -> (R, usize) {
         let shard = &self.inner.shards[self.inner.hasher.hash_one(key) as usize % SHARDS];
-        let (expired, result, event) = {
+        let instance = &self.inner.instance;
+        let (expiry, result, change, expired) = {
             let mut map = shard.lock();
             let held = map.entry(key.clone()).or_default();
             let expired = held.account.prune(now, self.inner.lifetimes.idle);
-            let (result, event) = f(held);
+            let expiry = Change::ended(&expired, Reason::Expired, None, now, instance);
+            let (result, change) = f(held);
             if held.is_empty() {
                 map.remove(key);
             }
-            (expired, result, event)
+            if !expiry.audit.is_empty() || !change.audit.is_empty() {
+                let mut log = self.inner.audit.lock();
+                for record in expiry.audit.iter().chain(&change.audit) {
+                    log.append(record.clone(), now);
+                }
+            }
+            (expiry, result, change, expired.len())
         };
-        if let Some(e) = revoked_event(&expired, Reason::Expired, None, now) {
+        for e in [expiry.event, change.event].into_iter().flatten() {
             self.inner.bus.publish(e);
         }
-        if let Some(e) = event {
-            self.inner.bus.publish(e);
-        }
-        (result, expired.len())
+        (result, expired)
+    }
+
+    fn instance(&self) -> &str {
+        &self.inner.instance
     }
 }
 
 /// Applies the policy to `new` on `account` (only `chosen` may go, when
-/// given): the outcome and its event.
+/// given): the outcome, its event and its audit entries (the sessions pushed
+/// out, the replaced one, then the sign-in, as the scripts write them).
 fn admit(
     account: &mut Account,
     new: Session,
@@ -219,12 +274,24 @@ fn admit(
     now: Millis,
     idle: Duration,
     chosen: Option<&SessionId>,
-) -> (SignInOutcome, StoreEvent) {
+    instance: &str,
+) -> (SignInOutcome, Change) {
     let by = Actor::of(&new, now);
     let username = new.username.clone();
     let id = new.session_id.clone();
+    let created = AuditRecord::signed_in(&new, now, instance);
+    let denied = AuditRecord::denied(&new, now, instance);
     match account.sign_in_choosing(new, policy, now, idle, chosen) {
         SignInDecision::Admitted { evicted, replaced } => {
+            let ended = |s: &Session, reason| {
+                AuditRecord::ended(s, reason, Some(by.clone()), now, instance)
+            };
+            let mut audit: Vec<AuditRecord> = evicted
+                .iter()
+                .map(|s| ended(s, Reason::DuplicateLogin))
+                .chain(replaced.iter().map(|s| ended(s, Reason::Replaced)))
+                .collect();
+            audit.push(created);
             let event = StoreEvent::SignedIn {
                 username,
                 id,
@@ -236,11 +303,18 @@ fn admit(
                 revoked: evicted,
                 replaced,
             };
-            (outcome, event)
+            let change = Change {
+                event: Some(event),
+                audit,
+            };
+            (outcome, change)
         }
         SignInDecision::Denied { live } => (
             SignInOutcome::Denied { active: live },
-            StoreEvent::LoginBlocked { username, by },
+            Change {
+                event: Some(StoreEvent::LoginBlocked { username, by }),
+                audit: vec![denied],
+            },
         ),
     }
 }
@@ -269,13 +343,22 @@ impl SessionStore for MemoryStore {
         let idle = self.inner.lifetimes.idle;
         let request = RequestId::sign_in(&req.session.session_id);
         let new = req.session;
+        let instance = self.instance();
         let answer = self.step(&key, req.now, |held| {
             if let Some(earlier) = held.sign_ins.get(&request, req.now) {
-                return (earlier, None);
+                return (earlier, Change::default());
             }
             let ask =
                 (req.policy.on_limit == OnLimit::Ask).then(|| (new.clone(), req.policy.clone()));
-            let (outcome, event) = admit(&mut held.account, new, req.policy, req.now, idle, None);
+            let (outcome, change) = admit(
+                &mut held.account,
+                new,
+                req.policy,
+                req.now,
+                idle,
+                None,
+                instance,
+            );
             if let (Some((refused, policy)), SignInOutcome::Denied { active }) = (ask, &outcome) {
                 let pending = PendingSignIn::new(refused, active, &policy, req.now);
                 held.tickets
@@ -283,7 +366,7 @@ impl SessionStore for MemoryStore {
             }
             let answer = SignInAnswer::Outcome(outcome);
             held.sign_ins.remember(request, answer.clone(), req.now);
-            (answer, Some(event))
+            (answer, change)
         });
         match answer.0 {
             SignInAnswer::Outcome(outcome) => Ok(outcome),
@@ -297,14 +380,15 @@ impl SessionStore for MemoryStore {
         let idle = self.inner.lifetimes.idle;
         let request = RequestId::sign_in(&req.fresh.session_id);
         let (now, account) = (req.now, req.account.clone());
+        let instance = self.instance();
         let answer = self.step(&account, now, |held| {
             if let Some(earlier) = held.sign_ins.get(&request, now) {
-                return (earlier, None);
+                return (earlier, Change::default());
             }
-            let (outcome, event) = held.redeem(req, idle);
+            let (outcome, change) = held.redeem(req, idle, instance);
             let answer = SignInAnswer::Redeemed(outcome);
             held.sign_ins.remember(request, answer.clone(), now);
-            (answer, event)
+            (answer, change)
         });
         match answer.0 {
             SignInAnswer::Redeemed(outcome) => Ok(outcome),
@@ -322,18 +406,21 @@ impl SessionStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         let idle = self.inner.lifetimes.idle;
         let request = RequestId::sign_in(id);
+        let instance = self.instance();
         let (ended, _) = self.step(account, now, |held| {
             if let Some(SignInAnswer::Undone { ended }) = held.sign_ins.get(&request, now) {
-                return (ended, None);
+                return (ended, Change::default());
             }
-            let ended = held.account.end(id, Reason::Logout, None, now, idle);
-            let event = ended
-                .as_ref()
-                .and_then(|s| revoked_event(std::slice::from_ref(s), Reason::Logout, None, now));
-            let ended = ended.is_some();
+            let ended: Vec<Session> = held
+                .account
+                .end(id, Reason::Logout, None, now, idle)
+                .into_iter()
+                .collect();
+            let change = Change::ended(&ended, Reason::Logout, None, now, instance);
+            let ended = !ended.is_empty();
             held.sign_ins
                 .remember(request, SignInAnswer::Undone { ended }, now);
-            (ended, event)
+            (ended, change)
         });
         Ok(ended)
     }
@@ -342,10 +429,7 @@ impl SessionStore for MemoryStore {
         let hash = token.hash();
         let life = self.inner.lifetimes;
         Ok(self.with_account(token.account(), now, |a| {
-            (
-                a.lookup(token.session_id(), Some(&hash), now, life, true),
-                None,
-            )
+            a.lookup(token.session_id(), Some(&hash), now, life, true)
         }))
     }
 
@@ -356,7 +440,7 @@ impl SessionStore for MemoryStore {
         now: Millis,
     ) -> Result<(), StoreError> {
         let after = self.inner.lifetimes.touch_after;
-        self.with_account(account, now, |a| (a.touch(id, now, after), None));
+        self.with_account(account, now, |a| a.touch(id, now, after));
         Ok(())
     }
 
@@ -370,13 +454,14 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<Session>, StoreError> {
         let idle = self.inner.lifetimes.idle;
         let request = RequestId::revoke(Some(id), reason, by.as_ref(), now);
+        let instance = self.instance();
         let ended = self.revoke_once(account, now, request, |a| {
             let ended: Vec<Session> = a
                 .end(id, reason, by.clone(), now, idle)
                 .into_iter()
                 .collect();
-            let event = revoked_event(&ended, reason, by, now);
-            (ended, event)
+            let change = Change::ended(&ended, reason, by, now, instance);
+            (ended, change)
         });
         Ok(ended.into_iter().next())
     }
@@ -398,23 +483,24 @@ impl SessionStore for MemoryStore {
     ) -> Result<usize, StoreError> {
         let idle = self.inner.lifetimes.idle;
         let request = RequestId::revoke(None, reason, None, now);
+        let instance = self.instance();
         let ended = self.revoke_once(&AccountKey::of(username), now, request, |a| {
             let ended = a.end_all(reason, now, idle);
-            let event = revoked_event(&ended, reason, None, now);
-            (ended, event)
+            let change = Change::ended(&ended, reason, None, now, instance);
+            (ended, change)
         });
         Ok(ended.len())
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
-        Ok(self.with_account(account, now, |a| (a.live(), None)))
+        Ok(self.with_account(account, now, |a| a.live()))
     }
 
     async fn list_all(&self, now: Millis) -> Result<Vec<Session>, StoreError> {
         let keys = self.account_keys();
         let mut all = Vec::new();
         for key in keys {
-            all.extend(self.with_account(&key, now, |a| (a.live(), None)));
+            all.extend(self.with_account(&key, now, |a| a.live()));
         }
         Ok(all)
     }
@@ -427,9 +513,7 @@ impl SessionStore for MemoryStore {
         let life = self.inner.lifetimes;
         Ok(sessions
             .iter()
-            .map(|(key, id)| {
-                self.with_account(key, now, |a| (a.lookup(id, None, now, life, false), None))
-            })
+            .map(|(key, id)| self.with_account(key, now, |a| a.lookup(id, None, now, life, false)))
             .collect())
     }
 
@@ -441,8 +525,35 @@ impl SessionStore for MemoryStore {
         let keys = self.account_keys();
         Ok(keys
             .iter()
-            .map(|key| self.step(key, now, |held| (held.forget_stale(now), None)).1)
+            .map(|key| {
+                self.step(key, now, |held| (held.forget_stale(now), Change::default()))
+                    .1
+            })
             .sum())
+    }
+
+    async fn record_failed_sign_in(
+        &self,
+        username: &Username,
+        device: &DeviceName,
+        ip: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let record = AuditRecord::sign_in_failed(username, device, ip, now, self.instance());
+        self.inner.audit.lock().append(record, now);
+        Ok(())
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        Ok(self.inner.audit.lock().page(query))
+    }
+
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.inner.audit.lock().after(after, limit))
     }
 }
 

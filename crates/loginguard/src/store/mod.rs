@@ -7,8 +7,11 @@
 //! `StoreEvent` in that same step and answers a re-run of the same request as
 //! its first run did (`replies`). The store never imports `ws` or `http`.
 //! Beside it, `FailureCounter` keeps the failed sign-in counts (in the same
-//! Redis, so every instance shares them).
+//! Redis, so every instance shares them). Every change also appends its
+//! audit entries in that same step (`audit`; on Redis Cluster right after
+//! it, see `redis/audit.rs`).
 
+mod audit;
 mod error;
 mod failures;
 mod memory;
@@ -17,6 +20,7 @@ mod replies;
 mod snapshot;
 mod timed;
 
+pub use audit::{AuditLog, AuditPage, AuditQuery, AuditSettings, DEFAULT_MAX_AUDIT_ENTRIES};
 pub use error::StoreError;
 pub use failures::{FailureCounter, FailureKey, MemoryFailures};
 pub use memory::MemoryStore;
@@ -27,8 +31,8 @@ pub use timed::TimedStore;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AccountKey, Actor, FreshSession, Lookup, Millis, Policy, Reason, Session, SessionId, Token,
-    TokenHash, Username,
+    AccountKey, Actor, AuditEntry, AuditId, DeviceName, FreshSession, Lookup, Millis, Policy,
+    Reason, Session, SessionId, Token, TokenHash, Username,
 };
 
 /// A new session to admit under `policy`.
@@ -211,4 +215,29 @@ pub trait SessionStore: Send + Sync + 'static {
     /// expires by itself (Redis key TTLs) may do nothing. Returns how many
     /// sessions it ended.
     async fn maintain(&self, now: Millis) -> Result<usize, StoreError>;
+
+    /// Appends a `sign_in_failed` entry to the audit trail: a wrong password
+    /// changes nothing in the store, so no other step records it. Every
+    /// other entry is appended by the change it records, in the same step.
+    async fn record_failed_sign_in(
+        &self,
+        username: &Username,
+        device: &DeviceName,
+        ip: &str,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// One page of the audit trail, newest first. A page filtered by user
+    /// may hold fewer than `limit` entries while `next` says more may follow
+    /// (a backend may bound how far one page looks).
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
+
+    /// At most `limit` entries appended after `after` (from the oldest kept
+    /// when `None`), oldest first: for consumers that go through the trail
+    /// in order and remember the last id they handled (webhooks).
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }

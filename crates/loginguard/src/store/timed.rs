@@ -10,9 +10,13 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome, SignInRequest, StoreError};
+use super::{
+    AuditPage, AuditQuery, RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome,
+    SignInRequest, StoreError,
+};
 use crate::domain::{
-    AccountKey, Actor, Lookup, Millis, Reason, Session, SessionId, Token, Username,
+    AccountKey, Actor, AuditEntry, AuditId, DeviceName, Lookup, Millis, Reason, Session, SessionId,
+    Token, Username,
 };
 use crate::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
@@ -38,6 +42,8 @@ struct Ops {
     check: Op,
     ping: Op,
     maintain: Op,
+    record_failed_sign_in: Op,
+    audit: Op,
 }
 
 impl TimedStore {
@@ -56,6 +62,8 @@ impl TimedStore {
             check: Op::new(&metrics, "check"),
             ping: Op::new(&metrics, "ping"),
             maintain: Op::new(&metrics, "maintain"),
+            record_failed_sign_in: Op::new(&metrics, "record_failed_sign_in"),
+            audit: Op::new(&metrics, "audit"),
         };
         TimedStore { inner, ops }
     }
@@ -187,5 +195,31 @@ impl SessionStore for TimedStore {
 
     async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
         timed(&self.ops.maintain, self.inner.maintain(now)).await
+    }
+
+    async fn record_failed_sign_in(
+        &self,
+        username: &Username,
+        device: &DeviceName,
+        ip: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        timed(
+            &self.ops.record_failed_sign_in,
+            self.inner.record_failed_sign_in(username, device, ip, now),
+        )
+        .await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        timed(&self.ops.audit, self.inner.audit(query)).await
+    }
+
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        timed(&self.ops.audit, self.inner.audit_after(after, limit)).await
     }
 }

@@ -72,6 +72,11 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     })
 }
 
+/// Each route's path and Content-Type, for the OpenAPI document.
+pub fn served() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ASSETS.iter().map(|a| (a.path, a.content_type))
+}
+
 fn serve(asset: &'static Asset) -> Response {
     let headers = [
         (header::CONTENT_TYPE, asset.content_type),

@@ -36,10 +36,11 @@ impl ClientMessage {
 }
 
 /// `by`, as the wire shows it.
-#[derive(Debug, Serialize, PartialEq, Eq, Clone)]
+#[derive(Debug, Serialize, PartialEq, Eq, Clone, utoipa::ToSchema)]
 pub struct ActorView {
     pub device: String,
     pub ip: String,
+    #[schema(format = DateTime)]
     pub at: String,
 }
 

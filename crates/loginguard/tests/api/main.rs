@@ -11,6 +11,7 @@ mod secure_redis;
 mod store;
 mod tls;
 
+mod audit;
 mod backend;
 mod bad_input;
 mod cli;
@@ -24,6 +25,7 @@ mod layers;
 mod login;
 mod lost_replies;
 mod nginx;
+mod openapi;
 mod policies;
 mod policies_store;
 mod proxy;

@@ -1,6 +1,6 @@
 //! TLS and ACL to Redis: two instances run the whole flow (sign-in,
 //! validation, a kick over WebSocket, admin list with presence, revocation,
-//! sign-out, shutdown) against a TLS-only Redis with a private CA
+//! sign-out, the audit trail read back, shutdown) against a TLS-only Redis with a private CA
 //! (`--redis-ca`), signed in as a user holding exactly the ACL rule of
 //! docs/redis.md, on standalone and on Cluster. Redis's ACL log must stay
 //! empty (nothing loginguard sent was refused), and the rule must refuse
@@ -57,6 +57,24 @@ async fn whole_flow(mut config: Config, acl_log: impl Fn() -> String) {
         .await;
     assert_eq!(r.body["revoked"], 1, "{}", r.body);
     pc2.expect_force_logout("revoked_by_admin").await;
+    // A wrong password is appended outside any script; the trail is read
+    // back page by page (`XADD`, `XREVRANGE`).
+    assert_eq!(b.login("user1", "wrong", "PC3").await.status, 401);
+    eventually("the audit trail holds user1's changes", || async {
+        let page = a.get("/api/admin/audit?username=user1", Some(&admin)).await;
+        let kinds: Vec<String> = page.body["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        page.status == 200
+            && kinds.len() == 5
+            && ["signed_in", "revoked", "sign_in_failed"]
+                .iter()
+                .all(|k| kinds.iter().any(|seen| seen == k))
+    })
+    .await;
     assert_eq!(a.logout(&admin).await.status, 204);
 
     a.shutdown().await;
@@ -84,7 +102,41 @@ async fn tls_and_the_documented_acl_rule_standalone() {
     let dir = tempfile::tempdir().unwrap();
     let (redis, mut config, ca) = secured_standalone(&dir);
     config.store.redis_ca = Some(ca);
+    let url = config.store.redis.clone().unwrap();
     whole_flow(config, || redis.cli(&["ACL", "LOG"]).unwrap()).await;
+
+    // `loginguard audit --follow` as the same user: it prints, then waits
+    // for new entries with `XREAD BLOCK` (a refusal would end it at once).
+    let ca = dir.path().join("ca.pem");
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_loginguard"))
+        .args(["audit", "--follow", "--limit", "3", "--redis"])
+        .arg(secrecy::ExposeSecret::expose_secret(&url))
+        .arg("--redis-ca")
+        .arg(&ca)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    for _ in 0..3 {
+        let line = lines.next().expect("a line").unwrap();
+        assert!(line.starts_with("{\"id\":"), "{line}");
+    }
+    eventually("the audit command waits in XREAD", || async {
+        redis
+            .cli(&["CLIENT", "LIST"])
+            .unwrap()
+            .contains("cmd=xread")
+    })
+    .await;
+    assert!(follow.try_wait().unwrap().is_none(), "still following");
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    assert_eq!(
+        redis.cli(&["ACL", "LOG"]).unwrap().trim(),
+        "",
+        "XREAD was refused"
+    );
 }
 
 #[tokio::test]

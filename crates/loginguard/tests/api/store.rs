@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loginguard::domain::{
-    AccountKey, Actor, Clock, DeviceClass, DeviceName, Lifetimes, Lookup, Millis, OnLimit, Origin,
-    PasswordFingerprint, Policy, Reason, Session, SessionId, SystemClock, Token, Username,
-    MAX_TOMBSTONES,
+    AccountKey, Actor, AuditEntry, AuditKind, Clock, DeviceClass, DeviceName, Lifetimes, Lookup,
+    Millis, OnLimit, Origin, PasswordFingerprint, Policy, Reason, Session, SessionId, SystemClock,
+    Token, Username, MAX_TOMBSTONES,
 };
 use loginguard::events::{BusHealth, EventHandler, LocalBus, RedisBus, StoreEvent};
 use loginguard::store::redis::{RedisConn, RedisTls};
 use loginguard::store::{
-    MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest, StoreError,
+    AuditQuery, AuditSettings, MemoryStore, RedisStore, SessionStore, SignInOutcome, SignInRequest,
+    StoreError,
 };
 use parking_lot::Mutex;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -32,6 +33,20 @@ const LIFE: Lifetimes = Lifetimes {
 
 /// The Redis call timeout of the suite (`--redis-timeout`'s default).
 const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The audit trail's cap in the suite: small, so the cap test stays quick.
+const AUDIT_CAP: usize = 50;
+/// How many entries past the cap Redis may keep: `MAXLEN ~` trims whole
+/// stream nodes only (`stream-node-max-entries` 100 by default).
+const AUDIT_SLACK: usize = 100;
+const INSTANCE: &str = "conformance";
+
+fn audit_settings() -> AuditSettings {
+    AuditSettings {
+        instance: INSTANCE.to_owned(),
+        max_entries: AUDIT_CAP,
+    }
+}
 
 /// Records every event and resync a bus delivers.
 #[derive(Default)]
@@ -76,7 +91,7 @@ pub async fn memory() -> Subject {
     let bus = LocalBus::new();
     bus.attach(events.clone());
     Subject {
-        store: Arc::new(MemoryStore::new(LIFE, bus)),
+        store: Arc::new(MemoryStore::with_audit(LIFE, bus, audit_settings())),
         events,
         _redis: None,
         _bus: None,
@@ -87,7 +102,7 @@ pub async fn redis() -> Subject {
     let server = RedisServer::start();
     let conn =
         RedisConn::single(&server.url(), &RedisTls::system_roots(), TIMEOUT).expect("redis conn");
-    let store = RedisStore::new(conn, "lg", LIFE);
+    let store = RedisStore::new(conn, "lg", LIFE).with_audit(audit_settings());
     with_bus(store, &[server.url()], Box::new(server)).await
 }
 
@@ -103,7 +118,8 @@ pub async fn redis_cluster() -> Subject {
         .expect("cluster conn"),
         "lg",
         LIFE,
-    );
+    )
+    .with_audit(audit_settings());
     with_bus(store, &urls, Box::new(cluster)).await
 }
 
@@ -880,6 +896,193 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
         .await;
 }
 
+/// The whole trail of `name`, newest first, read a page of `limit` at a time.
+async fn audit_of(s: &Subject, name: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = s
+            .store
+            .audit(&AuditQuery {
+                before,
+                limit,
+                username: name.map(user),
+            })
+            .await
+            .expect("audit page");
+        assert!(page.entries.len() <= limit);
+        all.extend(page.entries);
+        match page.next {
+            Some(next) => before = Some(next),
+            None => return all,
+        }
+    }
+}
+
+pub async fn the_audit_trail_has_one_entry_per_change_in_order(s: Subject) {
+    let t = now();
+    let kick = policy(1, OnLimit::KickOldest);
+    let (pc1, _) = sign_in(&s, "audited", "PC1", t, &kick).await;
+    let (pc2, _) = sign_in(&s, "audited", "PC2", Millis(t.0 + 1), &kick).await;
+    let key = AccountKey::of(&user("audited"));
+    s.store
+        .revoke(
+            &key,
+            pc2.session_id(),
+            Reason::Logout,
+            None,
+            Millis(t.0 + 2),
+        )
+        .await
+        .unwrap();
+    let (pc3, _) = sign_in(&s, "audited", "PC3", Millis(t.0 + 3), &kick).await;
+    let (_, denied) = sign_in(
+        &s,
+        "audited",
+        "PC4",
+        Millis(t.0 + 4),
+        &policy(1, OnLimit::DenyNew),
+    )
+    .await;
+    assert!(matches!(denied, SignInOutcome::Denied { .. }));
+    s.store
+        .record_failed_sign_in(
+            &user("audited"),
+            &DeviceName::parse("PC5").unwrap(),
+            "203.0.113.9",
+            Millis(t.0 + 5),
+        )
+        .await
+        .unwrap();
+    s.store
+        .revoke_account(&user("audited"), Reason::RevokedByAdmin, Millis(t.0 + 6))
+        .await
+        .unwrap();
+    let (pc6, _) = sign_in(&s, "audited", "PC6", Millis(t.0 + 7), &kick).await;
+    // Found expired by a check (the sweep's call), long after its idle timeout.
+    let late = Millis(t.0 + 7).plus(LIFE.idle);
+    s.store
+        .check(&[(key.clone(), pc6.session_id().clone())], late)
+        .await
+        .unwrap();
+    sign_in(&s, "someone-else", "X", Millis(t.0 + 8), &kick).await;
+
+    let entries = audit_of(&s, Some("audited"), 3).await;
+    let seen: Vec<(AuditKind, Option<&str>, Option<Reason>)> = entries
+        .iter()
+        .rev()
+        .map(|e| {
+            let r = &e.record;
+            (r.kind, r.device.as_ref().map(DeviceName::as_str), r.reason)
+        })
+        .collect();
+    use AuditKind::*;
+    assert_eq!(
+        seen,
+        vec![
+            (SignedIn, Some("PC1"), None),
+            (Revoked, Some("PC1"), Some(Reason::DuplicateLogin)),
+            (SignedIn, Some("PC2"), None),
+            (SignedOut, Some("PC2"), Some(Reason::Logout)),
+            (SignedIn, Some("PC3"), None),
+            (Denied, Some("PC4"), None),
+            (SignInFailed, Some("PC5"), None),
+            (Revoked, Some("PC3"), Some(Reason::RevokedByAdmin)),
+            (SignedIn, Some("PC6"), None),
+            (Expired, Some("PC6"), Some(Reason::Expired)),
+        ],
+        "oldest first here; each page came newest first"
+    );
+    let ids: Vec<_> = entries.iter().map(|e| e.id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats: {ids:?}"
+    );
+    let pushed_out = &entries[entries.len() - 2].record;
+    assert_eq!(pushed_out.session_id.as_ref(), Some(pc1.session_id()));
+    let by = pushed_out.by.as_ref().expect("the new device is `by`");
+    assert_eq!((by.device.as_str(), by.at), ("PC2", Millis(t.0 + 1)));
+    assert_eq!(pushed_out.at, Millis(t.0 + 1));
+    assert_eq!(pushed_out.ip.as_deref(), Some("198.51.100.1"));
+    let by_kind = |k: AuditKind| entries.iter().find(|e| e.record.kind == k).unwrap();
+    assert_eq!(by_kind(Denied).record.session_id, None, "never a session");
+    assert_eq!(
+        by_kind(SignInFailed).record.ip.as_deref(),
+        Some("203.0.113.9")
+    );
+    assert_eq!(
+        by_kind(Revoked).record.session_id.as_ref(),
+        Some(pc3.session_id())
+    );
+    assert_eq!(by_kind(Expired).record.at, late);
+    for e in &entries {
+        assert_eq!(e.record.instance, INSTANCE);
+        assert_eq!(e.record.username.as_str(), "audited");
+        let json = serde_json::to_string(&e.record).unwrap();
+        for token in [&pc1, &pc2, &pc3, &pc6] {
+            assert!(!json.contains(token.hash().as_str()), "{json}");
+            assert!(!json.contains(token.expose()), "{json}");
+        }
+        assert!(
+            !json.contains("argon2") && !json.contains("\"pw\""),
+            "{json}"
+        );
+    }
+    let everyone = audit_of(&s, None, 1000).await;
+    assert_eq!(everyone.len(), entries.len() + 1);
+    assert_eq!(everyone[0].record.username.as_str(), "someone-else");
+    // Forwards, as a consumer that remembers the last id it handled.
+    let mut in_order = everyone.clone();
+    in_order.reverse();
+    assert_eq!(s.store.audit_after(None, 1000).await.unwrap(), in_order);
+    let after_third = s.store.audit_after(Some(in_order[2].id), 2).await.unwrap();
+    assert_eq!(after_third, in_order[3..5].to_vec());
+    let last = in_order.last().unwrap().id;
+    assert!(s
+        .store
+        .audit_after(Some(last), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn the_audit_trail_is_capped_and_keeps_the_newest(s: Subject) {
+    let t = now();
+    let kick = policy(1, OnLimit::KickOldest);
+    let mut last = None;
+    for i in 0..100u64 {
+        let (tok, _) = sign_in(&s, "busy", &format!("D{i}"), Millis(t.0 + i), &kick).await;
+        last = Some(tok);
+    }
+    // 199 entries: every sign-in, and every one but the first pushed one out.
+    let kept = audit_of(&s, None, 7).await;
+    assert!(
+        (AUDIT_CAP..=AUDIT_CAP + AUDIT_SLACK).contains(&kept.len()),
+        "{} kept",
+        kept.len()
+    );
+    let newest = &kept[0].record;
+    assert_eq!(newest.kind, AuditKind::SignedIn);
+    assert_eq!(newest.session_id.as_ref(), Some(last.unwrap().session_id()));
+    assert_eq!(newest.device.as_ref().unwrap().as_str(), "D99");
+    let oldest = kept.last().unwrap();
+    assert!(oldest.record.at > Millis(t.0), "the oldest were dropped");
+    let one = s
+        .store
+        .audit(&AuditQuery {
+            before: Some(kept[0].id),
+            limit: 1,
+            username: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        one.entries,
+        vec![kept[1].clone()],
+        "a cursor continues after its entry"
+    );
+}
+
 /// Runs each named suite function (in the invoking module) on every store.
 /// Other modules of the suite (`policies_store.rs`) invoke it too.
 macro_rules! conformance {
@@ -921,4 +1124,6 @@ conformance!(
     a_revoke_run_twice_answers_as_its_first_run,
     an_undone_sign_in_ends_its_session_and_never_runs_again,
     a_live_session_is_located_by_its_id_alone,
+    the_audit_trail_has_one_entry_per_change_in_order,
+    the_audit_trail_is_capped_and_keeps_the_newest,
 );

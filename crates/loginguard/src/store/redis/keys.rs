@@ -12,6 +12,8 @@
 //! - `<p>:{s:<session id>}:a`: string, the session's account key, expiring
 //!   with the session's absolute lifetime (finding a session by id alone)
 //! - `<p>:events`: pub/sub channel of `StoreEvent` JSON
+//! - `<p>:{audit}:log`: stream, the audit trail (field `e`: `AuditRecord`
+//!   JSON), capped with `MAXLEN ~`
 //! - `<p>:{i:<instance>}:presence`: hash, session id -> sockets open on that instance
 //! - `<p>:{idx}:instances`: sorted set, instance id -> last heartbeat (ms)
 //! - `<p>:{a:<account key>}:f`: hash, the account's failed-sign-in window
@@ -100,6 +102,12 @@ impl KeySpace {
 
     pub fn instances(&self) -> String {
         format!("{}:{{idx}}:instances", self.prefix)
+    }
+
+    /// The audit trail's one stream. On Cluster it has its own slot, which
+    /// is why the scripts there hand their entries back (`audit.rs`).
+    pub fn audit_stream(&self) -> String {
+        format!("{}:{{audit}}:log", self.prefix)
     }
 
     pub fn events_channel(&self) -> String {

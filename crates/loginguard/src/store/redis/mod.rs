@@ -7,8 +7,10 @@
 //! the same step; `events::RedisBus` hears them. Connection failures become
 //! `StoreError::Unavailable` and nothing is half-written (a script whose reply
 //! was lost answers its re-run alike); reachability changes are logged once.
-//! The same store counts failed sign-ins for every instance (`failures.rs`).
+//! The same store counts failed sign-ins for every instance (`failures.rs`)
+//! and keeps the audit trail in one capped Stream (`audit.rs`).
 
+mod audit;
 mod conn;
 mod failures;
 mod keys;
@@ -30,10 +32,13 @@ use async_trait::async_trait;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::replies::{RequestId, REPLAY_WINDOW};
-use super::{RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome, SignInRequest, StoreError};
+use super::{
+    AuditPage, AuditQuery, AuditSettings, RedeemOutcome, RedeemRequest, SessionStore,
+    SignInOutcome, SignInRequest, StoreError,
+};
 use crate::domain::{
-    AccountKey, Actor, Lifetimes, Lookup, Millis, Reason, Session, SessionId, Token, Username,
-    TICKET_LIFETIME,
+    AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup, Millis,
+    Reason, Session, SessionId, Token, Username, TICKET_LIFETIME,
 };
 use requirements::Requirements;
 
@@ -50,6 +55,7 @@ pub struct RedisStore {
     reachable: Arc<AtomicBool>,
     /// Version and eviction policy, checked again after each reconnect.
     requirements: Arc<Requirements>,
+    audit: AuditSettings,
 }
 
 impl RedisStore {
@@ -62,7 +68,20 @@ impl RedisStore {
             lifetimes,
             reachable: Arc::new(AtomicBool::new(true)),
             requirements: Arc::new(Requirements::new(false)),
+            audit: AuditSettings::default(),
         }
+    }
+
+    /// Signs and caps the audit trail as `settings` say.
+    pub fn with_audit(mut self, settings: AuditSettings) -> Self {
+        self.audit = settings;
+        self
+    }
+
+    /// On Cluster the audit stream cannot be in the account's slot, so the
+    /// scripts hand their entries back instead of appending them.
+    fn appends_after_script(&self) -> bool {
+        matches!(self.conn, RedisConn::Cluster(_))
     }
 
     /// Runs even on a Redis that may evict keys (logged, not refused).
@@ -104,6 +123,52 @@ impl RedisStore {
         let mut call = self.on_account(script, account);
         call.key(self.keys.reply(account, request));
         call
+    }
+
+    /// Runs a session script (`common.lua`): adds the audit trail's
+    /// arguments (and, outside Cluster, its stream as the last key), and on
+    /// Cluster appends the entries the script handed back. Answers the
+    /// script's own reply.
+    async fn run(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        let key = self.keys.audit_stream();
+        let cluster = self.appends_after_script();
+        invocation.arg(&self.audit.instance);
+        if cluster {
+            invocation.arg("");
+        } else {
+            invocation.arg(self.audit.max_entries).key(&key);
+        }
+        let (reply, entries): (Vec<String>, Vec<String>) =
+            self.observe(invocation.invoke_async(&mut self.conn.clone()).await)?;
+        if cluster && !entries.is_empty() {
+            let appended = audit::append(
+                &mut self.conn.clone(),
+                &key,
+                self.audit.max_entries,
+                &entries,
+            )
+            .await;
+            if let Err(e) = appended {
+                tracing::warn!(error = ?e, lost = entries.len(), "cannot append to the audit trail after a change");
+            }
+        }
+        Ok(reply)
+    }
+
+    /// `SessionStore::audit_after` that waits up to `block` for an entry
+    /// to come when there is none yet (`loginguard audit --follow`).
+    /// `block` must be shorter than the connection's timeout.
+    pub async fn follow_audit(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+        block: std::time::Duration,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let key = self.keys.audit_stream();
+        audit::after(&mut self.conn.clone(), &key, after, limit, Some(block)).await
     }
 
     /// Runs a script; its reply is a list of strings by convention.
@@ -158,7 +223,7 @@ impl RedisStore {
             String::new()
         };
         let reply = self
-            .eval(
+            .run(
                 self.on_account(&scripts::LOOKUP, account)
                     .arg(id.as_str())
                     .arg(hash)
@@ -185,7 +250,7 @@ impl RedisStore {
             None => String::new(),
         };
         let reply = self
-            .eval(
+            .run(
                 self.on_request(&scripts::REVOKE, account, &request)
                     .arg(now.0)
                     .arg(self.idle_ms())
@@ -245,7 +310,7 @@ impl SessionStore for RedisStore {
         )?;
         let request = RequestId::sign_in(&req.session.session_id);
         let reply = self
-            .eval(
+            .run(
                 self.on_request(&scripts::SIGN_IN, &account, &request)
                     .key(self.keys.ticket(&account, &req.session.token_hash))
                     .arg(req.now.0)
@@ -274,7 +339,7 @@ impl SessionStore for RedisStore {
         self.observe(by_id.query_async::<()>(&mut self.conn.clone()).await)?;
         let request = RequestId::sign_in(&req.fresh.session_id);
         let reply = self
-            .eval(
+            .run(
                 self.on_request(&scripts::REDEEM, &req.account, &request)
                     .key(self.keys.ticket(&req.account, &req.ticket))
                     .arg(req.now.0)
@@ -297,7 +362,7 @@ impl SessionStore for RedisStore {
         now: Millis,
     ) -> Result<bool, StoreError> {
         let reply = self
-            .eval(
+            .run(
                 self.on_request(&scripts::UNDO_SIGN_IN, account, &RequestId::sign_in(id))
                     .arg(now.0)
                     .arg(self.idle_ms())
@@ -371,7 +436,7 @@ impl SessionStore for RedisStore {
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
         let reply = self
-            .eval(
+            .run(
                 self.on_account(&scripts::LIST, account)
                     .arg(now.0)
                     .arg(self.idle_ms())
@@ -425,6 +490,37 @@ impl SessionStore for RedisStore {
     /// sockets are ended by the revalidation sweep; nothing to do here.
     async fn maintain(&self, _now: Millis) -> Result<usize, StoreError> {
         Ok(0)
+    }
+
+    async fn record_failed_sign_in(
+        &self,
+        username: &Username,
+        device: &DeviceName,
+        ip: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let record = AuditRecord::sign_in_failed(username, device, ip, now, &self.audit.instance);
+        let key = self.keys.audit_stream();
+        audit::append_record(
+            &mut self.conn.clone(),
+            &key,
+            self.audit.max_entries,
+            &record,
+        )
+        .await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        audit::page(&mut self.conn.clone(), &self.keys.audit_stream(), query).await
+    }
+
+    async fn audit_after(
+        &self,
+        after: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let key = self.keys.audit_stream();
+        audit::after(&mut self.conn.clone(), &key, after, limit, None).await
     }
 
     /// Also refuses a server that does not suit us (readiness).

@@ -46,6 +46,8 @@ const el = {
   adminPrev: $("admin-prev"),
   adminNext: $("admin-next"),
   adminPage: $("admin-page"),
+  activity: $("activity"),
+  activitySummary: $("activity-summary"),
   dialog: $("kicked-dialog"),
   dialogTitle: $("kicked-title"),
   dialogText: $("kicked-text"),
@@ -63,6 +65,7 @@ const page = {
   listSeq: 0,
   refreshTimer: null,
   admin: { cursors: [null], index: 0, seq: 0 },
+  activitySeq: 0,
 };
 
 // ---------- formatting ----------
@@ -383,6 +386,7 @@ async function signOut() {
 
 async function loadAdminPage() {
   if (!page.me?.user?.is_admin) return;
+  loadActivity();
   const seq = ++page.admin.seq;
   const cursor = page.admin.cursors[page.admin.index];
   const limit = Number(el.adminLimit.value);
@@ -432,6 +436,53 @@ function renderAdmin(result, limit) {
         node("td", { class: "actions" }, button),
       );
     }),
+  );
+}
+
+// ---------- admin: activity (the audit trail) ----------
+
+/** How many of the newest audit entries the Activity list shows. */
+const ACTIVITY_SHOWN = 20;
+
+const ACTIVITY_WORDS = {
+  signed_in: "signed in",
+  sign_in_failed: "wrong password",
+  denied: "sign-in refused: session limit reached",
+  signed_out: "signed out",
+  expired: "session expired",
+};
+
+function activityText(e) {
+  if (e.type !== "revoked") return ACTIVITY_WORDS[e.type] ?? e.type;
+  const why = DIALOG_TITLES[e.reason] ?? e.reason ?? "revoked";
+  return `signed out: ${why.toLowerCase()}`;
+}
+
+async function loadActivity() {
+  const seq = ++page.activitySeq;
+  try {
+    const { entries } = await api.adminAudit({ limit: ACTIVITY_SHOWN });
+    if (seq !== page.activitySeq) return;
+    el.activitySummary.textContent = entries.length === 0 ? "Nothing happened yet." : `The newest ${plural(entries.length, "event", "events")}, newest first.`;
+    el.activity.replaceChildren(...entries.map(activityItem));
+  } catch (err) {
+    if (seq !== page.activitySeq) return;
+    handleApiError(err, (m) => (el.activitySummary.textContent = m));
+  }
+}
+
+function activityItem(e) {
+  const where = [e.device, e.ip].filter(Boolean).join(" · ");
+  return node(
+    "li",
+    { class: `activity-item ${e.type}`, "data-type": e.type, "data-username": e.username },
+    timeElement(e.at),
+    " ",
+    node("strong", { text: e.username }),
+    " ",
+    node("span", { class: "activity-what", text: activityText(e) }),
+    where ? node("span", { class: "muted", text: ` (${where})` }) : null,
+    e.by ? node("span", { class: "muted", text: ` by ${e.by.device}` }) : null,
   );
 }
 

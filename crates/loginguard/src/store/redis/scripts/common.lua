@@ -10,11 +10,45 @@
 -- Scripts that change something also get, in KEYS[4], their request's reply
 -- key (keys.rs, store/replies.rs): a re-run of the same request answers what
 -- the first run did and changes nothing.
+-- The audit trail (redis/audit.rs, docs/redis.md): the last two ARGV of every
+-- script are this instance's name and the stream's cap. With a cap, the last
+-- KEY is the stream and each entry is XADDed to it in this same step; with ''
+-- (Redis Cluster: one stream cannot share every account's slot) the entries
+-- go back beside the reply (`finish`) and the instance appends them.
 local SKEY, XKEY, EKEY, RKEY = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local AUDIT_INSTANCE, AUDIT_CAP = ARGV[#ARGV - 1], ARGV[#ARGV]
+local AUDIT_KEY = nil
+if AUDIT_CAP ~= '' then AUDIT_KEY = KEYS[#KEYS] end
+local AUDIT = {}
 -- domain::account::MAX_TOMBSTONES: the oldest are forgotten past this.
 local MAX_TOMBSTONES = 1000
 -- Stale tombstones forgotten per call, so no call's work grows with history.
 local PRUNE_BATCH = 100
+
+-- One audit entry (domain::AuditRecord's JSON) about session or attempt `s`;
+-- `with_id` is false for an attempt that never became a session.
+local function audit(kind, s, reason, by, now, with_id)
+  local e = {at = now, k = kind, u = s.u, d = s.d, ip = s.ip, r = reason, by = by, i = AUDIT_INSTANCE}
+  if with_id then e.id = s.id end
+  local json = cjson.encode(e)
+  if AUDIT_KEY then
+    redis.call('XADD', AUDIT_KEY, 'MAXLEN', '~', AUDIT_CAP, '*', 'e', json)
+  else
+    table.insert(AUDIT, json)
+  end
+end
+
+-- Every script answers {its reply, the audit entries left to append}.
+local function finish(reply)
+  return {reply, AUDIT}
+end
+
+-- domain::AuditKind::ended
+local function ended_kind(reason)
+  if reason == 'logout' then return 'signed_out' end
+  if reason == 'expired' then return 'expired' end
+  return 'revoked'
+end
 
 local function is_expired(s, now, idle)
   return now >= s.e or now >= s.l + idle
@@ -42,7 +76,8 @@ local function prune_tombstones(now)
 end
 
 -- Replaces a session by its tombstone, kept until the session's absolute end
--- and at least one idle timeout after now (domain::Account::bury).
+-- and at least one idle timeout after now (domain::Account::bury), and
+-- records the ending in the audit trail.
 local function bury(s, reason, by, now, idle)
   local keep_until = math.max(s.e, now + idle)
   redis.call('HDEL', SKEY, s.id)
@@ -54,6 +89,7 @@ local function bury(s, reason, by, now, idle)
   if excess > 0 then
     forget(redis.call('ZRANGE', EKEY, 0, excess - 1))
   end
+  audit(ended_kind(reason), s, reason, by, now, true)
 end
 
 local function by_age(a, b)

@@ -1,5 +1,6 @@
 -- list: an account's live sessions, ending expired ones on the way.
 -- KEYS: the account's three keys (see common.lua)
 -- ARGV[1] now (ms)   ARGV[2] idle timeout (ms)   ARGV[3] event channel
+-- ARGV[4], ARGV[5] and the last KEY: the audit trail (see common.lua)
 -- Reply: live sessions' JSON, oldest first
-return encode_all(load_live(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]))
+return finish(encode_all(load_live(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])))

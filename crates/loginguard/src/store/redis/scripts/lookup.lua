@@ -3,6 +3,7 @@
 -- ARGV[1] session id   ARGV[2] token hash, or '' to match any
 -- ARGV[3] now (ms)     ARGV[4] idle timeout (ms)
 -- ARGV[5] touch after (ms), or '' for no touch   ARGV[6] event channel
+-- ARGV[7], ARGV[8] and the last KEY: the audit trail (see common.lua)
 -- Reply: {'live', <session JSON>} | {'ended', <tombstone JSON>} | {'unknown'}
 local id, hash = ARGV[1], ARGV[2]
 local now, idle, channel = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
@@ -10,18 +11,18 @@ local now, idle, channel = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
 local live = load_live(now, idle, channel)
 for _, s in ipairs(live) do
   if s.id == id then
-    if hash ~= '' and s.h ~= hash then return {'unknown'} end
+    if hash ~= '' and s.h ~= hash then return finish({'unknown'}) end
     if ARGV[5] ~= '' and now - s.l >= tonumber(ARGV[5]) then
       s.l = now
       redis.call('HSET', SKEY, id, cjson.encode(s))
     end
-    return {'live', cjson.encode(s)}
+    return finish({'live', cjson.encode(s)})
   end
 end
 
 local raw = redis.call('HGET', XKEY, id)
 if raw then
   local t = cjson.decode(raw)
-  if (hash == '' or t.h == hash) and t.e > now then return {'ended', raw} end
+  if (hash == '' or t.h == hash) and t.e > now then return finish({'ended', raw}) end
 end
-return {'unknown'}
+return finish({'unknown'})

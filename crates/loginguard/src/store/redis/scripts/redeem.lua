@@ -7,6 +7,7 @@
 -- ARGV[3] the fresh session id   ARGV[4] its token hash
 -- ARGV[5] its absolute end (ms)  ARGV[6] idle timeout (ms)
 -- ARGV[7] event channel       ARGV[8] replay window (ms)
+-- ARGV[9], ARGV[10] and the last KEY: the audit trail (see common.lua)
 -- The ticket (domain::PendingSignIn JSON) holds the waiting session (p), the
 -- offered ids (o), its end (e) and the limits it was refused under (m, cl).
 -- Reply: {'created', <new session JSON>, <signed-out session JSON>...},
@@ -14,19 +15,19 @@
 -- {'denied', <session JSON whose removal would make room>...}; the last two
 -- leave the ticket as it was.
 local earlier = replay()
-if earlier then return earlier end
+if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[6]), ARGV[7]
 local window = tonumber(ARGV[8])
 local raw = redis.call('GET', KEYS[5])
-if not raw then return remember({'invalid'}, window) end
+if not raw then return finish(remember({'invalid'}, window)) end
 local ticket = cjson.decode(raw)
-if ticket.e <= now then return remember({'expired'}, window) end
+if ticket.e <= now then return finish(remember({'expired'}, window)) end
 local offered = false
 for _, id in ipairs(ticket.o) do
   if id == ARGV[2] then offered = true end
 end
-if not offered then return remember({'not_offered'}, window) end
+if not offered then return finish(remember({'not_offered'}, window)) end
 
 local new = ticket.p
 new.id, new.h, new.c, new.l, new.e = ARGV[3], ARGV[4], now, now, tonumber(ARGV[5])
@@ -41,7 +42,7 @@ local verdict, which = decide(live, new, policy, now, ARGV[2])
 if verdict == 'deny' then
   local reply = encode_all(which)
   table.insert(reply, 1, 'denied')
-  return remember(reply, window)
+  return finish(remember(reply, window))
 end
 
 local evicted, replaced = {}, nil
@@ -63,9 +64,10 @@ local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
 if #ids > 0 then event.revoked = ids end
 if replaced then event.rp = replaced.id end
 redis.call('PUBLISH', channel, cjson.encode(event))
+audit('signed_in', new, nil, nil, now, true)
 
 local reply = encode_all(evicted)
 if replaced then table.insert(reply, cjson.encode(replaced)) end
 table.insert(reply, 1, json)
 table.insert(reply, 1, 'created')
-return remember(reply, window)
+return finish(remember(reply, window))

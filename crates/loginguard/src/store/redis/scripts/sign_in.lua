@@ -7,12 +7,13 @@
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
 -- ARGV[7] replay window (ms)  ARGV[8] class limits, a JSON object ({"web":1})
 -- ARGV[9] stale after (ms; 0 = off)   ARGV[10] ticket lifetime (ms)
+-- ARGV[11], ARGV[12] and the last KEY: the audit trail (see common.lua)
 -- Reply: {'created', <replaced session JSON or ''>, <evicted session JSON>...}
 -- or {'denied', <session JSON whose removal would make room>...};
 -- a re-run of the same request (same new session id) gets the first run's
 -- reply, or {'undone', ...} once undo_sign_in gave the request up.
 local earlier = replay()
-if earlier then return earlier end
+if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
@@ -26,6 +27,7 @@ local by = {d = new.d, ip = new.ip, at = now}
 local verdict, which = decide(live, new, policy, now, nil)
 if verdict == 'deny' then
   redis.call('PUBLISH', channel, cjson.encode({k = 'login_blocked', u = new.u, by = by}))
+  audit('denied', new, nil, nil, now, false)
   if policy.on_limit == 'ask' then
     local offered = {}
     for i, s in ipairs(which) do offered[i] = s.id end
@@ -36,7 +38,7 @@ if verdict == 'deny' then
   end
   local reply = encode_all(which)
   table.insert(reply, 1, 'denied')
-  return remember(reply, tonumber(ARGV[7]))
+  return finish(remember(reply, tonumber(ARGV[7])))
 end
 
 local replaced, evicted = nil, {}
@@ -60,8 +62,9 @@ local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
 if #ids > 0 then event.revoked = ids end
 if replaced then event.rp = replaced.id end
 redis.call('PUBLISH', channel, cjson.encode(event))
+audit('signed_in', new, nil, nil, now, true)
 
 local reply = encode_all(evicted)
 table.insert(reply, 1, replaced and cjson.encode(replaced) or '')
 table.insert(reply, 1, 'created')
-return remember(reply, tonumber(ARGV[7]))
+return finish(remember(reply, tonumber(ARGV[7])))

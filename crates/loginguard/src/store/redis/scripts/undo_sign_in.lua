@@ -4,13 +4,14 @@
 -- KEYS: the account's three keys, then the SIGN-IN's reply key (see common.lua)
 -- ARGV[1] now (ms)   ARGV[2] idle timeout (ms)   ARGV[3] event channel
 -- ARGV[4] the sign-in's session id   ARGV[5] replay window (ms)
+-- ARGV[6], ARGV[7] and the last KEY: the audit trail (see common.lua)
 -- Reply: {'undone', '1'} when it ended the session, {'undone', '0'} when none
 -- was live; a re-run gets the first run's reply.
 local earlier = replay()
-if earlier and earlier[1] == 'undone' then return earlier end
+if earlier and earlier[1] == 'undone' then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local ended = end_sessions(load_live(now, idle, channel), ARGV[4], 'logout', nil, now, idle, channel)
 local flag = '0'
 if #ended > 0 then flag = '1' end
-return remember({'undone', flag}, tonumber(ARGV[5]))
+return finish(remember({'undone', flag}, tonumber(ARGV[5])))
