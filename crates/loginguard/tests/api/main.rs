@@ -27,6 +27,7 @@ mod lost_replies;
 mod nginx;
 mod openapi;
 mod policies;
+mod policies_audit;
 mod policies_store;
 mod proxy;
 mod rate_limits;

@@ -46,7 +46,7 @@ async fn sign_in_class(
 }
 
 /// Signs `name` in on `device`, carrying `device_id` when given.
-async fn sign_in_with(
+pub async fn sign_in_with(
     s: &Subject,
     name: &str,
     device: &str,
@@ -373,7 +373,7 @@ pub async fn a_stale_session_gives_way_at_the_boundary(s: Subject) {
 
 /// A redemption of `ticket` choosing `chosen` at `at`, under a fresh
 /// identity; also returns the fresh token.
-fn redeem(ticket: &EvictionTicket, chosen: &SessionId, at: Millis) -> (RedeemRequest, Token) {
+pub fn redeem(ticket: &EvictionTicket, chosen: &SessionId, at: Millis) -> (RedeemRequest, Token) {
     let (fresh, token) = new_session("user1", "unused", at);
     let req = RedeemRequest {
         account: ticket.account().clone(),

@@ -39,7 +39,7 @@ const AUDIT_CAP: usize = 50;
 /// How many entries past the cap Redis may keep: `MAXLEN ~` trims whole
 /// stream nodes only (`stream-node-max-entries` 100 by default).
 const AUDIT_SLACK: usize = 100;
-const INSTANCE: &str = "conformance";
+pub const INSTANCE: &str = "conformance";
 
 fn audit_settings() -> AuditSettings {
     AuditSettings {
@@ -897,7 +897,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
 }
 
 /// The whole trail of `name`, newest first, read a page of `limit` at a time.
-async fn audit_of(s: &Subject, name: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+pub async fn audit_of(s: &Subject, name: Option<&str>, limit: usize) -> Vec<AuditEntry> {
     let mut all = Vec::new();
     let mut before = None;
     loop {
