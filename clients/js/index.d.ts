@@ -60,7 +60,8 @@ export type RevocationReason =
   | "expired"
   | "password_changed"
   | "account_removed"
-  | "revoked_by_app";
+  | "revoked_by_app"
+  | "replaced";
 
 export interface AuthOkMessage {
   type: "auth_ok";
@@ -187,9 +188,34 @@ export interface SignInResult {
   user: User;
   created_at: string;
   expires_at: string;
+  /** The new session as the lists show it (with `device_class`). */
+  session: SessionInfo;
   revoked_sessions: { session_id: string; device: string }[];
   /** Kept per account by `LoginGuardApi` and sent with its next sign-in; not a credential. */
   device_token: string;
+}
+
+export interface SignedInOutcome extends SignInResult {
+  outcome: "signed_in";
+}
+
+/** A session offered for sign-out by an `ask` refusal (never a token). */
+export interface EvictionChoice {
+  session_id: string;
+  device: string;
+  device_class: string;
+  ip: string;
+  created_at: string;
+  last_seen_at: string;
+}
+
+export interface ChooseOutcome {
+  outcome: "choose";
+  choices: EvictionChoice[];
+  /** RFC 3339: the ticket behind `evict` works once, until then. */
+  ticketExpiresAt: string;
+  /** Signs `sessionId` (one of `choices`) out and this device in. */
+  evict(sessionId: string): Promise<SignedInOutcome>;
 }
 
 export interface AdminPage {
@@ -255,10 +281,15 @@ export declare class LoginGuardApi {
   constructor(options?: LoginGuardApiOptions);
   /** The storage key of `username`'s device token: "loginguard.device.<username>". */
   static deviceTokenKey(username: string): string;
+  /** The storage key of this browser's device id: "loginguard.device_id". */
+  static readonly deviceIdKey: string;
   baseUrl: string;
   token: string | null;
   socketUrl(): string;
-  signIn(credentials: { username: string; password: string; device?: string }): Promise<SignInResult>;
+  /** This browser's device id (kept, or made and kept now); sent with every sign-in. */
+  deviceId(): string;
+  /** Resolves to the sign-in answer, or (under `on_limit = ask`, at the limit) to a choice of a session to sign out. */
+  signIn(credentials: { username: string; password: string; device?: string; deviceClass?: string }): Promise<SignedInOutcome | ChooseOutcome>;
   signOut(): Promise<void>;
   session(): Promise<SessionInfo>;
   sessions(): Promise<ListedSession[]>;
@@ -275,3 +306,6 @@ export declare function describeForceLogout(
 ): string;
 
 export declare function guessDeviceName(userAgent?: string): string;
+
+/** A fresh random device id (22 base64url characters). */
+export declare function newDeviceId(): string;

@@ -4,9 +4,11 @@
 // turns server pushes into events. It must not keep session tokens anywhere
 // but in memory (storing them is the app's choice), never put a token in a
 // URL, and never reconnect after close 4001 (revoked) or 4003 (unauthorized).
-// The one thing it stores is each account's device token (localStorage by
-// default): it signs nobody in, it only keeps other people's failed guesses
-// from locking this browser out of the account.
+// The things it stores (localStorage by default) are each account's device
+// token, which signs nobody in and only keeps other people's failed guesses
+// from locking this browser out of the account, and one random device id,
+// which makes a second sign-in from this browser replace its first session
+// instead of using up another place.
 // The same file is served by the binary at /client/loginguard-client.js,
 // beside the close-code table it imports (/client/close-codes.js).
 
@@ -320,6 +322,16 @@ export class LoginGuardError extends Error {
 /** What a device token looks like; anything else kept under its key is dropped, not sent. */
 const DEVICE_TOKEN = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** What the server accepts as a `device_id` (PROTOCOL.md Part 2). */
+const DEVICE_ID = /^[A-Za-z0-9_-]{8,64}$/;
+
+/** A fresh random device id: 16 random bytes in base64url (22 characters). */
+export function newDeviceId() {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
 /** This environment's localStorage, or null where there is none or it refuses access. */
 function localDeviceStore() {
   try {
@@ -357,6 +369,34 @@ export class LoginGuardApi {
     this.token = options.token ?? null;
     this._fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this._devices = options.deviceTokens ?? localDeviceStore() ?? memoryDeviceStore();
+  }
+
+  /** The key this browser's device id is kept under. */
+  static get deviceIdKey() {
+    return "loginguard.device_id";
+  }
+
+  /**
+   * This browser's device id: the one kept, or a new one (then kept). Sent
+   * with every sign-in, so signing in again from this browser (another tab,
+   * a reload that lost the token) replaces its earlier session. A store that
+   * refuses to keep it costs only that: each sign-in is then a new device.
+   */
+  deviceId() {
+    const key = LoginGuardApi.deviceIdKey;
+    try {
+      const kept = this._devices.getItem(key);
+      if (kept !== null && DEVICE_ID.test(kept)) return kept;
+    } catch {
+      // Unreadable: make a new one below.
+    }
+    const fresh = newDeviceId();
+    try {
+      this._devices.setItem(key, fresh);
+    } catch {
+      // Not kept: this sign-in still carries it.
+    }
+    return fresh;
   }
 
   /** The key a device token of `username` is kept under. */
@@ -421,18 +461,50 @@ export class LoginGuardApi {
 
   /**
    * POST /api/auth/login; on success also keeps the token for later calls.
-   * Sends the device token kept for `username`, if any, and keeps the fresh
-   * one the answer brings.
+   * Sends this browser's device id, the device class if given (else the
+   * server derives it from the User-Agent) and the device token kept for
+   * `username`, if any, and keeps the fresh one the answer brings.
+   *
+   * Resolves to the sign-in answer with `outcome: "signed_in"`, or, when
+   * the server runs `on_limit = ask` and the account has no room, to
+   * `{outcome: "choose", choices, ticketExpiresAt, evict(sessionId)}`:
+   * `choices` are the sessions whose sign-out would make room (device,
+   * device_class, ip, last_seen_at, ...), and `evict` signs the chosen one
+   * out and this device in, resolving to the sign-in answer. Rejects with a
+   * `LoginGuardError` otherwise (`session_limit_reached` under `deny_new`).
    */
-  async signIn({ username, password, device }) {
-    const body = { username, password };
+  async signIn({ username, password, device, deviceClass }) {
+    const body = { username, password, device_id: this.deviceId() };
     if (device) body.device = device;
+    if (deviceClass) body.device_class = deviceClass;
     const kept = this._keptDeviceToken(username);
     if (kept) body.device_token = kept;
-    const result = await this._call("POST", "/api/auth/login", body);
+    let result;
+    try {
+      result = await this._call("POST", "/api/auth/login", body);
+    } catch (err) {
+      const ticket = err instanceof LoginGuardError ? err.details.eviction_ticket : undefined;
+      if (err.code !== "session_limit_reached" || typeof ticket !== "string") throw err;
+      return {
+        outcome: "choose",
+        choices: err.details.active_sessions ?? [],
+        ticketExpiresAt: err.details.ticket_expires_at,
+        evict: (sessionId) => this._evict(username, ticket, sessionId),
+      };
+    }
+    return this._signedIn(username, result);
+  }
+
+  /** POST /api/auth/login/evict: the "choose" outcome's `evict`. */
+  async _evict(username, ticket, sessionId) {
+    const result = await this._call("POST", "/api/auth/login/evict", { ticket, session_id: sessionId });
+    return this._signedIn(username, result);
+  }
+
+  _signedIn(username, result) {
     this.token = result.token;
     if (typeof result.device_token === "string") this._keepDeviceToken(username, result.device_token);
-    return result;
+    return { ...result, outcome: "signed_in" };
   }
 
   /** POST /api/auth/logout (and forgets the token). */
@@ -501,6 +573,7 @@ const REASON_WORDS = Object.freeze({
   password_changed: "your password changed",
   account_removed: "your account was removed",
   revoked_by_app: "the application signed you out",
+  replaced: "you signed in again in another tab of this browser",
 });
 
 /**
@@ -531,6 +604,8 @@ export function describeForceLogout(msg, options = {}) {
       return `An administrator signed ${who} out at ${time(msg.at)}.`;
     case "revoked_by_app":
       return `The application signed ${who} out at ${time(msg.at)}.`;
+    case "replaced":
+      return "You signed in again in another tab of this browser.";
     case "expired":
       return "You were signed out because your session expired.";
     case "password_changed":

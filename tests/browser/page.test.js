@@ -361,3 +361,75 @@ describe("admin view", () => {
     await done(pc);
   });
 });
+
+/**
+ * Where the screenshots docs/policies.md shows are written: docs/ itself
+ * with LG_UPDATE_DOCS=1 (to refresh them), else the artifacts, so that a
+ * test run leaves the working tree as it found it.
+ */
+const docs = process.env.LG_UPDATE_DOCS === "1" ? path.join(here, "../../docs") : shots;
+
+describe("on_limit = ask with two places: the chooser", () => {
+  const server = serverForSuite({ args: ["--on-limit", "ask", "--max-sessions", "2"] });
+
+  test("a third device is offered the two others, with class, IP and last use, and signs the chosen one out", async () => {
+    const pc1 = await signedIn("PC1", server, user1On("PC1"));
+    const phone = await signedIn("Phone", server, user1On("Phone"));
+    const pc3 = await opened("PC3", server);
+    const refused = await signIn(pc3, user1On("PC3"));
+    assert.equal(refused.status(), 409);
+    const chooser = pc3.page.locator("#signin-chooser:not([hidden])");
+    await chooser.waitFor();
+    assert.equal(await pc3.page.locator("#chooser-title").textContent(), "This account is signed in on 2 devices; choose one to sign out");
+    const items = pc3.page.locator("#chooser-list li");
+    assert.equal(await items.count(), 2);
+    const first = await items.nth(0).textContent();
+    assert.match(first, /Chrome on PC1/);
+    assert.match(first, /web/);
+    assert.match(first, /127\.0\.0\.1/);
+    assert.match(first, /Last used/);
+    assert.equal(await pc3.page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Sign out Chrome on PC1 and sign in here");
+    await pc3.page.screenshot({ path: path.join(docs, "screenshot-chooser.png") });
+
+    const evicted = pc3.page.waitForResponse((r) => r.url().endsWith("/api/auth/login/evict"));
+    await items.nth(0).locator("button").click();
+    assert.equal((await evicted).status(), 200);
+    await waitBadge(pc3, "online");
+    await pc1.page.locator("#kicked-dialog[open]").waitFor({ timeout: 1000 });
+    assert.match(await pc1.page.locator("#kicked-text").textContent(), /signed in on Chrome on PC3/);
+    assert.equal(await badge(phone), "online", "the device not chosen stays");
+    await done(pc1, phone, pc3);
+  });
+});
+
+describe("the same browser signing in again (deny_new, one place)", () => {
+  const server = serverForSuite({ args: ["--on-limit", "deny_new"] });
+
+  test("a second tab replaces the first tab's session, and the first tab says why", async () => {
+    const browserProfile = await device("Tabs");
+    const tab1 = browserProfile.page;
+    const tab2 = await browserProfile.context.newPage();
+    for (const tab of [tab1, tab2]) {
+      await tab.goto(server.url, { waitUntil: "domcontentloaded" });
+      await tab.locator("#signin-view:not([hidden])").waitFor();
+    }
+    const first = await signIn(browserProfile, user1On("PC1"));
+    assert.equal(first.status(), 200);
+    await waitBadge(browserProfile, "online");
+
+    const secondTab = { ...browserProfile, page: tab2 };
+    const second = await signIn(secondTab, user1On("PC1"));
+    assert.equal(second.status(), 200, "the same browser is not refused under deny_new");
+    await tab1.locator("#kicked-dialog[open]").waitFor({ timeout: 1000 });
+    assert.equal(await tab1.locator("#kicked-dialog").getAttribute("data-reason"), "replaced");
+    assert.equal(await tab1.locator("#kicked-text").textContent(), "You signed in again in another tab of this browser.");
+    assert.equal(await tab1.locator("#kicked-title").textContent(), "Signed in again in another tab");
+    await tab1.screenshot({ path: path.join(docs, "screenshot-replaced.png") });
+    await waitBadge(secondTab, "online");
+
+    // Another browser (its own storage, so its own device id) is refused.
+    const other = await opened("Other browser", server);
+    assert.equal((await signIn(other, user1On("PC2"))).status(), 409);
+    await done(browserProfile, other);
+  });
+});

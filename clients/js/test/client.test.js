@@ -315,6 +315,68 @@ describe("against a server that locks an account after 3 failed sign-ins", () =>
   });
 });
 
+describe("device ids, against a deny_new server", () => {
+  const server = serverForSuite({ args: ["--on-limit", "deny_new"] });
+
+  test("LoginGuardApi keeps one device id and sends it, so signing in again from this browser replaces its session", async () => {
+    const storage = mapStorage();
+    const { recording, sent } = recordingFetch();
+    const tab1 = new LoginGuardApi({ baseUrl: server.url, deviceTokens: storage, fetch: recording });
+    const first = await tab1.signIn({ username: "user1", password: "password1", device: "Tab 1" });
+    const id = storage.kept.get(LoginGuardApi.deviceIdKey);
+    assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(sent[0].device_id, id);
+    assert.equal(first.session.device_class, "web");
+
+    // Another tab of the same browser shares the storage: it replaces the first session.
+    const tab2 = new LoginGuardApi({ baseUrl: server.url, deviceTokens: storage, fetch: recording });
+    const second = await tab2.signIn({ username: "user1", password: "password1", device: "Tab 2", deviceClass: "web" });
+    assert.equal(sent[1].device_id, id, "the same id, kept");
+    assert.deepEqual(second.revoked_sessions.map((s) => s.session_id), [first.session_id]);
+    const oldTab = new LoginGuardApi({ baseUrl: server.url, token: first.token });
+    await assert.rejects(oldTab.session(), (err) => err.code === "session_revoked" && err.details.reason === "replaced");
+
+    // Another browser (its own storage, its own id) is refused under deny_new.
+    const other = new LoginGuardApi({ baseUrl: server.url, deviceTokens: mapStorage() });
+    await assert.rejects(other.signIn({ username: "user1", password: "password1" }), (err) => err.code === "session_limit_reached");
+  });
+
+  test("a kept value that is no device id is replaced by a fresh one", () => {
+    const storage = mapStorage();
+    storage.setItem(LoginGuardApi.deviceIdKey, "bad id!");
+    const api = new LoginGuardApi({ baseUrl: server.url, deviceTokens: storage });
+    const id = api.deviceId();
+    assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(api.deviceId(), id, "kept from then on");
+  });
+});
+
+describe("against an `ask` server with two places", () => {
+  const server = serverForSuite({ args: ["--on-limit", "ask", "--max-sessions", "2"] });
+
+  test("signIn resolves to a choice at the limit, and evict signs the chosen session out and this device in", async () => {
+    const a = await login(server.url, "user1", "password1", "Laptop");
+    const { client, log } = await online(server, a.body.token);
+    await login(server.url, "user1", "password1", "Phone");
+    const api = new LoginGuardApi({ baseUrl: server.url, deviceTokens: mapStorage() });
+    const outcome = await api.signIn({ username: "user1", password: "password1", device: "New PC" });
+    assert.equal(outcome.outcome, "choose");
+    assert.deepEqual(outcome.choices.map((c) => c.device).sort(), ["Laptop", "Phone"]);
+    assert.ok(outcome.choices.every((c) => c.device_class && c.ip && c.last_seen_at));
+    assert.match(outcome.ticketExpiresAt, /Z$/);
+    assert.equal(api.token, null, "not signed in yet");
+    const laptop = outcome.choices.find((c) => c.device === "Laptop");
+    const signed = await outcome.evict(laptop.session_id);
+    assert.equal(signed.outcome, "signed_in");
+    assert.equal(signed.session.device, "New PC");
+    assert.equal(api.token, signed.token);
+    await eventually(() => log.named("forceLogout").length === 1, { what: "the chosen device is told" });
+    assert.equal(log.named("forceLogout")[0].payload.by.device, "New PC");
+    await assert.rejects(outcome.evict(laptop.session_id), (err) => err.status === 400 && err.code === "invalid_ticket");
+    client.close();
+  });
+});
+
 describe("server restart (Redis keeps the sessions)", () => {
   const server = serverForSuite({ redis: true });
 
@@ -430,6 +492,7 @@ describe("pure helpers", () => {
       describeForceLogout({ reason: "revoked_by_app", by: null, at: msg.at }, { username: "user1", timeZone: "UTC", locale: "en-GB" }),
       "The application signed user1 out at 10:00:00.",
     );
+    assert.equal(describeForceLogout({ reason: "replaced", by: msg.by, at: msg.at }), "You signed in again in another tab of this browser.");
     assert.equal(describeForceLogout({ reason: "something_new", message: "Server words." }), "Server words.");
   });
 

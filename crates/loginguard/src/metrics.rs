@@ -58,6 +58,8 @@ fn latency_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     sign_ins: Family<Labels, Counter>,
+    policy_outcomes: Family<Labels, Counter>,
+    eviction_tickets: Family<Labels, Counter>,
     revocations: Family<Labels, Counter>,
     kick_delivery: Histogram,
     sockets_dropped: Family<Labels, Counter>,
@@ -92,6 +94,18 @@ impl Metrics {
         let mut registry = Registry::with_prefix("loginguard");
         let sign_ins = Family::<Labels, Counter>::default();
         registry.register("sign_ins", "Sign-in attempts by result", sign_ins.clone());
+        let policy_outcomes = Family::<Labels, Counter>::default();
+        registry.register(
+            "sign_in_policy",
+            "Sign-ins with the right password by what the policy did: admitted, kicked_oldest, replaced, evicted_stale, asked, denied",
+            policy_outcomes.clone(),
+        );
+        let eviction_tickets = Family::<Labels, Counter>::default();
+        registry.register(
+            "eviction_tickets",
+            "Eviction tickets (on_limit = ask): issued, redeemed, and redemptions that came too late (expired)",
+            eviction_tickets.clone(),
+        );
         let revocations = Family::<Labels, Counter>::default();
         registry.register(
             "revocations",
@@ -197,6 +211,8 @@ impl Metrics {
         Metrics {
             registry,
             sign_ins,
+            policy_outcomes,
+            eviction_tickets,
             revocations,
             kick_delivery,
             sockets_dropped,
@@ -240,6 +256,21 @@ impl Metrics {
     /// Counts a sign-in with `result` (`ok`, `invalid_credentials`, ...).
     pub fn sign_in(&self, result: &'static str) {
         self.sign_ins.get_or_create(&vec![("result", result)]).inc();
+    }
+
+    /// A sign-in the policy decided: `admitted`, `kicked_oldest`,
+    /// `replaced`, `evicted_stale`, `asked` or `denied`.
+    pub fn policy_outcome(&self, outcome: &'static str) {
+        self.policy_outcomes
+            .get_or_create(&vec![("outcome", outcome)])
+            .inc();
+    }
+
+    /// An eviction ticket `issued`, `redeemed` or found `expired`.
+    pub fn eviction_ticket(&self, event: &'static str) {
+        self.eviction_tickets
+            .get_or_create(&vec![("event", event)])
+            .inc();
     }
 
     pub fn revoked(&self, reason: &'static str, n: usize) {

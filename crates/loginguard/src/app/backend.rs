@@ -14,7 +14,8 @@ use super::sign_in::{ClientMeta, NewSession, SignInService, SignedIn};
 use super::AppError;
 use crate::auth::{ApiKey, ApiKeys, Scope};
 use crate::domain::{
-    DeviceClass, DeviceName, Lookup, Origin, Reason, Session, SessionId, Token, Username,
+    ClientDeviceId, DeviceClass, DeviceName, Lookup, Origin, Reason, Session, SessionId, Token,
+    Username,
 };
 
 /// A session a backend asks for.
@@ -22,6 +23,7 @@ pub struct TrustedSignIn {
     pub subject: Username,
     pub device: Option<DeviceName>,
     pub device_class: Option<DeviceClass>,
+    pub device_id: Option<ClientDeviceId>,
     /// The end user's address and agent, as the backend saw them.
     pub meta: ClientMeta,
 }
@@ -53,6 +55,7 @@ impl BackendService {
                 username: req.subject,
                 device: req.device,
                 device_class: req.device_class,
+                device_id: req.device_id,
                 meta: req.meta,
                 origin: Origin::Backend,
                 password: None,

@@ -10,6 +10,13 @@ use crate::auth::AuthError;
 use crate::domain::{Millis, Session, Tombstone};
 use crate::store::StoreError;
 
+/// The eviction ticket of an `ask` refusal, shown once to the waiting client.
+#[derive(Debug)]
+pub struct EvictionOffer {
+    pub ticket: String,
+    pub expires_at: Millis,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Wrong user name or password; both answer alike.
@@ -18,9 +25,16 @@ pub enum AppError {
     /// Too many failed attempts from this IP or for this account.
     #[error("too many failed sign-in attempts")]
     RateLimited { retry_after: Duration },
-    /// `deny_new` refused the sign-in; these sessions hold the places.
+    /// `deny_new` or `ask` refused the sign-in; these sessions hold the
+    /// places. Under `ask`, `offer` is the eviction ticket.
     #[error("session limit reached")]
-    SessionLimitReached { active: Vec<Session> },
+    SessionLimitReached {
+        active: Vec<Session>,
+        offer: Option<EvictionOffer>,
+    },
+    /// An eviction ticket that is unknown, used, expired or malformed.
+    #[error("invalid eviction ticket")]
+    InvalidTicket,
     /// No token, or one that names no session.
     #[error("no live session for this token")]
     Unauthorized,

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::EvictionOffer;
 use super::reconcile::{end_outdated, outdated};
 use super::undo::UndoQueue;
 use super::AppError;
@@ -22,8 +23,9 @@ use crate::auth::{
     issue_token, Accounts, DeviceTokens, FailureLimiter, PasswordVerifier, Refusal, User,
 };
 use crate::domain::{
-    AccountKey, Clock, DeviceClass, DeviceName, DeviceToken, Lifetimes, OnLimit, Origin,
-    PasswordFingerprint, Policy, Session, SessionId, Token, Username,
+    AccountKey, ClientDeviceId, Clock, DeviceClass, DeviceName, DeviceToken, EvictionTicket,
+    Lifetimes, OnLimit, Origin, PasswordFingerprint, Policy, Session, SessionId, Token, Username,
+    TICKET_LIFETIME,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, SignInOutcome, SignInRequest, StoreError};
@@ -38,6 +40,11 @@ pub struct Credentials {
     pub username: Username,
     pub password: String,
     pub device: Option<DeviceName>,
+    /// `web`, `mobile`, ...; derived from the User-Agent when missing.
+    pub device_class: Option<DeviceClass>,
+    /// The client's own id for this device: a live session with the same id
+    /// is replaced rather than counted.
+    pub device_id: Option<ClientDeviceId>,
     /// The device token an earlier sign-in on this account gave the client.
     pub device_token: Option<DeviceToken>,
 }
@@ -51,13 +58,14 @@ pub struct ClientMeta {
 
 /// A successful sign-in: the new session, its token (shown once), the
 /// account from the users file (`None` for a trusted backend's subject),
-/// the sessions it pushed out, and for a password sign-in a fresh device
-/// token for the client to keep.
+/// the sessions it pushed out (and the one of the same device it replaced),
+/// and for a password sign-in a fresh device token for the client to keep.
 pub struct SignedIn {
     pub session: Session,
     pub token: Token,
     pub user: Option<User>,
     pub revoked: Vec<Session>,
+    pub replaced: Option<Box<Session>>,
     pub device_token: Option<DeviceToken>,
 }
 
@@ -67,6 +75,7 @@ pub(crate) struct NewSession {
     pub username: Username,
     pub device: Option<DeviceName>,
     pub device_class: Option<DeviceClass>,
+    pub device_id: Option<ClientDeviceId>,
     pub meta: ClientMeta,
     pub origin: Origin,
     pub password: Option<PasswordFingerprint>,
@@ -89,7 +98,7 @@ pub struct SignInService {
 impl SignInService {
     /// The policy for `username`: the global one with the overrides of its
     /// users-file entry, if it has one.
-    fn policy_for(&self, username: &Username) -> Policy {
+    pub(super) fn policy_for(&self, username: &Username) -> Policy {
         let users = self.accounts.current();
         let user = users.get(username);
         Policy {
@@ -99,6 +108,10 @@ impl SignInService {
             on_limit: user
                 .and_then(|u| u.on_limit)
                 .unwrap_or(self.policy.on_limit),
+            class_limits: user
+                .and_then(|u| u.class_limits.clone())
+                .unwrap_or_else(|| self.policy.class_limits.clone()),
+            stale_after: self.policy.stale_after,
         }
     }
 
@@ -168,7 +181,8 @@ impl SignInService {
         let new = NewSession {
             username: user.username.clone(),
             device: creds.device,
-            device_class: None,
+            device_class: creds.device_class,
+            device_id: creds.device_id,
             meta,
             origin: Origin::Password,
             password: Some(user.password_fingerprint()),
@@ -192,6 +206,7 @@ impl SignInService {
             session_id: token.session_id().clone(),
             device: DeviceName::given_or_derived(new.device, ua),
             device_class: Some(DeviceClass::given_or_derived(new.device_class, ua)),
+            device_id: new.device_id,
             ip: new.meta.ip,
             user_agent: Session::stored_user_agent(ua),
             created_at: now,
@@ -206,12 +221,20 @@ impl SignInService {
         let outcome = self
             .store_step(SignInRequest {
                 session: session.clone(),
-                policy,
+                policy: policy.clone(),
                 now,
             })
             .await?;
         match outcome {
-            SignInOutcome::Created { revoked } => {
+            SignInOutcome::Created { revoked, replaced } => {
+                self.metrics.policy_outcome(
+                    match (&replaced, revoked.is_empty(), policy.on_limit) {
+                        (Some(_), _, _) => "replaced",
+                        (None, true, _) => "admitted",
+                        (None, false, OnLimit::KickOldest) => "kicked_oldest",
+                        (None, false, OnLimit::DenyNew | OnLimit::Ask) => "evicted_stale",
+                    },
+                );
                 // A reload between the password check and the store write:
                 // its reconcile may have looked before this session existed.
                 if let Some(reason) = outdated(&self.accounts.current(), &session) {
@@ -220,19 +243,33 @@ impl SignInService {
                     return Err(AppError::InvalidCredentials);
                 }
                 let ids: Vec<&str> = revoked.iter().map(|s| s.session_id.as_str()).collect();
-                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), origin = ?session.origin, revoked = ?ids, "signed in");
+                let replaced_id = replaced.as_ref().map(|s| s.session_id.as_str());
+                tracing::info!(target: "audit", session_id = %session.session_id, device = session.device.as_str(), origin = ?session.origin, revoked = ?ids, replaced = ?replaced_id, "signed in");
                 Ok(SignedIn {
                     session,
                     token,
                     user,
                     revoked,
+                    replaced,
                     device_token,
                 })
             }
             SignInOutcome::Denied { active } => {
-                debug_assert_eq!(policy.on_limit, OnLimit::DenyNew);
-                tracing::info!(target: "audit", "sign-in refused: session limit reached");
-                Err(AppError::SessionLimitReached { active })
+                debug_assert_ne!(policy.on_limit, OnLimit::KickOldest);
+                // Under `ask` the store kept the ticket under this token's
+                // hash; the token itself never opens a session.
+                let offer = (policy.on_limit == OnLimit::Ask).then(|| EvictionOffer {
+                    ticket: EvictionTicket::of(token).expose().to_owned(),
+                    expires_at: now.plus(TICKET_LIFETIME),
+                });
+                if offer.is_some() {
+                    self.metrics.policy_outcome("asked");
+                    self.metrics.eviction_ticket("issued");
+                } else {
+                    self.metrics.policy_outcome("denied");
+                }
+                tracing::info!(target: "audit", asked = offer.is_some(), "sign-in refused: session limit reached");
+                Err(AppError::SessionLimitReached { active, offer })
             }
         }
     }
@@ -261,7 +298,10 @@ impl SignInService {
     async fn store_step(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let mut unconfirmed = UndoOnDrop {
             undo: &self.undo,
-            sign_in: Some((req.session.username.clone(), req.session.session_id.clone())),
+            sign_in: Some((
+                AccountKey::of(&req.session.username),
+                req.session.session_id.clone(),
+            )),
         };
         let mut waits = SIGN_IN_RETRY_WAITS.iter();
         loop {
@@ -285,21 +325,21 @@ impl SignInService {
 
 /// Queues the sign-in's undo when dropped while it still holds it: the store
 /// call failed, or the request was dropped (its client went away) mid-call.
-struct UndoOnDrop<'a> {
-    undo: &'a UndoQueue,
-    sign_in: Option<(Username, SessionId)>,
+pub(super) struct UndoOnDrop<'a> {
+    pub(super) undo: &'a UndoQueue,
+    pub(super) sign_in: Option<(AccountKey, SessionId)>,
 }
 
 impl Drop for UndoOnDrop<'_> {
     fn drop(&mut self) {
-        if let Some((username, id)) = self.sign_in.take() {
-            self.undo.push(username, id);
+        if let Some((account, id)) = self.sign_in.take() {
+            self.undo.push(account, id);
         }
     }
 }
 
 /// The `result` label of the sign-in counter.
-fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
+pub(super) fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
     use crate::auth::AuthError;
     match result {
         Ok(_) => "ok",
@@ -307,6 +347,7 @@ fn result_label<T>(result: &Result<T, AppError>) -> &'static str {
         Err(AppError::RateLimited { .. }) => "rate_limited",
         Err(AppError::Auth(AuthError::Busy)) => "busy",
         Err(AppError::SessionLimitReached { .. }) => "session_limit_reached",
+        Err(AppError::InvalidTicket) => "invalid_ticket",
         Err(AppError::Store(_)) => "store_error",
         Err(_) => "error",
     }
@@ -351,6 +392,12 @@ mod tests {
             std::fs::write(&self.file, users_file("changed")).unwrap();
             self.accounts.reload().unwrap();
             self.inner.sign_in(req).await
+        }
+        async fn redeem_ticket(
+            &self,
+            req: crate::store::RedeemRequest,
+        ) -> Result<crate::store::RedeemOutcome, StoreError> {
+            self.inner.redeem_ticket(req).await
         }
         async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
             self.inner.validate(token, now).await
@@ -458,6 +505,8 @@ mod tests {
             policy: Policy {
                 max_sessions: 1,
                 on_limit: OnLimit::KickOldest,
+                class_limits: Default::default(),
+                stale_after: None,
             },
             lifetimes: LIFE,
             store: Arc::new(ReloadDuringSignIn {
@@ -473,6 +522,8 @@ mod tests {
             username: Username::parse("alice").unwrap(),
             password: "before".into(),
             device: None,
+            device_class: None,
+            device_id: None,
             device_token: None,
         };
         let meta = ClientMeta {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{AccountKey, Clock, SessionId, Username};
+use crate::domain::{AccountKey, Clock, SessionId};
 use crate::store::{SessionStore, StoreError};
 
 /// Sign-ins waiting to be undone, at most. Past it one is dropped with an
@@ -24,8 +24,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A sign-in to undo: its account and the session id it would have created.
+/// (The account by its key: a ticket's redemption knows no more.)
 struct Unconfirmed {
-    username: Username,
+    account: AccountKey,
     id: SessionId,
 }
 
@@ -49,12 +50,12 @@ pub fn undo_queue(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> (UndoQ
 }
 
 impl UndoQueue {
-    /// Asks for the sign-in of `username` that would have created `id` to be undone.
-    pub fn push(&self, username: Username, id: SessionId) {
-        tracing::warn!(target: "audit", %username, session_id = %id, "sign-in not confirmed by the store; it will be undone");
-        if let Err(e) = self.tx.try_send(Unconfirmed { username, id }) {
-            let Unconfirmed { username, id } = e.into_inner();
-            tracing::error!(%username, session_id = %id, "undo queue full or stopped: this sign-in's session, if written, lives until its idle timeout");
+    /// Asks for the sign-in on `account` that would have created `id` to be undone.
+    pub fn push(&self, account: AccountKey, id: SessionId) {
+        tracing::warn!(target: "audit", session_id = %id, "sign-in not confirmed by the store; it will be undone");
+        if let Err(e) = self.tx.try_send(Unconfirmed { account, id }) {
+            let Unconfirmed { id, .. } = e.into_inner();
+            tracing::error!(session_id = %id, "undo queue full or stopped: this sign-in's session, if written, lives until its idle timeout");
         }
     }
 }
@@ -80,13 +81,13 @@ impl UndoWorker {
 
     /// Retries while the store is unreachable; false when shutdown came first.
     async fn undo(&self, sign_in: &Unconfirmed, shutdown: &CancellationToken) -> bool {
-        let account = AccountKey::of(&sign_in.username);
+        let account = &sign_in.account;
         let mut backoff = FIRST_BACKOFF;
         loop {
             let now = self.clock.now();
-            match self.store.undo_sign_in(&account, &sign_in.id, now).await {
+            match self.store.undo_sign_in(account, &sign_in.id, now).await {
                 Ok(ended) => {
-                    tracing::info!(target: "audit", username = %sign_in.username, session_id = %sign_in.id, ended, "sign-in undone");
+                    tracing::info!(target: "audit", session_id = %sign_in.id, ended, "sign-in undone");
                     return true;
                 }
                 Err(StoreError::Unavailable(_)) => {}

@@ -24,5 +24,5 @@ pub use device_token::DeviceTokens;
 pub use error::AuthError;
 pub use password::{hash_password, PasswordVerifier};
 pub use rate_limit::{FailureLimiter, RateLimits, Refusal, Ticket};
-pub use token::issue_token;
+pub use token::{issue_token, issue_token_on};
 pub use users::{DemoAccount, User, Users};

@@ -13,7 +13,7 @@ use argon2::password_hash::PasswordHash;
 use serde::Deserialize;
 
 use super::files;
-use crate::domain::{OnLimit, PasswordFingerprint, Username};
+use crate::domain::{ClassLimits, OnLimit, PasswordFingerprint, Username};
 
 // argon2id (m = 19 MiB, t = 2, p = 1) of the public demo passwords.
 const DEMO_USER1: &str =
@@ -35,6 +35,8 @@ pub struct User {
     pub max_sessions: Option<u32>,
     /// Overrides the global `on_limit` for this account.
     pub on_limit: Option<OnLimit>,
+    /// Overrides the global `--class-limits` (all of them) for this account.
+    pub class_limits: Option<ClassLimits>,
 }
 
 impl User {
@@ -106,6 +108,8 @@ struct UserEntry {
     admin: bool,
     max_sessions: Option<u32>,
     on_limit: Option<OnLimit>,
+    /// `class_limits = { web = 1, mobile = 2 }`; each at least 1.
+    class_limits: Option<ClassLimits>,
 }
 
 impl Users {
@@ -132,6 +136,7 @@ impl Users {
                 is_admin: e.admin,
                 max_sessions: e.max_sessions,
                 on_limit: e.on_limit,
+                class_limits: e.class_limits,
             };
             if by_name.insert(username, user).is_some() {
                 return Err(format!("{at}: duplicate username"));
@@ -153,6 +158,7 @@ impl Users {
                     is_admin: demo.is_admin,
                     max_sessions: None,
                     on_limit: None,
+                    class_limits: None,
                 };
                 (username, user)
             })
@@ -192,13 +198,24 @@ mod tests {
     #[test]
     fn parses_entries_with_overrides() {
         let text = format!(
-            "[[users]]\nusername = \"alice\"\nname = \"Alice\"\npassword_hash = \"{HASH}\"\nadmin = true\nmax_sessions = 3\non_limit = \"deny_new\"\n"
+            "[[users]]\nusername = \"alice\"\nname = \"Alice\"\npassword_hash = \"{HASH}\"\nadmin = true\nmax_sessions = 3\non_limit = \"deny_new\"\nclass_limits = {{ web = 1, mobile = 2 }}\n"
         );
         let users = Users::parse(&text).unwrap();
         let alice = users.get(&Username::parse("alice").unwrap()).unwrap();
         assert!(alice.is_admin);
         assert_eq!(alice.max_sessions, Some(3));
         assert_eq!(alice.on_limit, Some(OnLimit::DenyNew));
+        assert_eq!(
+            alice.class_limits,
+            Some(ClassLimits::parse("web=1,mobile=2").unwrap())
+        );
+        let zero = format!(
+            "[[users]]\nusername = \"a\"\npassword_hash = \"{HASH}\"\nclass_limits = {{ web = 0 }}\n"
+        );
+        assert!(
+            Users::parse(&zero).is_err(),
+            "a class limit of 0 is refused"
+        );
     }
 
     #[tokio::test]

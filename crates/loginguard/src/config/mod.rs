@@ -21,7 +21,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use secrecy::SecretString;
 
-use crate::domain::{Lifetimes, OnLimit, Policy};
+use crate::domain::{ClassLimits, Lifetimes, OnLimit, Policy};
 
 /// `loginguard serve`: the settings tree plus the file that may hold them.
 #[derive(Parser, Debug)]
@@ -203,9 +203,15 @@ pub struct SessionConfig {
     /// Live sessions per account.
     #[arg(long, env = "LOGINGUARD_MAX_SESSIONS", default_value = "1", value_parser = parse::at_least_one)]
     pub max_sessions: u32,
-    /// What a sign-in over the limit does: kick_oldest or deny_new.
+    /// What a sign-in over the limit does: kick_oldest, deny_new or ask (409 with an eviction ticket).
     #[arg(long, env = "LOGINGUARD_ON_LIMIT", default_value = "kick_oldest", value_parser = parse::on_limit)]
     pub on_limit: OnLimit,
+    /// Live sessions per device class within max-sessions, e.g. web=1,mobile=1 (classes not named share the total) [default: none].
+    #[arg(long, env = "LOGINGUARD_CLASS_LIMITS", default_value = "", hide_default_value = true, value_parser = parse::class_limits)]
+    pub class_limits: ClassLimits,
+    /// Under deny_new, a session unused this long does not block a sign-in: it is signed out to make room (0 = off).
+    #[arg(long, env = "LOGINGUARD_STALE_AFTER", default_value = "10m", value_parser = parse::duration_or_off)]
+    pub stale_after: Duration,
     /// A session unused this long expires.
     #[arg(long, env = "LOGINGUARD_IDLE_TIMEOUT", default_value = "30m", value_parser = parse::duration)]
     pub idle_timeout: Duration,
@@ -226,7 +232,18 @@ impl SessionConfig {
         Policy {
             max_sessions: self.max_sessions,
             on_limit: self.on_limit,
+            class_limits: self.class_limits.clone(),
+            stale_after: (!self.stale_after.is_zero())
+                .then(|| self.stale_after.max(self.never_stale_below())),
         }
+    }
+
+    /// The shortest `stale_after` in effect. A socket's messages move its
+    /// session's `last_seen_at` only every `touch_after` (once in the socket,
+    /// once more in the store), so a page that pings can look up to twice
+    /// that old; three times it, and such a page is never taken for stale.
+    fn never_stale_below(&self) -> Duration {
+        self.lifetimes().touch_after * 3
     }
 
     pub fn lifetimes(&self) -> Lifetimes {

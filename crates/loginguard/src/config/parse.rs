@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::CaBundle;
-use crate::domain::OnLimit;
+use crate::domain::{ClassLimits, OnLimit};
 
 /// The longest duration any setting takes: longer ones are surely typos, and
 /// would overflow the time arithmetic they feed.
@@ -27,6 +27,14 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
         return Err("must be at most 10 years".into());
     }
     Ok(d)
+}
+
+/// A duration, or `0` (zero) for off (`--stale-after`).
+pub fn duration_or_off(raw: &str) -> Result<Duration, String> {
+    if raw.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    duration(raw)
 }
 
 /// A duration of at least one second (the socket idle timer's resolution).
@@ -59,8 +67,14 @@ pub fn on_limit(raw: &str) -> Result<OnLimit, String> {
     match raw {
         "kick_oldest" => Ok(OnLimit::KickOldest),
         "deny_new" => Ok(OnLimit::DenyNew),
-        _ => Err("expected kick_oldest or deny_new".into()),
+        "ask" => Ok(OnLimit::Ask),
+        _ => Err("expected kick_oldest, deny_new or ask".into()),
     }
+}
+
+/// `web=1,mobile=1` (see `domain::ClassLimits`).
+pub fn class_limits(raw: &str) -> Result<ClassLimits, String> {
+    ClassLimits::parse(raw).map_err(|e| e.to_string())
 }
 
 /// `true`/`false` (also `1`/`0`, `yes`/`no`), for switches that env and the

@@ -215,3 +215,36 @@ fn sentinel_needs_a_master_and_excludes_the_other_stores() {
         assert!(Config::load(args.iter().copied()).is_err(), "{args:?}");
     }
 }
+
+#[test]
+fn class_limits_come_from_flag_env_or_file_and_refuse_zero() {
+    assert!(Config::defaults().session.class_limits.is_empty());
+    let c = Config::load(["--class-limits", "web=1,mobile=2"]).unwrap();
+    assert_eq!(c.session.class_limits.to_string(), "mobile=2,web=1");
+    assert_eq!(c.session.policy().class_limits, c.session.class_limits);
+    let (_dir, path) = file_with("class_limits = \"web=1\"\n");
+    let c = Config::load(["--config", &path]).unwrap();
+    assert_eq!(c.session.class_limits.to_string(), "web=1");
+    for bad in ["web=0", "web", "Web=1"] {
+        assert!(Config::load(["--class-limits", bad]).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn stale_after_defaults_to_ten_minutes_and_zero_turns_it_off() {
+    let c = Config::defaults();
+    assert_eq!(c.session.stale_after, Duration::from_secs(600));
+    assert_eq!(
+        c.session.policy().stale_after,
+        Some(Duration::from_secs(600))
+    );
+    let off = Config::load(["--stale-after", "0"]).unwrap();
+    assert_eq!(off.session.policy().stale_after, None);
+    // Never below three touch intervals: a pinging page must not look stale.
+    let short = Config::load(["--stale-after", "10s", "--touch-interval", "60s"]).unwrap();
+    assert_eq!(
+        short.session.policy().stale_after,
+        Some(Duration::from_secs(180))
+    );
+    assert!(Config::load(["--stale-after", "soon"]).is_err());
+}

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::clock::Millis;
-use super::policy::{decide, Decision, Policy};
+use super::policy::{decide_choosing, Decision, Policy};
 use super::reason::{Actor, Reason, Tombstone};
 use super::session::{Lifetimes, Session, SessionId};
 use super::token::TokenHash;
@@ -31,9 +31,15 @@ pub struct Account {
 /// What a sign-in did.
 #[derive(Debug)]
 pub enum SignInDecision {
-    /// The new session is live; `evicted` lost to it (oldest first).
-    Admitted { evicted: Vec<Session> },
-    /// Refused by `deny_new`; `live` are the sessions holding the places.
+    /// The new session is live; `evicted` lost to it (oldest first,
+    /// `duplicate_login`), or it took the place of `replaced` (the same
+    /// device, `replaced`).
+    Admitted {
+        evicted: Vec<Session>,
+        replaced: Option<Box<Session>>,
+    },
+    /// Refused by `deny_new`; `live` are the sessions holding the places
+    /// (the ones whose removal would make room).
     Denied { live: Vec<Session> },
 }
 
@@ -68,14 +74,39 @@ impl Account {
         now: Millis,
         idle: Duration,
     ) -> SignInDecision {
+        self.sign_in_choosing(new, policy, now, idle, None)
+    }
+
+    /// `sign_in` for an eviction ticket's redemption: only `chosen` may be
+    /// signed out (`domain::decide_choosing`).
+    pub fn sign_in_choosing(
+        &mut self,
+        new: Session,
+        policy: Policy,
+        now: Millis,
+        idle: Duration,
+        chosen: Option<&SessionId>,
+    ) -> SignInDecision {
         self.sessions.sort_by(Session::age_order);
-        match decide(self.sessions.len(), policy) {
-            Decision::Deny => SignInDecision::Denied {
-                live: self.sessions.clone(),
+        let by = Actor::of(&new, now);
+        match decide_choosing(&self.sessions, &new, &policy, now, chosen) {
+            Decision::Deny { blocking } => SignInDecision::Denied {
+                live: blocking.iter().map(|&i| self.sessions[i].clone()).collect(),
             },
+            Decision::Replace(i) => {
+                let old = self.sessions.remove(i);
+                self.bury(old.clone(), Reason::Replaced, Some(by), now, idle);
+                self.sessions.push(new);
+                SignInDecision::Admitted {
+                    evicted: Vec::new(),
+                    replaced: Some(Box::new(old)),
+                }
+            }
             Decision::Admit { evict } => {
-                let by = Actor::of(&new, now);
-                let losers: Vec<Session> = self.sessions.drain(..evict).collect();
+                let losers: Vec<Session> =
+                    evict.iter().map(|&i| self.sessions[i].clone()).collect();
+                self.sessions
+                    .retain(|s| !losers.iter().any(|l| l.session_id == s.session_id));
                 for s in &losers {
                     self.bury(
                         s.clone(),
@@ -86,7 +117,10 @@ impl Account {
                     );
                 }
                 self.sessions.push(new);
-                SignInDecision::Admitted { evicted: losers }
+                SignInDecision::Admitted {
+                    evicted: losers,
+                    replaced: None,
+                }
             }
         }
     }
@@ -221,6 +255,8 @@ mod tests {
         Policy {
             max_sessions: max,
             on_limit: OnLimit::KickOldest,
+            class_limits: Default::default(),
+            stale_after: None,
         }
     }
 
@@ -230,7 +266,7 @@ mod tests {
         let (s1, t1) = session(1, 1000);
         let (s2, _) = session(2, 2000);
         a.sign_in(s1.clone(), kick_oldest(1), Millis(1000), LIFE.idle);
-        let SignInDecision::Admitted { evicted } =
+        let SignInDecision::Admitted { evicted, .. } =
             a.sign_in(s2, kick_oldest(1), Millis(2000), LIFE.idle)
         else {
             panic!("admitted expected")

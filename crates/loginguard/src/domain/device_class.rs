@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// 1–32 characters of `[a-z0-9_-]`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(example = "web")]
 pub struct DeviceClass(String);
@@ -25,7 +25,8 @@ pub enum DeviceTagError {
     Id,
 }
 
-/// User-Agent words that name a phone or a tablet.
+/// User-Agent words that name a phone or a tablet. `sign_in.lua` keeps the
+/// same list, for records stored before classes existed.
 const MOBILE_MARKERS: [&str; 9] = [
     "Mobile",
     "Android",
@@ -81,8 +82,10 @@ impl From<DeviceClass> for String {
 }
 
 /// 8–64 characters of `[A-Za-z0-9_-]`: a client's random id for itself. It
-/// is a convenience, not a secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// is a convenience, not a secret. Kept with the session (a sign-in from the
+/// same id replaces it) and never shown.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ClientDeviceId(String);
 
 impl ClientDeviceId {
@@ -100,6 +103,19 @@ impl ClientDeviceId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for ClientDeviceId {
+    type Error = DeviceTagError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        ClientDeviceId::parse(&s)
+    }
+}
+
+impl From<ClientDeviceId> for String {
+    fn from(d: ClientDeviceId) -> String {
+        d.0
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod account;
 mod audit;
+mod class_limits;
 mod clock;
 mod device;
 mod device_class;
@@ -22,12 +23,14 @@ mod provenance;
 mod reason;
 mod session;
 mod text;
+mod ticket;
 mod token;
 mod username;
 mod webhook;
 
 pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
 pub use audit::{AuditEntry, AuditId, AuditKind, AuditRecord, MalformedAuditId};
+pub use class_limits::{ClassLimits, ClassLimitsError};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use device::DeviceName;
 pub use device_class::{ClientDeviceId, DeviceClass, DeviceTagError};
@@ -35,10 +38,11 @@ pub use device_token::{
     DeviceId, DeviceToken, MalformedDeviceToken, DEVICE_ID_BYTES, DEVICE_MAC_BYTES,
 };
 pub use failures::{Admission, FailureWindow, FAILURE_WINDOW};
-pub use policy::{decide, Decision, OnLimit, Policy};
+pub use policy::{decide, decide_choosing, Decision, OnLimit, Policy};
 pub use provenance::{Origin, PasswordFingerprint};
 pub use reason::{Actor, Reason, Tombstone};
 pub use session::{Lifetimes, Session, SessionId};
+pub use ticket::{EvictionTicket, FreshSession, MalformedTicket, PendingSignIn, TICKET_LIFETIME};
 pub use token::{AccountKey, Token, TokenHash};
 pub use username::Username;
 pub use webhook::{RetrySchedule, WebhookBody, WebhookData, WebhookEvent};

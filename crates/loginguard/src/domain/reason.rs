@@ -27,10 +27,12 @@ pub enum Reason {
     AccountRemoved,
     /// A trusted backend ended it (`/api/v1`).
     RevokedByApp,
+    /// The same device (`device_id`) signed in again and took its place.
+    Replaced,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::DuplicateLogin,
         Reason::Logout,
         Reason::RevokedByUser,
@@ -39,6 +41,7 @@ impl Reason {
         Reason::PasswordChanged,
         Reason::AccountRemoved,
         Reason::RevokedByApp,
+        Reason::Replaced,
     ];
 
     /// The wire name (`duplicate_login`, ...).
@@ -52,6 +55,7 @@ impl Reason {
             Reason::PasswordChanged => "password_changed",
             Reason::AccountRemoved => "account_removed",
             Reason::RevokedByApp => "revoked_by_app",
+            Reason::Replaced => "replaced",
         }
     }
 
@@ -74,6 +78,7 @@ impl Reason {
             }
             Reason::AccountRemoved => "You were signed out because your account was removed.",
             Reason::RevokedByApp => "The application signed you out.",
+            Reason::Replaced => "You signed in again on this device, in another tab or window.",
         }
     }
 }

@@ -4,7 +4,7 @@
 //! single place that decides whether a session has expired, idle or absolute.
 //! The Redis scripts store the same record as JSON with the same short field
 //! names, which is why the serde names here are terse and must not change.
-//! Fields added later (`o`, `pw`, `dc`) have defaults, so older records still load.
+//! Fields added later (`o`, `pw`, `dc`, `di`) have defaults, so older records still load.
 
 use std::fmt;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::clock::Millis;
 use super::device::DeviceName;
-use super::device_class::DeviceClass;
+use super::device_class::{ClientDeviceId, DeviceClass};
 use super::provenance::{Origin, PasswordFingerprint};
 use super::token::TokenHash;
 use super::username::Username;
@@ -114,6 +114,10 @@ pub struct Session {
     /// (see `class`).
     #[serde(rename = "dc", default, skip_serializing_if = "Option::is_none")]
     pub device_class: Option<DeviceClass>,
+    /// The client's own id for its device (`device_id`): a sign-in from the
+    /// same id replaces this session. Never shown.
+    #[serde(rename = "di", default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<ClientDeviceId>,
 }
 
 impl Session {
@@ -190,6 +194,7 @@ impl Session {
             origin: Origin::Password,
             password: Some(PasswordFingerprint::of("sample")),
             device_class: Some(DeviceClass::parse("web").expect("valid class")),
+            device_id: None,
         };
         (session, token)
     }

@@ -26,13 +26,17 @@ use crate::domain::{Actor, Reason, SessionId, Username};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum StoreEvent {
-    /// A session was created; `revoked` lost to it (reason `duplicate_login`).
+    /// A session was created; `revoked` lost to it (reason
+    /// `duplicate_login`), or it took the place of `replaced` (the same
+    /// device signing in again, reason `replaced`).
     SignedIn {
         #[serde(rename = "u")]
         username: Username,
         id: SessionId,
         #[serde(default)]
         revoked: Vec<SessionId>,
+        #[serde(rename = "rp", default, skip_serializing_if = "Option::is_none")]
+        replaced: Option<SessionId>,
         by: Actor,
     },
     /// Sessions ended for `reason`.

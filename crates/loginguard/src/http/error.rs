@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::views::{ErrorCode, ErrorDetails, ErrorView};
-use crate::app::AppError;
+use crate::app::{AppError, EvictionOffer};
 use crate::auth::AuthError;
 use crate::domain::{Millis, Session, Tombstone};
 use crate::store::StoreError;
@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 400: malformed JSON, missing or over-long field, wrong type.
     #[error("{0}")]
     BadRequest(String),
+    /// 400: an eviction ticket that is unknown, used, expired or malformed.
+    #[error("invalid or expired eviction ticket")]
+    InvalidTicket,
     /// 415: a body that is neither JSON nor (for sign-in) form-encoded.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -53,9 +56,13 @@ pub enum ApiError {
     /// 408: the request took too long (a body trickled in, for example).
     #[error("request timed out")]
     RequestTimeout,
-    /// 409: `deny_new` and the limit is reached.
+    /// 409: `deny_new` or `ask` and the limit is reached (with the
+    /// eviction ticket under `ask`).
     #[error("session limit reached")]
-    SessionLimitReached { active: Vec<Session> },
+    SessionLimitReached {
+        active: Vec<Session>,
+        offer: Option<EvictionOffer>,
+    },
     /// 413: body over 16 KiB.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -79,7 +86,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::InvalidTicket => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::InvalidCredentials
             | ApiError::Unauthorized
@@ -102,6 +109,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::InvalidTicket => ErrorCode::InvalidTicket,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
@@ -135,7 +143,9 @@ impl ApiError {
         match self {
             ApiError::SessionRevoked(t) => ErrorDetails::revoked(t),
             ApiError::SessionExpired { revoked_at } => ErrorDetails::expired(*revoked_at),
-            ApiError::SessionLimitReached { active } => ErrorDetails::limit(active),
+            ApiError::SessionLimitReached { active, offer } => {
+                ErrorDetails::limit(active, offer.as_ref())
+            }
             _ => ErrorDetails::default(),
         }
     }
@@ -157,7 +167,10 @@ impl From<AppError> for ApiError {
         match e {
             AppError::InvalidCredentials => ApiError::InvalidCredentials,
             AppError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
-            AppError::SessionLimitReached { active } => ApiError::SessionLimitReached { active },
+            AppError::SessionLimitReached { active, offer } => {
+                ApiError::SessionLimitReached { active, offer }
+            }
+            AppError::InvalidTicket => ApiError::InvalidTicket,
             AppError::Unauthorized => ApiError::Unauthorized,
             AppError::SessionRevoked(t) => ApiError::SessionRevoked(t),
             AppError::SessionExpired { revoked_at } => ApiError::SessionExpired { revoked_at },
@@ -225,6 +238,7 @@ mod tests {
     fn every_variant_matches_the_protocol_table() {
         let table: Vec<(ApiError, u16, &str)> = vec![
             (ApiError::BadRequest("x".into()), 400, "bad_request"),
+            (ApiError::InvalidTicket, 400, "invalid_ticket"),
             (
                 ApiError::UnsupportedMediaType,
                 415,
@@ -260,7 +274,10 @@ mod tests {
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
             (ApiError::RequestTimeout, 408, "request_timeout"),
             (
-                ApiError::SessionLimitReached { active: vec![] },
+                ApiError::SessionLimitReached {
+                    active: vec![],
+                    offer: None,
+                },
                 409,
                 "session_limit_reached",
             ),

@@ -1,9 +1,10 @@
 //! Extractors: where raw HTTP becomes parsed, trusted values.
 //!
 //! `ApiJson` (every JSON body), `LoginBody` (JSON or form, parsed into
-//! `Credentials`, an optional device token included), `Meta` (client IP and
-//! User-Agent), `Authenticated` (bearer token, or in cookie mode the cookie
-//! -> live session, or the exact 401, through `app::SessionService`),
+//! `Credentials`, optional device class, device id and device token
+//! included), `Meta` (client IP and User-Agent), `Authenticated` (bearer
+//! token, or in cookie mode the cookie -> live session, or the exact 401,
+//! through `app::SessionService`),
 //! `Admin` and `SessionIdPath`. Every failure is an `ApiError`, so handlers
 //! never see malformed input.
 
@@ -28,7 +29,9 @@ use super::state::{ClientIpRule, OriginRule};
 use super::ApiError;
 use crate::app::{ClientMeta, Credentials, SessionService};
 use crate::domain::json;
-use crate::domain::{DeviceName, DeviceToken, Session, SessionId, Token, Username};
+use crate::domain::{
+    ClientDeviceId, DeviceClass, DeviceName, DeviceToken, Session, SessionId, Token, Username,
+};
 
 /// Longest password accepted, in bytes.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -47,6 +50,16 @@ pub(super) struct LoginFields {
     #[serde(default)]
     #[schema(max_length = 64, example = "Chrome on PC2")]
     device: Option<String>,
+    /// The device's class (`web`, `mobile` or the client's own); missing or
+    /// empty: derived from the User-Agent.
+    #[serde(default)]
+    #[schema(max_length = 32, pattern = "^[a-z0-9_-]*$", example = "web")]
+    device_class: Option<String>,
+    /// The client's own random label for this device: signing in again
+    /// with it replaces this device's session (reason `replaced`).
+    #[serde(default)]
+    #[schema(max_length = 64, pattern = "^([A-Za-z0-9_-]{8,64})?$")]
+    device_id: Option<String>,
     /// The `device_token` of this device's last sign-in on the account.
     #[serde(default)]
     device_token: Option<String>,
@@ -54,12 +67,23 @@ pub(super) struct LoginFields {
 
 impl FromForm for LoginFields {
     fn from_form(body: &[u8]) -> Result<Self, ApiError> {
-        let [username, password, device, device_token] =
-            form_fields(body, ["username", "password", "device", "device_token"])?;
+        let [username, password, device, device_class, device_id, device_token] = form_fields(
+            body,
+            [
+                "username",
+                "password",
+                "device",
+                "device_class",
+                "device_id",
+                "device_token",
+            ],
+        )?;
         Ok(LoginFields {
             username: username.ok_or_else(|| bad_form("missing username"))?,
             password: password.ok_or_else(|| bad_form("missing password"))?,
             device,
+            device_class,
+            device_id,
             device_token,
         })
     }
@@ -127,7 +151,19 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
             .map(|d| DeviceName::parse(&d))
             .transpose()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        // Empty is absent, as for `device`: a plain form may send the field blank.
+        // Empty is absent, as for `device`: a plain form may send a field blank.
+        let device_class = fields
+            .device_class
+            .filter(|c| !c.is_empty())
+            .map(|c| DeviceClass::parse(&c))
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let device_id = fields
+            .device_id
+            .filter(|d| !d.is_empty())
+            .map(|d| ClientDeviceId::parse(&d))
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let device_token = fields
             .device_token
             .filter(|t| !t.is_empty())
@@ -138,6 +174,8 @@ impl<S: Send + Sync> FromRequest<S> for LoginBody {
             username,
             password,
             device,
+            device_class,
+            device_id,
             device_token,
         }))
     }

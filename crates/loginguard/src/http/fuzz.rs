@@ -218,6 +218,7 @@ proptest! {
             origin: Default::default(),
             password: None,
             device_class: None,
+            device_id: None,
         };
         let cursor = Cursor::after(&session);
         let page = PageRequest::parse(Some(&cursor.encode()), None).expect("its own cursor");

@@ -1,4 +1,5 @@
-//! Sign-in and sign-out: `POST /api/auth/login`, `POST /api/auth/logout`.
+//! Sign-in and sign-out: `POST /api/auth/login`, `POST /api/auth/logout`,
+//! and `POST /api/auth/login/evict` (an `ask` refusal's eviction ticket).
 //!
 //! In cookie mode sign-in also sets the cookie (unless the request comes
 //! from a page whose origin we do not trust: a foreign page must not sign a
@@ -14,19 +15,24 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cookie::CookieRule;
-use super::extract::{Authenticated, LoginBody, LoginFields, Meta};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, Authenticated, LoginBody, LoginFields, Meta};
 use super::responses::{
-    Always, BadRequest, Forbidden, InvalidCredentials, LimitReached, NoSession, RateLimited,
-    StoreUnavailable, UnsupportedMediaType,
+    Always, BadRequest, BadTicket, Forbidden, InvalidCredentials, LimitReached, NoSession,
+    NotFound, RateLimited, StoreUnavailable, UnsupportedMediaType,
 };
 use super::state::{AppState, OriginRule};
 use super::views::SignInView;
 use super::ApiError;
-use crate::app::{SessionService, SignInService};
+use crate::app::{SessionService, SignInService, SignedIn};
+use crate::domain::{EvictionTicket, SessionId};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
+        .routes(routes!(evict))
         .routes(routes!(logout))
 }
 
@@ -61,15 +67,72 @@ async fn login(
     LoginBody(creds): LoginBody,
 ) -> Result<(SetCookie, Json<SignInView>), ApiError> {
     let signed = service.sign_in(creds, meta).await?;
-    let cookie = match cookies.origin_trusted(&headers, &origins) {
+    Ok((
+        signed_in_cookie(&cookies, &origins, &headers, &signed),
+        Json(signed.into()),
+    ))
+}
+
+/// In cookie mode, the cookie of a new session, unless the request comes
+/// from a page whose origin we do not trust.
+fn signed_in_cookie(
+    cookies: &CookieRule,
+    origins: &OriginRule,
+    headers: &HeaderMap,
+    signed: &SignedIn,
+) -> SetCookie {
+    let cookie = match cookies.origin_trusted(headers, origins) {
         Some(false) => None,
         Some(true) | None => {
             let life = signed.session.expires_at.since(signed.session.created_at);
             cookies.set(&signed.token, std::time::Duration::from_millis(life))
         }
     };
-    let set_cookie = AppendHeaders(cookie.map(|v| (header::SET_COOKIE, v)));
-    Ok((set_cookie, Json(signed.into())))
+    AppendHeaders(cookie.map(|v| (header::SET_COOKIE, v)))
+}
+
+/// The body of `POST /api/auth/login/evict` (`EvictRequest` in the
+/// OpenAPI document).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = EvictRequest)]
+struct EvictFields {
+    /// The `eviction_ticket` of the `ask` refusal (409).
+    ticket: String,
+    /// One of the sessions that refusal offered in `active_sessions`.
+    #[schema(example = "s_2b9f0c1e4a6d8b3f5e7a9c1d3b5f7a9e")]
+    session_id: String,
+}
+
+/// Under `on_limit = ask`, sign the chosen one of the offered sessions out
+/// (reason `duplicate_login`) and the refused device in, in one step. The
+/// answer is a sign-in's; the ticket works once, on any instance, for 120 s.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login/evict",
+    operation_id = "sign_in_by_eviction",
+    tag = "auth",
+    request_body(content((EvictFields = "application/json"))),
+    responses(
+        (status = 200, body = SignInView, description = "Signed in; the chosen session is signed out",
+            headers(("Set-Cookie" = String, description = "In cookie mode: the session's cookie"))),
+        BadTicket, InvalidCredentials, NotFound, LimitReached, UnsupportedMediaType,
+        StoreUnavailable, Always,
+    ),
+)]
+async fn evict(
+    State(service): State<Arc<SignInService>>,
+    State(cookies): State<CookieRule>,
+    State(origins): State<OriginRule>,
+    headers: HeaderMap,
+    ApiJson(fields): ApiJson<EvictFields>,
+) -> Result<(SetCookie, Json<SignInView>), ApiError> {
+    let ticket = EvictionTicket::parse(&fields.ticket).map_err(|_| ApiError::InvalidTicket)?;
+    let chosen = SessionId::parse(&fields.session_id).map_err(|_| ApiError::NotFound)?;
+    let signed = service.evict(&ticket, chosen).await?;
+    Ok((
+        signed_in_cookie(&cookies, &origins, &headers, &signed),
+        Json(signed.into()),
+    ))
 }
 
 /// Sign out: ends the caller's session (reason `logout`); its sockets are

@@ -46,6 +46,10 @@ errors! {
     /// ill-formed field, a value out of range.
     BadRequest = 400;
 
+    /// 400 `invalid_ticket`: the eviction ticket is unknown, used, expired or
+    /// malformed; `bad_request`: a malformed body.
+    BadTicket = 400;
+
     /// 401 `unauthorized` (no token, or not one of ours), `session_revoked`
     /// (adds `reason`, `revoked_at`, `by`) or `session_expired` (adds `reason`,
     /// `revoked_at`).
@@ -66,8 +70,9 @@ errors! {
     /// 404 `not_found`: no such session among those the caller may see.
     NotFound = 404;
 
-    /// 409 `session_limit_reached`: the `deny_new` policy and no room; adds
-    /// `active_sessions`.
+    /// 409 `session_limit_reached`: `on_limit` is `deny_new` or `ask` and
+    /// there is no room; adds `active_sessions` and, under `ask`,
+    /// `eviction_ticket` and `ticket_expires_at`.
     LimitReached = 409;
 
     /// 415 `unsupported_media_type`: the body is not of a type this endpoint

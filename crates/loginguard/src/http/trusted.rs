@@ -112,9 +112,8 @@ impl<S: Send + Sync> FromRequest<S> for SessionRequest {
             .as_deref()
             .map(DeviceClass::parse)
             .transpose();
-        // Checked like every other field; the replace-by-device rule that
-        // uses it comes with the policy work (see docs/protocol-notes.md).
-        f.device_id
+        let device_id = f
+            .device_id
             .as_deref()
             .map(ClientDeviceId::parse)
             .transpose()
@@ -130,6 +129,7 @@ impl<S: Send + Sync> FromRequest<S> for SessionRequest {
             subject,
             device: device.map_err(bad_request)?,
             device_class: device_class.map_err(bad_request)?,
+            device_id,
             meta: ClientMeta {
                 ip,
                 user_agent: f.user_agent,

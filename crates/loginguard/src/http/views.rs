@@ -11,7 +11,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::{AdminPage, CurrentSession, ListedSession, SignedIn};
+use crate::app::{AdminPage, CurrentSession, EvictionOffer, ListedSession, SignedIn};
 use crate::auth::User;
 use crate::domain::{
     AuditEntry, AuditKind, DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone,
@@ -217,6 +217,10 @@ pub struct SignInView {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub expires_at: String,
+    /// The new session as every list shows it (`device_class` included).
+    pub session: SessionView,
+    /// Pushed out by this sign-in: the sessions the policy evicted, and the
+    /// one of the same device it replaced.
     pub revoked_sessions: Vec<RevokedView>,
     /// For the client to keep and send with its next sign-in on this account
     /// (see `auth::DeviceTokens`); not a credential. Password sign-ins only.
@@ -256,9 +260,11 @@ impl From<SignedIn> for SignInView {
             user,
             created_at: s.session.created_at.to_rfc3339(),
             expires_at: s.session.expires_at.to_rfc3339(),
+            session: SessionView::of(&s.session, s.user.as_ref()),
             revoked_sessions: s
                 .revoked
                 .iter()
+                .chain(s.replaced.as_deref())
                 .map(|r| RevokedView {
                     session_id: r.session_id.clone(),
                     device: r.device.as_str().to_owned(),
@@ -366,6 +372,7 @@ struct ErrorBody {
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
+    InvalidTicket,
     UnsupportedMediaType,
     InvalidCredentials,
     Unauthorized,
@@ -415,6 +422,15 @@ pub struct ErrorDetails {
     /// `session_limit_reached`: the sessions holding the places.
     #[serde(skip_serializing_if = "Option::is_none")]
     active_sessions: Option<Vec<ActiveSessionView>>,
+    /// `session_limit_reached` under `on_limit = ask`: the single-use
+    /// ticket for `POST /api/auth/login/evict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eviction_ticket: Option<String>,
+    /// `session_limit_reached` under `on_limit = ask`: when the ticket stops
+    /// working.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    ticket_expires_at: Option<String>,
 }
 
 impl ErrorDetails {
@@ -423,7 +439,7 @@ impl ErrorDetails {
             reason: Some(t.reason),
             revoked_at: Some(t.revoked_at.to_rfc3339()),
             by: Some(t.by.as_ref().map(ActorView::from)),
-            active_sessions: None,
+            ..ErrorDetails::default()
         }
     }
 
@@ -435,9 +451,11 @@ impl ErrorDetails {
         }
     }
 
-    pub fn limit(active: &[Session]) -> Self {
+    pub fn limit(active: &[Session], offer: Option<&EvictionOffer>) -> Self {
         ErrorDetails {
             active_sessions: Some(active.iter().map(ActiveSessionView::from).collect()),
+            eviction_ticket: offer.map(|o| o.ticket.clone()),
+            ticket_expires_at: offer.map(|o| o.expires_at.to_rfc3339()),
             ..ErrorDetails::default()
         }
     }
@@ -448,6 +466,7 @@ impl ErrorDetails {
 pub struct ActiveSessionView {
     pub session_id: SessionId,
     pub device: String,
+    pub device_class: DeviceClass,
     pub ip: String,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -460,6 +479,7 @@ impl From<&Session> for ActiveSessionView {
         ActiveSessionView {
             session_id: s.session_id.clone(),
             device: s.device.as_str().to_owned(),
+            device_class: s.class(),
             ip: s.ip.clone(),
             created_at: s.created_at.to_rfc3339(),
             last_seen_at: s.last_seen_at.to_rfc3339(),

@@ -22,14 +22,20 @@ use parking_lot::Mutex;
 use super::audit::{AuditLog, AuditPage, AuditQuery, AuditSettings};
 use super::memory_outbox::{EventFeed, FeedPage};
 use super::replies::{Replies, RequestId};
-use super::{SessionStore, SignInOutcome, SignInRequest, StoreError};
+use super::{RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
     Account, AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup,
-    Millis, Policy, Reason, Session, SessionId, SignInDecision, Token, Username,
+    Millis, OnLimit, PendingSignIn, Policy, Reason, Session, SessionId, SignInDecision, Token,
+    Username,
 };
 use crate::events::{LocalBus, StoreEvent};
 
 const SHARDS: usize = 64;
+
+/// How long a ticket is kept past its end, so a late redemption is told
+/// (and counted) as expired rather than unknown. `sign_in.lua` keeps its
+/// ticket keys as long.
+const TICKET_KEPT_AFTER_EXPIRY: Duration = Duration::from_secs(60);
 
 /// In-process store; cheap to clone.
 #[derive(Clone)]
@@ -79,30 +85,87 @@ impl Change {
 #[derive(Clone)]
 enum SignInAnswer {
     Outcome(SignInOutcome),
+    /// A ticket's redemption (it creates a session like a sign-in).
+    Redeemed(RedeemOutcome),
     /// `undo_sign_in` gave it up; `ended` tells whether that ended its session.
     Undone {
         ended: bool,
     },
 }
 
-/// One account and the answers its recent requests were given.
+/// One account, the answers its recent requests were given and its
+/// eviction tickets (by token hash).
 #[derive(Default)]
 struct Held {
     account: Account,
     sign_ins: Replies<SignInAnswer>,
     revokes: Replies<Vec<Session>>,
+    tickets: HashMap<String, PendingSignIn>,
 }
 
 impl Held {
     fn is_empty(&self) -> bool {
-        self.account.is_empty() && self.sign_ins.is_empty() && self.revokes.is_empty()
+        self.account.is_empty()
+            && self.sign_ins.is_empty()
+            && self.revokes.is_empty()
+            && self.tickets.is_empty()
     }
 
-    /// Forgets tombstones and answers nobody can ask for any more.
+    /// Forgets tombstones, tickets and answers nobody can use any more.
     fn forget_stale(&mut self, now: Millis) {
         self.account.forget_stale_tombstones(now);
         self.sign_ins.forget_stale(now);
         self.revokes.forget_stale(now);
+        self.tickets
+            .retain(|_, t| t.expires_at.plus(TICKET_KEPT_AFTER_EXPIRY) > now);
+    }
+
+    /// Redeems a ticket (see `SessionStore::redeem_ticket`).
+    fn redeem(
+        &mut self,
+        req: RedeemRequest,
+        idle: Duration,
+        instance: &str,
+    ) -> (RedeemOutcome, Change) {
+        let key = req.ticket.as_str();
+        let Some(pending) = self.tickets.get(key) else {
+            return (RedeemOutcome::InvalidTicket, Change::default());
+        };
+        if pending.expires_at <= req.now {
+            return (RedeemOutcome::ExpiredTicket, Change::default());
+        }
+        if !pending.offered.contains(&req.chosen) {
+            return (RedeemOutcome::NotOffered, Change::default());
+        }
+        let new = pending.admit(req.fresh, req.now);
+        let policy = pending.policy();
+        let (outcome, change) = admit(
+            &mut self.account,
+            new.clone(),
+            policy,
+            req.now,
+            idle,
+            Some(&req.chosen),
+            instance,
+        );
+        match outcome {
+            SignInOutcome::Created {
+                mut revoked,
+                replaced,
+            } => {
+                self.tickets.remove(key);
+                revoked.extend(replaced.map(|b| *b));
+                let created = RedeemOutcome::Created {
+                    session: Box::new(new),
+                    revoked,
+                };
+                (created, change)
+            }
+            // Nothing changed: neither `login_blocked` nor `denied` again.
+            SignInOutcome::Denied { active } => {
+                (RedeemOutcome::Denied { active }, Change::default())
+            }
+        }
     }
 }
 
@@ -222,15 +285,16 @@ impl EventFeed for MemoryStore {
     }
 }
 
-/// Applies the policy to `new` on `account`: the outcome, its event and its
-/// audit entries (the sessions pushed out, then the sign-in, as the scripts
-/// write them).
+/// Applies the policy to `new` on `account` (only `chosen` may go, when
+/// given): the outcome, its event and its audit entries (the sessions pushed
+/// out, the replaced one, then the sign-in, as the scripts write them).
 fn admit(
     account: &mut Account,
     new: Session,
     policy: Policy,
     now: Millis,
     idle: Duration,
+    chosen: Option<&SessionId>,
     instance: &str,
 ) -> (SignInOutcome, Change) {
     let by = Actor::of(&new, now);
@@ -238,26 +302,33 @@ fn admit(
     let id = new.session_id.clone();
     let created = AuditRecord::signed_in(&new, now, instance);
     let denied = AuditRecord::denied(&new, now, instance);
-    match account.sign_in(new, policy, now, idle) {
-        SignInDecision::Admitted { evicted } => {
+    match account.sign_in_choosing(new, policy, now, idle, chosen) {
+        SignInDecision::Admitted { evicted, replaced } => {
+            let ended = |s: &Session, reason| {
+                AuditRecord::ended(s, reason, Some(by.clone()), now, instance)
+            };
             let mut audit: Vec<AuditRecord> = evicted
                 .iter()
-                .map(|s| {
-                    AuditRecord::ended(s, Reason::DuplicateLogin, Some(by.clone()), now, instance)
-                })
+                .map(|s| ended(s, Reason::DuplicateLogin))
+                .chain(replaced.iter().map(|s| ended(s, Reason::Replaced)))
                 .collect();
             audit.push(created);
             let event = StoreEvent::SignedIn {
                 username,
                 id,
                 revoked: evicted.iter().map(|s| s.session_id.clone()).collect(),
+                replaced: replaced.as_ref().map(|s| s.session_id.clone()),
                 by,
+            };
+            let outcome = SignInOutcome::Created {
+                revoked: evicted,
+                replaced,
             };
             let change = Change {
                 event: Some(event),
                 audit,
             };
-            (SignInOutcome::Created { revoked: evicted }, change)
+            (outcome, change)
         }
         SignInDecision::Denied { live } => (
             SignInOutcome::Denied { active: live },
@@ -298,15 +369,53 @@ impl SessionStore for MemoryStore {
             if let Some(earlier) = held.sign_ins.get(&request, req.now) {
                 return (earlier, Change::default());
             }
-            let (outcome, change) =
-                admit(&mut held.account, new, req.policy, req.now, idle, instance);
+            let ask =
+                (req.policy.on_limit == OnLimit::Ask).then(|| (new.clone(), req.policy.clone()));
+            let (outcome, change) = admit(
+                &mut held.account,
+                new,
+                req.policy,
+                req.now,
+                idle,
+                None,
+                instance,
+            );
+            if let (Some((refused, policy)), SignInOutcome::Denied { active }) = (ask, &outcome) {
+                let pending = PendingSignIn::new(refused, active, &policy, req.now);
+                held.tickets
+                    .insert(pending.waiting.token_hash.as_str().to_owned(), pending);
+            }
             let answer = SignInAnswer::Outcome(outcome);
             held.sign_ins.remember(request, answer.clone(), req.now);
             (answer, change)
         });
         match answer.0 {
             SignInAnswer::Outcome(outcome) => Ok(outcome),
-            SignInAnswer::Undone { .. } => Err(StoreError::sign_in_undone()),
+            SignInAnswer::Redeemed(_) | SignInAnswer::Undone { .. } => {
+                Err(StoreError::sign_in_undone())
+            }
+        }
+    }
+
+    async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError> {
+        let idle = self.inner.lifetimes.idle;
+        let request = RequestId::sign_in(&req.fresh.session_id);
+        let (now, account) = (req.now, req.account.clone());
+        let instance = self.instance();
+        let answer = self.step(&account, now, |held| {
+            if let Some(earlier) = held.sign_ins.get(&request, now) {
+                return (earlier, Change::default());
+            }
+            let (outcome, change) = held.redeem(req, idle, instance);
+            let answer = SignInAnswer::Redeemed(outcome);
+            held.sign_ins.remember(request, answer.clone(), now);
+            (answer, change)
+        });
+        match answer.0 {
+            SignInAnswer::Redeemed(outcome) => Ok(outcome),
+            SignInAnswer::Outcome(_) | SignInAnswer::Undone { .. } => {
+                Err(StoreError::sign_in_undone())
+            }
         }
     }
 

@@ -36,8 +36,8 @@ pub use timed::TimedStore;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AccountKey, Actor, AuditEntry, AuditId, DeviceName, Lookup, Millis, Policy, Reason, Session,
-    SessionId, Token, Username,
+    AccountKey, Actor, AuditEntry, AuditId, DeviceName, FreshSession, Lookup, Millis, Policy,
+    Reason, Session, SessionId, Token, TokenHash, Username,
 };
 
 /// A new session to admit under `policy`.
@@ -60,6 +60,8 @@ impl SignInRequest {
             policy: Policy {
                 max_sessions: 1,
                 on_limit: crate::domain::OnLimit::KickOldest,
+                class_limits: Default::default(),
+                stale_after: None,
             },
             now,
         }
@@ -69,10 +71,48 @@ impl SignInRequest {
 /// What a sign-in did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignInOutcome {
-    /// The session is live; `revoked` are the ones it pushed out.
-    Created { revoked: Vec<Session> },
+    /// The session is live; `revoked` are the ones it pushed out
+    /// (`duplicate_login`), `replaced` the one of the same device it took the
+    /// place of (`replaced`).
+    Created {
+        revoked: Vec<Session>,
+        replaced: Option<Box<Session>>,
+    },
     /// `deny_new` refused it; `active` hold the places. Nothing was written
     /// except the `login_blocked` event.
+    Denied { active: Vec<Session> },
+}
+
+/// The redemption of an eviction ticket (`on_limit = ask`): sign `chosen`
+/// out and admit the waiting sign-in under `fresh`.
+#[derive(Clone, Debug)]
+pub struct RedeemRequest {
+    pub account: AccountKey,
+    pub ticket: TokenHash,
+    pub chosen: SessionId,
+    pub fresh: FreshSession,
+    pub now: Millis,
+}
+
+/// What a redemption did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RedeemOutcome {
+    /// The waiting session is live (`session`); `revoked` are the ones it
+    /// signed out: the chosen one, or none when room appeared meanwhile.
+    Created {
+        session: Box<Session>,
+        revoked: Vec<Session>,
+    },
+    /// No such ticket on this account: unknown or used (or expired so long
+    /// ago that it is forgotten).
+    InvalidTicket,
+    /// The ticket is past its 120 s (kept a little longer to say so).
+    ExpiredTicket,
+    /// `chosen` is not one of the sessions the ticket offered. The ticket
+    /// stays usable.
+    NotOffered,
+    /// Signing `chosen` out would not make room (it ended and others took
+    /// the places); `active` hold them. The ticket stays usable.
     Denied { active: Vec<Session> },
 }
 
@@ -80,14 +120,28 @@ pub enum SignInOutcome {
 /// against each implementation.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Prunes the account's expired sessions, applies the policy, revokes the
-    /// losers with `duplicate_login` (tombstoned), inserts the new session and
-    /// emits `SignedIn` (or `LoginBlocked`), all as one step. Upholds
+    /// Prunes the account's expired sessions, applies the policy
+    /// (`domain::decide`: same-device replace, then room), revokes the
+    /// losers with `duplicate_login` or `replaced` (tombstoned), inserts the new session and
+    /// emits `SignedIn` (or `LoginBlocked`), all as one step. Under `ask`,
+    /// a refusal also keeps an eviction ticket under the new session's token
+    /// hash (`domain::PendingSignIn`, 120 s), offering the sessions it names. Upholds
     /// invariant 1 under any concurrency, across instances. The same request
     /// (same session id) sent again within `replies::REPLAY_WINDOW` answers the first
     /// outcome and changes nothing; after `undo_sign_in` it answers
     /// `Unavailable` and changes nothing.
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError>;
+
+    /// Redeems an eviction ticket as one step: checks it (unknown or used:
+    /// `InvalidTicket`; past its life: `ExpiredTicket`; `chosen` not offered: `NotOffered`, the
+    /// ticket kept), then, like `sign_in`, prunes, applies
+    /// `domain::decide_choosing` under the limits the ticket was issued
+    /// under (only `chosen` may go, and only when there is no room), signs `chosen` out (`duplicate_login`, by the waiting
+    /// device), inserts the new session, uses the ticket up and emits
+    /// `SignedIn`. Exactly one of any number of concurrent redemptions of a
+    /// ticket wins. A re-run (same fresh session id) answers as the first
+    /// run; `undo_sign_in` of the fresh id undoes it.
+    async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError>;
 
     /// Gives up a sign-in whose answer was lost: ends its session (`logout`)
     /// when it is live and makes any later run of that request do nothing.

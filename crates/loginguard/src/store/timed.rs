@@ -10,7 +10,10 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{AuditPage, AuditQuery, SessionStore, SignInOutcome, SignInRequest, StoreError};
+use super::{
+    AuditPage, AuditQuery, RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome,
+    SignInRequest, StoreError,
+};
 use crate::domain::{
     AccountKey, Actor, AuditEntry, AuditId, DeviceName, Lookup, Millis, Reason, Session, SessionId,
     Token, Username,
@@ -27,6 +30,7 @@ pub struct TimedStore {
 /// One histogram and two error counters per operation, looked up once.
 struct Ops {
     sign_in: Op,
+    redeem_ticket: Op,
     undo_sign_in: Op,
     validate: Op,
     touch: Op,
@@ -46,6 +50,7 @@ impl TimedStore {
     pub fn new(inner: Arc<dyn SessionStore>, metrics: Arc<Metrics>) -> Self {
         let ops = Ops {
             sign_in: Op::new(&metrics, "sign_in"),
+            redeem_ticket: Op::new(&metrics, "redeem_ticket"),
             undo_sign_in: Op::new(&metrics, "undo_sign_in"),
             validate: Op::new(&metrics, "validate"),
             touch: Op::new(&metrics, "touch"),
@@ -104,6 +109,10 @@ async fn timed<T>(
 impl SessionStore for TimedStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         timed(&self.ops.sign_in, self.inner.sign_in(req)).await
+    }
+
+    async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError> {
+        timed(&self.ops.redeem_ticket, self.inner.redeem_ticket(req)).await
     }
 
     async fn undo_sign_in(

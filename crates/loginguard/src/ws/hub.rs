@@ -264,6 +264,7 @@ impl EventHandler for Hub {
             StoreEvent::SignedIn {
                 username,
                 revoked,
+                replaced,
                 by,
                 ..
             } => {
@@ -275,7 +276,11 @@ impl EventHandler for Hub {
                     Reason::DuplicateLogin,
                     Some(&by),
                     by.at,
-                )
+                );
+                if let Some(old) = replaced {
+                    self.metrics.revoked(Reason::Replaced.as_str(), 1);
+                    self.kick(&username, &[old], Reason::Replaced, Some(&by), by.at);
+                }
             }
             StoreEvent::Revoked {
                 username,

@@ -51,13 +51,20 @@ pub fn with_keys(mut config: Config, keys: &Keys) -> Config {
     config
 }
 
-/// `POST /api/v1/sessions` for `subject` from `device` with `key`.
+/// `POST /api/v1/sessions` for `subject` from `device` with `key`. Each
+/// device name has its own `device_id`, so two devices never replace each
+/// other (the same device name does, as the same device would).
 pub async fn create(app: &TestApp, key: &str, subject: &str, device: &str) -> Reply {
+    let device_id: String = format!("device-id-{device}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(64)
+        .collect();
     let body = json!({
         "subject": subject,
         "device": device,
         "device_class": "mobile",
-        "device_id": "device-id-0001",
+        "device_id": device_id,
         "ip": "203.0.113.7",
         "user_agent": "ShopApp/2.1 (iPhone)",
     });

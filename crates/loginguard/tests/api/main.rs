@@ -8,6 +8,7 @@ mod redis_sentinel;
 mod redis_server;
 mod secure_redis;
 mod sentinel_tls;
+#[macro_use]
 mod store;
 mod tls;
 mod webhook_receiver;
@@ -27,6 +28,9 @@ mod login;
 mod lost_replies;
 mod nginx;
 mod openapi;
+mod policies;
+mod policies_audit;
+mod policies_store;
 mod proxy;
 mod rate_limits;
 mod redis_checks;

@@ -39,7 +39,7 @@ const AUDIT_CAP: usize = 50;
 /// How many entries past the cap Redis may keep: `MAXLEN ~` trims whole
 /// stream nodes only (`stream-node-max-entries` 100 by default).
 const AUDIT_SLACK: usize = 100;
-const INSTANCE: &str = "conformance";
+pub const INSTANCE: &str = "conformance";
 
 fn audit_settings() -> AuditSettings {
     AuditSettings {
@@ -154,12 +154,12 @@ async fn with_bus(store: RedisStore, urls: &[String], backing: Backing) -> Subje
     }
 }
 
-fn user(name: &str) -> Username {
+pub fn user(name: &str) -> Username {
     Username::parse(name).unwrap()
 }
 
 /// A new session of `name` created at `now`, with its token.
-fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
+pub fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
     let u = user(name);
     let mut sid = [0u8; 16];
     let mut secret = [0u8; 32];
@@ -181,14 +181,17 @@ fn new_session(name: &str, device: &str, now: Millis) -> (Session, Token) {
             "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA",
         )),
         device_class: Some(DeviceClass::parse("web").unwrap()),
+        device_id: None,
     };
     (s, token)
 }
 
-fn policy(max: u32, on_limit: OnLimit) -> Policy {
+pub fn policy(max: u32, on_limit: OnLimit) -> Policy {
     Policy {
         max_sessions: max,
         on_limit,
+        class_limits: Default::default(),
+        stale_after: None,
     }
 }
 
@@ -197,14 +200,14 @@ async fn sign_in(
     name: &str,
     device: &str,
     now: Millis,
-    p: Policy,
+    p: &Policy,
 ) -> (Token, SignInOutcome) {
     let (session, token) = new_session(name, device, now);
     let outcome = s
         .store
         .sign_in(SignInRequest {
             session,
-            policy: p,
+            policy: p.clone(),
             now,
         })
         .await
@@ -212,7 +215,7 @@ async fn sign_in(
     (token, outcome)
 }
 
-fn now() -> Millis {
+pub fn now() -> Millis {
     SystemClock.now()
 }
 
@@ -266,13 +269,13 @@ pub async fn inv1_storm_of_100_leaves_exactly_max_sessions_of_3(s: Subject) {
 
 pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject) {
     let t = now();
-    let (pc1, _) = sign_in(&s, "user1", "PC1", t, policy(2, OnLimit::KickOldest)).await;
+    let (pc1, _) = sign_in(&s, "user1", "PC1", t, &policy(2, OnLimit::KickOldest)).await;
     let (pc2, _) = sign_in(
         &s,
         "user1",
         "PC2",
         Millis(t.0 + 1),
-        policy(2, OnLimit::KickOldest),
+        &policy(2, OnLimit::KickOldest),
     )
     .await;
     let (pc3, outcome) = sign_in(
@@ -280,10 +283,10 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
         "user1",
         "PC3",
         Millis(t.0 + 2),
-        policy(2, OnLimit::KickOldest),
+        &policy(2, OnLimit::KickOldest),
     )
     .await;
-    let SignInOutcome::Created { revoked } = outcome else {
+    let SignInOutcome::Created { revoked, .. } = outcome else {
         panic!("created")
     };
     assert_eq!(revoked.len(), 1);
@@ -315,6 +318,7 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
     let StoreEvent::SignedIn {
         id,
         revoked,
+        replaced,
         by,
         username,
     } = event
@@ -323,19 +327,20 @@ pub async fn kick_oldest_tombstones_the_oldest_with_the_winner_as_by(s: Subject)
     };
     assert_eq!(&id, pc3.session_id());
     assert_eq!(revoked, vec![pc1.session_id().clone()]);
+    assert_eq!(replaced, None, "different devices never replace each other");
     assert_eq!(by.device.as_str(), "PC3");
     assert_eq!(username.as_str(), "user1");
 }
 
 pub async fn deny_new_refuses_and_changes_nothing(s: Subject) {
     let t = now();
-    let (pc1, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::DenyNew)).await;
+    let (pc1, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::DenyNew)).await;
     let (pc2, outcome) = sign_in(
         &s,
         "user1",
         "PC2",
         Millis(t.0 + 1),
-        policy(1, OnLimit::DenyNew),
+        &policy(1, OnLimit::DenyNew),
     )
     .await;
     let SignInOutcome::Denied { active } = outcome else {
@@ -366,22 +371,22 @@ pub async fn deny_new_refuses_and_changes_nothing(s: Subject) {
 
 pub async fn per_account_policies_are_independent(s: Subject) {
     let t = now();
-    sign_in(&s, "alice", "A1", t, policy(2, OnLimit::KickOldest)).await;
+    sign_in(&s, "alice", "A1", t, &policy(2, OnLimit::KickOldest)).await;
     sign_in(
         &s,
         "alice",
         "A2",
         Millis(t.0 + 1),
-        policy(2, OnLimit::KickOldest),
+        &policy(2, OnLimit::KickOldest),
     )
     .await;
-    sign_in(&s, "bob", "B1", t, policy(1, OnLimit::KickOldest)).await;
+    sign_in(&s, "bob", "B1", t, &policy(1, OnLimit::KickOldest)).await;
     sign_in(
         &s,
         "bob",
         "B2",
         Millis(t.0 + 1),
-        policy(1, OnLimit::KickOldest),
+        &policy(1, OnLimit::KickOldest),
     )
     .await;
     let later = Millis(t.0 + 2);
@@ -404,7 +409,7 @@ pub async fn per_account_policies_are_independent(s: Subject) {
 
 pub async fn inv5_tombstone_lives_as_long_as_the_token_would(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let key = AccountKey::of(&user("user1"));
     let ended = s
         .store
@@ -437,7 +442,7 @@ pub async fn inv5_tombstone_lives_as_long_as_the_token_would(s: Subject) {
 
 pub async fn idle_expiry_ends_the_session_with_reason_expired(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let key = AccountKey::of(&user("user1"));
     let just_before = Millis(t.0 + LIFE.idle.as_millis() as u64 - 1);
     assert_eq!(s.store.list(&key, just_before).await.unwrap().len(), 1);
@@ -471,7 +476,7 @@ pub async fn idle_expiry_ends_the_session_with_reason_expired(s: Subject) {
 
 pub async fn use_slides_the_idle_timeout_but_writes_only_when_stale(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     // Within touch_after: no write.
     let Lookup::Live(a) = s.store.validate(&tok, Millis(t.0 + 30_000)).await.unwrap() else {
         panic!()
@@ -537,7 +542,7 @@ pub async fn a_session_keeps_its_origin_and_password_fingerprint(s: Subject) {
 
 pub async fn absolute_lifetime_ends_even_a_busy_session(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let key = AccountKey::of(&user("user1"));
     let mut at = t;
     while at.0 + 1_000_000 < t.plus(LIFE.absolute).0 {
@@ -552,7 +557,7 @@ pub async fn absolute_lifetime_ends_even_a_busy_session(s: Subject) {
 
 pub async fn a_forged_token_for_a_live_session_id_is_unknown(s: Subject) {
     let t = now();
-    let (tok, _) = sign_in(&s, "user1", "PC1", t, policy(1, OnLimit::KickOldest)).await;
+    let (tok, _) = sign_in(&s, "user1", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
     let mut sid = [0u8; 16];
     hex::decode_to_slice(&tok.session_id().as_str()[2..], &mut sid).unwrap();
     let forged = Token::issue(&user("user1"), sid, [7; 32]);
@@ -566,9 +571,9 @@ pub async fn a_forged_token_for_a_live_session_id_is_unknown(s: Subject) {
 pub async fn revoke_one_and_revoke_account(s: Subject) {
     let t = now();
     let p = policy(3, OnLimit::KickOldest);
-    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
-    let (b, _) = sign_in(&s, "user1", "B", Millis(t.0 + 1), p).await;
-    let (c, _) = sign_in(&s, "user1", "C", Millis(t.0 + 2), p).await;
+    let (a, _) = sign_in(&s, "user1", "A", t, &p).await;
+    let (b, _) = sign_in(&s, "user1", "B", Millis(t.0 + 1), &p).await;
+    let (c, _) = sign_in(&s, "user1", "C", Millis(t.0 + 2), &p).await;
     let key = AccountKey::of(&user("user1"));
     let by = Actor {
         device: DeviceName::parse("B").unwrap(),
@@ -651,10 +656,10 @@ pub async fn revoke_one_and_revoke_account(s: Subject) {
 pub async fn list_all_and_check_see_every_account(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::KickOldest);
-    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
-    let (b, _) = sign_in(&s, "user2", "B", t, p).await;
-    let (old, _) = sign_in(&s, "user3", "C", t, p).await;
-    let (_c, _) = sign_in(&s, "user3", "D", Millis(t.0 + 1), p).await;
+    let (a, _) = sign_in(&s, "user1", "A", t, &p).await;
+    let (b, _) = sign_in(&s, "user2", "B", t, &p).await;
+    let (old, _) = sign_in(&s, "user3", "C", t, &p).await;
+    let (_c, _) = sign_in(&s, "user3", "D", Millis(t.0 + 1), &p).await;
     let all = s.store.list_all(Millis(t.0 + 2)).await.unwrap();
     assert_eq!(all.len(), 3);
     let refs = vec![
@@ -677,8 +682,8 @@ pub async fn list_all_and_check_see_every_account(s: Subject) {
 pub async fn a_live_session_is_located_by_its_id_alone(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::KickOldest);
-    let (alice, _) = sign_in(&s, "alice", "A", t, p).await;
-    let (bob, _) = sign_in(&s, "bob", "B", t, p).await;
+    let (alice, _) = sign_in(&s, "alice", "A", t, &p).await;
+    let (bob, _) = sign_in(&s, "bob", "B", t, &p).await;
     let alice_key = AccountKey::of(&user("alice"));
     assert_eq!(
         s.store.locate(alice.session_id()).await.unwrap(),
@@ -718,7 +723,7 @@ pub async fn tombstones_per_account_are_capped(s: Subject) {
     let p = policy(1, OnLimit::KickOldest);
     let mut tokens = Vec::new();
     for i in 0..(MAX_TOMBSTONES as u64 + 6) {
-        tokens.push(sign_in(&s, "churn", "dev", Millis(t.0 + i), p).await.0);
+        tokens.push(sign_in(&s, "churn", "dev", Millis(t.0 + i), &p).await.0);
     }
     let later = Millis(t.0 + 10_000);
     for (i, tok) in tokens.iter().enumerate() {
@@ -757,12 +762,12 @@ fn request(name: &str, device: &str, at: Millis, p: Policy) -> (SignInRequest, T
 pub async fn a_sign_in_run_twice_answers_as_its_first_run(s: Subject) {
     let t = now();
     let p = policy(1, OnLimit::KickOldest);
-    let (old, _) = sign_in(&s, "user1", "PC1", t, p).await;
+    let (old, _) = sign_in(&s, "user1", "PC1", t, &p).await;
     let (req, token) = request("user1", "PC2", Millis(t.0 + 1), p);
     let first = s.store.sign_in(req.clone()).await.unwrap();
     let again = s.store.sign_in(req).await.unwrap();
     assert_eq!(again, first);
-    let SignInOutcome::Created { revoked } = first else {
+    let SignInOutcome::Created { revoked, .. } = first else {
         panic!("created")
     };
     assert_eq!(revoked.len(), 1);
@@ -781,7 +786,13 @@ pub async fn a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself(s: Subje
     let p = policy(1, OnLimit::DenyNew);
     let (req, token) = request("user1", "PC1", t, p);
     let first = s.store.sign_in(req.clone()).await.unwrap();
-    assert_eq!(first, SignInOutcome::Created { revoked: vec![] });
+    assert_eq!(
+        first,
+        SignInOutcome::Created {
+            revoked: vec![],
+            replaced: None
+        }
+    );
     assert_eq!(s.store.sign_in(req).await.unwrap(), first);
     assert!(matches!(
         s.store.validate(&token, Millis(t.0 + 1)).await.unwrap(),
@@ -792,8 +803,8 @@ pub async fn a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself(s: Subje
 pub async fn a_revoke_run_twice_answers_as_its_first_run(s: Subject) {
     let t = now();
     let p = policy(3, OnLimit::KickOldest);
-    let (a, _) = sign_in(&s, "user1", "A", t, p).await;
-    sign_in(&s, "user1", "B", Millis(t.0 + 1), p).await;
+    let (a, _) = sign_in(&s, "user1", "A", t, &p).await;
+    sign_in(&s, "user1", "B", Millis(t.0 + 1), &p).await;
     let key = AccountKey::of(&user("user1"));
     let at = Millis(t.0 + 2);
     let revoke_a = || {
@@ -828,7 +839,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
     let t = now();
     let p = policy(1, OnLimit::DenyNew);
     let key = AccountKey::of(&user("user1"));
-    let (req, token) = request("user1", "PC1", t, p);
+    let (req, token) = request("user1", "PC1", t, p.clone());
     let id = token.session_id();
     s.store.sign_in(req.clone()).await.unwrap();
     assert!(s
@@ -859,7 +870,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
         .is_empty());
 
     // Undone before it ever ran: when it does arrive, it writes nothing.
-    let (late, _) = request("user1", "PC2", Millis(t.0 + 5), p);
+    let (late, _) = request("user1", "PC2", Millis(t.0 + 5), p.clone());
     let late_id = late.session.session_id.clone();
     assert!(!s
         .store
@@ -873,7 +884,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
         .await
         .unwrap()
         .is_empty());
-    let (_, outcome) = sign_in(&s, "user1", "PC3", Millis(t.0 + 7), p).await;
+    let (_, outcome) = sign_in(&s, "user1", "PC3", Millis(t.0 + 7), &p).await;
     assert!(
         matches!(outcome, SignInOutcome::Created { .. }),
         "deny_new does not count undone sign-ins"
@@ -886,7 +897,7 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
 }
 
 /// The whole trail of `name`, newest first, read a page of `limit` at a time.
-async fn audit_of(s: &Subject, name: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+pub async fn audit_of(s: &Subject, name: Option<&str>, limit: usize) -> Vec<AuditEntry> {
     let mut all = Vec::new();
     let mut before = None;
     loop {
@@ -911,8 +922,8 @@ async fn audit_of(s: &Subject, name: Option<&str>, limit: usize) -> Vec<AuditEnt
 pub async fn the_audit_trail_has_one_entry_per_change_in_order(s: Subject) {
     let t = now();
     let kick = policy(1, OnLimit::KickOldest);
-    let (pc1, _) = sign_in(&s, "audited", "PC1", t, kick).await;
-    let (pc2, _) = sign_in(&s, "audited", "PC2", Millis(t.0 + 1), kick).await;
+    let (pc1, _) = sign_in(&s, "audited", "PC1", t, &kick).await;
+    let (pc2, _) = sign_in(&s, "audited", "PC2", Millis(t.0 + 1), &kick).await;
     let key = AccountKey::of(&user("audited"));
     s.store
         .revoke(
@@ -924,13 +935,13 @@ pub async fn the_audit_trail_has_one_entry_per_change_in_order(s: Subject) {
         )
         .await
         .unwrap();
-    let (pc3, _) = sign_in(&s, "audited", "PC3", Millis(t.0 + 3), kick).await;
+    let (pc3, _) = sign_in(&s, "audited", "PC3", Millis(t.0 + 3), &kick).await;
     let (_, denied) = sign_in(
         &s,
         "audited",
         "PC4",
         Millis(t.0 + 4),
-        policy(1, OnLimit::DenyNew),
+        &policy(1, OnLimit::DenyNew),
     )
     .await;
     assert!(matches!(denied, SignInOutcome::Denied { .. }));
@@ -947,14 +958,14 @@ pub async fn the_audit_trail_has_one_entry_per_change_in_order(s: Subject) {
         .revoke_account(&user("audited"), Reason::RevokedByAdmin, Millis(t.0 + 6))
         .await
         .unwrap();
-    let (pc6, _) = sign_in(&s, "audited", "PC6", Millis(t.0 + 7), kick).await;
+    let (pc6, _) = sign_in(&s, "audited", "PC6", Millis(t.0 + 7), &kick).await;
     // Found expired by a check (the sweep's call), long after its idle timeout.
     let late = Millis(t.0 + 7).plus(LIFE.idle);
     s.store
         .check(&[(key.clone(), pc6.session_id().clone())], late)
         .await
         .unwrap();
-    sign_in(&s, "someone-else", "X", Millis(t.0 + 8), kick).await;
+    sign_in(&s, "someone-else", "X", Millis(t.0 + 8), &kick).await;
 
     let entries = audit_of(&s, Some("audited"), 3).await;
     let seen: Vec<(AuditKind, Option<&str>, Option<Reason>)> = entries
@@ -1040,7 +1051,7 @@ pub async fn the_audit_trail_is_capped_and_keeps_the_newest(s: Subject) {
     let kick = policy(1, OnLimit::KickOldest);
     let mut last = None;
     for i in 0..100u64 {
-        let (tok, _) = sign_in(&s, "busy", &format!("D{i}"), Millis(t.0 + i), kick).await;
+        let (tok, _) = sign_in(&s, "busy", &format!("D{i}"), Millis(t.0 + i), &kick).await;
         last = Some(tok);
     }
     // 199 entries: every sign-in, and every one but the first pushed one out.
@@ -1072,21 +1083,23 @@ pub async fn the_audit_trail_is_capped_and_keeps_the_newest(s: Subject) {
     );
 }
 
+/// Runs each named suite function (in the invoking module) on every store.
+/// Other modules of the suite (`policies_store.rs`) invoke it too.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(super::memory().await).await } )*
+               async fn $name() { super::$name($crate::store::memory().await).await } )*
         }
         mod on_redis {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(super::redis().await).await } )*
+               async fn $name() { super::$name($crate::store::redis().await).await } )*
         }
         /// The cluster run is what proves every script touches one slot only:
         /// a stray key would fail with CROSSSLOT.
         mod on_redis_cluster {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(super::redis_cluster().await).await } )*
+               async fn $name() { super::$name($crate::store::redis_cluster().await).await } )*
         }
     };
 }

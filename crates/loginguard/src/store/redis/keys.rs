@@ -6,6 +6,8 @@
 //! - `<p>:{a:<account key>}:xe`: sorted set, session id by tombstone expiry
 //! - `<p>:{a:<account key>}:r:<request>`: string, a changing script's reply,
 //!   kept for the replay window so a re-run of that request gets it again
+//! - `<p>:{a:<account key>}:t:<token hash>`: string, an eviction ticket's
+//!   waiting sign-in (`domain::PendingSignIn` JSON), expiring with the ticket
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
 //! - `<p>:{s:<session id>}:a`: string, the session's account key, expiring
 //!   with the session's absolute lifetime (finding a session by id alone)
@@ -30,7 +32,7 @@
 
 use super::super::replies::RequestId;
 use super::super::FailureKey;
-use crate::domain::{AccountKey, SessionId};
+use crate::domain::{AccountKey, SessionId, TokenHash};
 
 /// The three keys of one account, in the order the scripts expect them.
 pub struct AccountKeys {
@@ -87,6 +89,12 @@ impl KeySpace {
     /// Where the reply to `request` on `key`'s account is kept (same slot).
     pub fn reply(&self, key: &AccountKey, request: &RequestId) -> String {
         format!("{}:r:{}", self.account_base(key), request.as_str())
+    }
+
+    /// Where the eviction ticket with hash `hash` of `key`'s account is kept
+    /// (same slot as the account).
+    pub fn ticket(&self, key: &AccountKey, hash: &TokenHash) -> String {
+        format!("{}:t:{}", self.account_base(key), hash.as_str())
     }
 
     /// Where session `id`'s account key is kept. Session ids are `s_` and hex,

@@ -35,11 +35,12 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::replies::{RequestId, REPLAY_WINDOW};
 use super::{
-    AuditPage, AuditQuery, AuditSettings, SessionStore, SignInOutcome, SignInRequest, StoreError,
+    AuditPage, AuditQuery, AuditSettings, RedeemOutcome, RedeemRequest, SessionStore,
+    SignInOutcome, SignInRequest, StoreError,
 };
 use crate::domain::{
     AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup, Millis,
-    Reason, Session, SessionId, Token, Username,
+    Reason, Session, SessionId, Token, Username, TICKET_LIFETIME,
 };
 use requirements::Requirements;
 
@@ -284,6 +285,8 @@ impl SessionStore for RedisStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let account = AccountKey::of(&req.session.username);
         let json = serde_json::to_string(&req.session).map_err(StoreError::corrupt)?;
+        let class_limits =
+            serde_json::to_string(&req.policy.class_limits).map_err(StoreError::corrupt)?;
         // The two indexes live in other hash slots than the account, so they
         // cannot be written by its script. An entry whose sign-in then fails
         // is harmless (the admin listing finds no session, `locate` points at
@@ -311,16 +314,47 @@ impl SessionStore for RedisStore {
         let reply = self
             .run(
                 self.on_request(&scripts::SIGN_IN, &account, &request)
+                    .key(self.keys.ticket(&account, &req.session.token_hash))
                     .arg(req.now.0)
                     .arg(json)
                     .arg(req.policy.max_sessions)
                     .arg(req.policy.on_limit.as_str())
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
-                    .arg(Self::replay_window_ms()),
+                    .arg(Self::replay_window_ms())
+                    .arg(class_limits)
+                    .arg(req.policy.stale_after.map_or(0, |d| d.as_millis() as u64))
+                    .arg(TICKET_LIFETIME.as_millis() as u64),
             )
             .await?;
         scripts::sign_in(&reply)
+    }
+
+    async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError> {
+        // The fresh session's id -> account index, as for a sign-in.
+        let mut by_id = redis::cmd("SET");
+        by_id
+            .arg(self.keys.session_account(&req.fresh.session_id))
+            .arg(req.account.as_str())
+            .arg("PXAT")
+            .arg(req.fresh.expires_at.0);
+        self.observe(by_id.query_async::<()>(&mut self.conn.clone()).await)?;
+        let request = RequestId::sign_in(&req.fresh.session_id);
+        let reply = self
+            .run(
+                self.on_request(&scripts::REDEEM, &req.account, &request)
+                    .key(self.keys.ticket(&req.account, &req.ticket))
+                    .arg(req.now.0)
+                    .arg(req.chosen.as_str())
+                    .arg(req.fresh.session_id.as_str())
+                    .arg(req.fresh.token_hash.as_str())
+                    .arg(req.fresh.expires_at.0)
+                    .arg(self.idle_ms())
+                    .arg(self.keys.events_channel())
+                    .arg(Self::replay_window_ms()),
+            )
+            .await?;
+        scripts::redeem(&reply)
     }
 
     async fn undo_sign_in(

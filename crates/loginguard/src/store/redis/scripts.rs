@@ -1,7 +1,8 @@
 //! The Lua scripts, compiled into the binary, and the decoding of their replies.
 //!
 //! Each script is `common.lua` (or, for the failure counters, `failures.lua`)
-//! followed by one verb file; `redis::Script` runs
+//! followed by one verb file (the two that admit sessions also get
+//! `policy.lua`, the policy decision, in between); `redis::Script` runs
 //! it by SHA and loads it on `NOSCRIPT`, so a restarted Redis needs nothing
 //! from us. Replies are decoded here, next to the scripts that shape them.
 
@@ -9,7 +10,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::super::{SignInOutcome, StoreError};
+use super::super::{RedeemOutcome, SignInOutcome, StoreError};
 use crate::domain::{Admission, Lookup, Millis, Session, Tombstone};
 
 macro_rules! script {
@@ -21,7 +22,23 @@ macro_rules! script {
     };
 }
 
-pub static SIGN_IN: LazyLock<Script> = script!("scripts/sign_in.lua");
+/// A script that decides a sign-in: `common.lua`, `policy.lua`, then `$file`.
+macro_rules! admitting_script {
+    ($file:literal) => {
+        LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("scripts/common.lua"),
+                "\n",
+                include_str!("scripts/policy.lua"),
+                "\n",
+                include_str!($file)
+            ))
+        })
+    };
+}
+
+pub static SIGN_IN: LazyLock<Script> = admitting_script!("scripts/sign_in.lua");
+pub static REDEEM: LazyLock<Script> = admitting_script!("scripts/redeem.lua");
 pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
 pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
 pub static UNDO_SIGN_IN: LazyLock<Script> = script!("scripts/undo_sign_in.lua");
@@ -67,15 +84,46 @@ pub fn lookup(reply: &[String]) -> Result<Lookup, StoreError> {
 /// `sign_in.lua`'s reply.
 pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
     match reply.split_first() {
-        Some((tag, rest)) if tag == "created" => Ok(SignInOutcome::Created {
-            revoked: sessions(rest)?,
-        }),
+        Some((tag, rest)) if tag == "created" => match rest.split_first() {
+            Some((replaced, revoked)) => Ok(SignInOutcome::Created {
+                revoked: sessions(revoked)?,
+                replaced: (!replaced.is_empty())
+                    .then(|| session(replaced).map(Box::new))
+                    .transpose()?,
+            }),
+            None => Err(StoreError::corrupt(
+                "sign_in reply without its replaced slot",
+            )),
+        },
         Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
             active: sessions(rest)?,
         }),
         Some((tag, _)) if tag == "undone" => Err(StoreError::sign_in_undone()),
         _ => Err(StoreError::corrupt(format!(
             "unexpected sign_in reply {reply:?}"
+        ))),
+    }
+}
+
+/// `redeem.lua`'s reply.
+pub fn redeem(reply: &[String]) -> Result<RedeemOutcome, StoreError> {
+    match reply.split_first() {
+        Some((tag, rest)) if tag == "created" => match rest.split_first() {
+            Some((new, revoked)) => Ok(RedeemOutcome::Created {
+                session: Box::new(session(new)?),
+                revoked: sessions(revoked)?,
+            }),
+            None => Err(StoreError::corrupt("redeem reply without its session")),
+        },
+        Some((tag, rest)) if tag == "denied" => Ok(RedeemOutcome::Denied {
+            active: sessions(rest)?,
+        }),
+        Some((tag, [])) if tag == "invalid" => Ok(RedeemOutcome::InvalidTicket),
+        Some((tag, [])) if tag == "expired" => Ok(RedeemOutcome::ExpiredTicket),
+        Some((tag, [])) if tag == "not_offered" => Ok(RedeemOutcome::NotOffered),
+        Some((tag, _)) if tag == "undone" => Err(StoreError::sign_in_undone()),
+        _ => Err(StoreError::corrupt(format!(
+            "unexpected redeem reply {reply:?}"
         ))),
     }
 }

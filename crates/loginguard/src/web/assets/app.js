@@ -20,6 +20,9 @@ const el = {
   signinTitle: $("signin-title"),
   signinNotice: $("signin-notice"),
   signinError: $("signin-error"),
+  chooser: $("signin-chooser"),
+  chooserTitle: $("chooser-title"),
+  chooserList: $("chooser-list"),
   demoAccounts: $("demo-accounts"),
   demoList: $("demo-list"),
   signinForm: $("signin-form"),
@@ -218,6 +221,7 @@ const DIALOG_TITLES = {
   password_changed: "Your password changed",
   account_removed: "Your account was removed",
   revoked_by_app: "Signed out by the application",
+  replaced: "Signed in again in another tab",
   logout: "You signed out",
 };
 
@@ -322,7 +326,12 @@ function renderSessions(sessions) {
     sessions.length === 1 ? "Only this device is signed in." : `${plural(sessions.length, "device is", "devices are")} signed in to this account.`;
   el.sessions.replaceChildren(
     ...sorted.map((s) => {
-      const title = node("div", { class: "session-title" }, node("span", { class: "device", text: s.device || "Unnamed device" }));
+      const title = node(
+        "div",
+        { class: "session-title" },
+        node("span", { class: "device", text: s.device || "Unnamed device" }),
+        node("span", { class: "tag device-class", text: s.device_class }),
+      );
       if (s.current) title.append(node("span", { class: "tag current", text: "This device" }));
       const meta = node(
         "div",
@@ -420,6 +429,7 @@ function renderAdmin(result, limit) {
         { "data-username": s.username, "data-session-id": s.session_id },
         node("td", {}, node("strong", { text: s.username }), mine ? node("span", { class: "tag current", text: "You" }) : null),
         node("td", { text: s.device || "Unnamed device" }),
+        node("td", { class: "device-class", text: s.device_class }),
         node("td", { class: "ip", text: s.ip }),
         node("td", {}, timeElement(s.created_at)),
         node("td", { class: "num", text: String(s.connections) }),
@@ -549,25 +559,80 @@ el.signinForm.addEventListener("submit", async (event) => {
   el.signinSubmit.disabled = true;
   el.signinSubmit.textContent = "Signing in…";
   el.signinError.hidden = true;
+  el.chooser.hidden = true;
   try {
-    const result = await api.signIn({ username, password, device });
-    saveMe({ token: result.token, session_id: result.session_id, user: result.user, device: device || "this device" });
-    el.password.value = "";
-    showAccount();
-    page.admin = { cursors: [null], index: 0, seq: page.admin.seq };
-    startLive();
-    loadAdminPage();
+    const outcome = await api.signIn({ username, password, device });
+    if (outcome.outcome === "choose") showChooser(outcome, device);
+    else signedIn(outcome, device);
   } catch (err) {
-    el.signinError.replaceChildren(...signInError(err));
-    el.signinError.dataset.code = err.code;
-    el.signinError.hidden = false;
-    el.password.select();
-    el.password.focus();
+    showSignInError(err);
   } finally {
     el.signinSubmit.disabled = false;
     el.signinSubmit.textContent = "Sign in";
   }
 });
+
+function signedIn(result, device) {
+  el.chooser.hidden = true;
+  saveMe({ token: result.token, session_id: result.session_id, user: result.user, device: device || "this device" });
+  el.password.value = "";
+  showAccount();
+  page.admin = { cursors: [null], index: 0, seq: page.admin.seq };
+  startLive();
+  loadAdminPage();
+}
+
+function showSignInError(err) {
+  el.signinError.replaceChildren(...signInError(err));
+  el.signinError.dataset.code = err.code;
+  el.signinError.hidden = false;
+  el.password.select();
+  el.password.focus();
+}
+
+/** `on_limit = ask` at the limit: the sessions to choose from, each with a button that signs it out and this device in. */
+function showChooser(outcome, device) {
+  const n = outcome.choices.length;
+  el.chooserTitle.firstChild.textContent = `This account is signed in on ${plural(n, "device", "devices")}; choose one to sign out`;
+  el.chooserList.replaceChildren(
+    ...outcome.choices.map((s) => {
+      const button = node("button", {
+        type: "button",
+        class: "button danger small",
+        text: "Sign out",
+        "aria-label": `Sign out ${s.device || "this device"} and sign in here`,
+      });
+      button.addEventListener("click", async () => {
+        for (const b of el.chooserList.querySelectorAll("button")) b.disabled = true;
+        try {
+          signedIn(await outcome.evict(s.session_id), device);
+        } catch (err) {
+          el.chooser.hidden = true;
+          showSignInError(err);
+        }
+      });
+      return node(
+        "li",
+        { class: "chooser-item", "data-session-id": s.session_id },
+        deviceIcon(s.device),
+        node(
+          "div",
+          { class: "session-body" },
+          node(
+            "div",
+            { class: "session-title" },
+            node("span", { class: "device", text: s.device || "Unnamed device" }),
+            node("span", { class: "tag device-class", text: s.device_class }),
+          ),
+          node("div", { class: "session-meta" }, node("span", { class: "ip", text: s.ip }), node("span", {}, "Last used ", timeElement(s.last_seen_at))),
+        ),
+        button,
+      );
+    }),
+  );
+  el.chooser.hidden = false;
+  el.chooserList.querySelector("button")?.focus();
+}
 
 el.signoutButton.addEventListener("click", () => signOut());
 el.sessionsRefresh.addEventListener("click", () => refreshSessions());

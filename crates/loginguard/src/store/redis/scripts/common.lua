@@ -1,6 +1,6 @@
 -- Helpers shared by every script; `scripts.rs` prepends this file to each one.
 -- They mirror domain::Account: a session record is the JSON of domain::Session
--- (id, u, d, ip, ua, c, l, e, h, and o, pw, dc which the scripts never read
+-- (id, u, d, ip, ua, c, l, e, h, di, and o, pw, dc which the scripts never read
 -- but keep, since they re-encode whole records), a tombstone the JSON of domain::Tombstone
 -- (h, r, t, by, e). Every script gets the same three keys of one account,
 -- all under the account's hash tag:

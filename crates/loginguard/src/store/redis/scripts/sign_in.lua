@@ -1,11 +1,15 @@
 -- sign_in: admit a new session under the policy, as one atomic step.
--- KEYS: the account's three keys, then the request's reply key (see common.lua)
+-- KEYS: the account's three keys, then the request's reply key (see
+--       common.lua), then KEYS[5] where a refusal under `ask` keeps its
+--       eviction ticket (keys.rs `ticket`, the new session's token hash)
 -- ARGV[1] now (ms)            ARGV[2] the new session's JSON
--- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new
+-- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new | ask
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
--- ARGV[7] replay window (ms)
--- ARGV[8], ARGV[9] and the last KEY: the audit trail (see common.lua)
--- Reply: {'created', <evicted session JSON>...} or {'denied', <live session JSON>...};
+-- ARGV[7] replay window (ms)  ARGV[8] class limits, a JSON object ({"web":1})
+-- ARGV[9] stale after (ms; 0 = off)   ARGV[10] ticket lifetime (ms)
+-- ARGV[11], ARGV[12] and the last KEY: the audit trail (see common.lua)
+-- Reply: {'created', <replaced session JSON or ''>, <evicted session JSON>...}
+-- or {'denied', <session JSON whose removal would make room>...};
 -- a re-run of the same request (same new session id) gets the first run's
 -- reply, or {'undone', ...} once undo_sign_in gave the request up.
 local earlier = replay()
@@ -13,25 +17,37 @@ if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
-local max = math.max(1, tonumber(ARGV[3]))
+local policy = {max = math.max(1, tonumber(ARGV[3])), on_limit = ARGV[4],
+  class_limits = cjson.decode(ARGV[8]), stale_after = tonumber(ARGV[9])}
 
 prune_tombstones(now)
 local live = load_live(now, idle, channel)
 local by = {d = new.d, ip = new.ip, at = now}
 
-if #live >= max and ARGV[4] == 'deny_new' then
+local verdict, which = decide(live, new, policy, now, nil)
+if verdict == 'deny' then
   redis.call('PUBLISH', channel, cjson.encode({k = 'login_blocked', u = new.u, by = by}))
   audit('denied', new, nil, nil, now, false)
-  local reply = encode_all(live)
+  if policy.on_limit == 'ask' then
+    local offered = {}
+    for i, s in ipairs(which) do offered[i] = s.id end
+    local lifetime = tonumber(ARGV[10])
+    local ticket = {p = new, o = offered, e = now + lifetime, m = policy.max, cl = policy.class_limits}
+    -- Kept a minute past its end, so a late redemption is told it expired.
+    redis.call('SET', KEYS[5], cjson.encode(ticket), 'PX', lifetime + 60000)
+  end
+  local reply = encode_all(which)
   table.insert(reply, 1, 'denied')
   return finish(remember(reply, tonumber(ARGV[7])))
 end
 
-local evicted = {}
-local evict = math.max(0, #live + 1 - max)
-for i = 1, evict do
-  bury(live[i], 'duplicate_login', by, now, idle)
-  evicted[i] = live[i]
+local replaced, evicted = nil, {}
+if verdict == 'replace' then
+  replaced = which
+  bury(replaced, 'replaced', by, now, idle)
+else
+  evicted = which
+  for _, s in ipairs(evicted) do bury(s, 'duplicate_login', by, now, idle) end
 end
 
 redis.call('HSET', SKEY, new.id, ARGV[2])
@@ -44,9 +60,11 @@ local ids = {}
 for i, s in ipairs(evicted) do ids[i] = s.id end
 local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
 if #ids > 0 then event.revoked = ids end
+if replaced then event.rp = replaced.id end
 redis.call('PUBLISH', channel, cjson.encode(event))
 audit('signed_in', new, nil, nil, now, true)
 
 local reply = encode_all(evicted)
+table.insert(reply, 1, replaced and cjson.encode(replaced) or '')
 table.insert(reply, 1, 'created')
 return finish(remember(reply, tonumber(ARGV[7])))

@@ -1,0 +1,73 @@
+-- redeem: an eviction ticket's redemption (on_limit = ask), as one atomic
+-- step: sign the chosen session out, admit the waiting sign-in, use the
+-- ticket up.
+-- KEYS: the account's three keys, then the reply key of the sign-in that
+--       creates the fresh session (common.lua), then KEYS[5] the ticket
+-- ARGV[1] now (ms)            ARGV[2] the chosen session id
+-- ARGV[3] the fresh session id   ARGV[4] its token hash
+-- ARGV[5] its absolute end (ms)  ARGV[6] idle timeout (ms)
+-- ARGV[7] event channel       ARGV[8] replay window (ms)
+-- ARGV[9], ARGV[10] and the last KEY: the audit trail (see common.lua)
+-- The ticket (domain::PendingSignIn JSON) holds the waiting session (p), the
+-- offered ids (o), its end (e) and the limits it was refused under (m, cl).
+-- Reply: {'created', <new session JSON>, <signed-out session JSON>...},
+-- {'invalid'} (no such ticket, or used), {'expired'}, {'not_offered'} or
+-- {'denied', <session JSON whose removal would make room>...}; the last two
+-- leave the ticket as it was.
+local earlier = replay()
+if earlier then return finish(earlier) end
+
+local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[6]), ARGV[7]
+local window = tonumber(ARGV[8])
+local raw = redis.call('GET', KEYS[5])
+if not raw then return finish(remember({'invalid'}, window)) end
+local ticket = cjson.decode(raw)
+if ticket.e <= now then return finish(remember({'expired'}, window)) end
+local offered = false
+for _, id in ipairs(ticket.o) do
+  if id == ARGV[2] then offered = true end
+end
+if not offered then return finish(remember({'not_offered'}, window)) end
+
+local new = ticket.p
+new.id, new.h, new.c, new.l, new.e = ARGV[3], ARGV[4], now, now, tonumber(ARGV[5])
+local policy = {max = math.max(1, ticket.m), on_limit = 'ask',
+  class_limits = ticket.cl, stale_after = 0}
+
+prune_tombstones(now)
+local live = load_live(now, idle, channel)
+local by = {d = new.d, ip = new.ip, at = now}
+
+local verdict, which = decide(live, new, policy, now, ARGV[2])
+if verdict == 'deny' then
+  local reply = encode_all(which)
+  table.insert(reply, 1, 'denied')
+  return finish(remember(reply, window))
+end
+
+local evicted, replaced = {}, nil
+if verdict == 'replace' then
+  replaced = which
+  bury(replaced, 'replaced', by, now, idle)
+else
+  evicted = which
+  for _, s in ipairs(evicted) do bury(s, 'duplicate_login', by, now, idle) end
+end
+redis.call('DEL', KEYS[5])
+local json = cjson.encode(new)
+redis.call('HSET', SKEY, new.id, json)
+extend(SKEY, new.e + idle)
+
+local ids = {}
+for i, s in ipairs(evicted) do ids[i] = s.id end
+local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
+if #ids > 0 then event.revoked = ids end
+if replaced then event.rp = replaced.id end
+redis.call('PUBLISH', channel, cjson.encode(event))
+audit('signed_in', new, nil, nil, now, true)
+
+local reply = encode_all(evicted)
+if replaced then table.insert(reply, cjson.encode(replaced)) end
+table.insert(reply, 1, json)
+table.insert(reply, 1, 'created')
+return finish(remember(reply, window))
