@@ -10,14 +10,16 @@
 //! The `loginguard` binary is the one cargo built beside this test
 //! (`cargo test --workspace` builds it, as scripts/test runs).
 
+mod common;
+
+use common::loadgen;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use loadgen::accounts::{write_users_file, HashCost};
-use loadgen::cli::Cli;
 use loginguard::auth::{new_key, Scope};
 
 const PASSWORD: &str = "storm-password";
@@ -133,16 +135,6 @@ impl Stage {
         wait_until("loginguard", Duration::from_secs(20), || listening(port));
         (child, format!("http://127.0.0.1:{port}"))
     }
-}
-
-/// Parses `args` as the binary would and runs the scenario.
-async fn loadgen(args: &[&str]) -> serde_json::Value {
-    let cli = Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
-        .expect("arguments parse");
-    loadgen::scenarios::run(cli.command)
-        .await
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-        .expect("a report")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,13 +6,14 @@
 //! It checks correctness only (every socket opens, no kick is missed, the
 //! figures are present), never speed: CI shares 2 cores.
 
-use clap::Parser;
+mod common;
+
+use common::loadgen;
+
 use loadgen::accounts::{write_users_file, HashCost};
-use loadgen::cli::Cli;
 use loginguard::auth::{new_key, Scope};
 use loginguard::config::Config;
 use loginguard::startup::App;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 /// A cheap hash: this test measures nothing, and argon2 at full cost would dominate it.
@@ -62,16 +63,6 @@ async fn start_server(max_sessions: u32) -> Server {
         cancel,
         _dir: dir,
     }
-}
-
-/// Parses `args` as the binary would and runs the scenario.
-async fn loadgen(args: &[&str]) -> Value {
-    let cli = Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
-        .expect("arguments parse");
-    loadgen::scenarios::run(cli.command)
-        .await
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-        .expect("a report")
 }
 
 fn common<'a>(url: &'a str, accounts: &'a str) -> [&'a str; 6] {

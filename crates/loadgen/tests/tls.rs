@@ -4,24 +4,17 @@
 //! over WSS run without an error. Its own test binary, because it sets an
 //! environment variable that the whole process reads.
 
-use clap::Parser;
+mod common;
+
+use common::loadgen;
+
 use loadgen::accounts::{write_users_file, HashCost};
-use loadgen::cli::Cli;
 use loginguard::config::Config;
 use loginguard::startup::App;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio_util::sync::CancellationToken;
 
 const PASSWORD: &str = "tls-password";
-
-async fn loadgen(args: &[&str]) -> serde_json::Value {
-    let cli = Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
-        .expect("arguments parse");
-    loadgen::scenarios::run(cli.command)
-        .await
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-        .expect("a report")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_and_idle_run_over_tls() {
