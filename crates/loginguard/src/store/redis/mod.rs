@@ -516,8 +516,7 @@ impl SessionStore for RedisStore {
     /// harmless: a buried session is not buried again.
     async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
         let index = self.keys.accounts_index();
-        let (next, names) = self
-            .observe(self.walk.next(&mut self.conn.clone(), &index).await)?;
+        let (next, names) = self.observe(self.walk.next(&mut self.conn.clone(), &index).await)?;
         let ended: Vec<usize> = stream::iter(account_keys(&names))
             .map(|a| {
                 let this = self.clone();
