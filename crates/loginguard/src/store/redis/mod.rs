@@ -288,8 +288,6 @@ impl RedisStore {
     }
 }
 
-/// Connection trouble is `Unavailable` (503, retry); an answer we cannot use
-/// (a script error, a wrong reply type) is `Corrupt`.
 /// The account keys of the accounts index's names (a name that no longer
 /// parses is skipped: it cannot have signed in).
 fn account_keys(names: &[String]) -> Vec<AccountKey> {
@@ -300,6 +298,8 @@ fn account_keys(names: &[String]) -> Vec<AccountKey> {
         .collect()
 }
 
+/// Connection trouble is `Unavailable` (503, retry); an answer we cannot use
+/// (a script error, a wrong reply type) is `Corrupt`.
 fn classify(e: redis::RedisError) -> StoreError {
     use redis::{ErrorKind, ServerErrorKind};
     match e.kind() {
