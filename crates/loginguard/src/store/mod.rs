@@ -215,10 +215,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// (readiness; Redis must not be able to evict them).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Ends every expired session (emitting `expired`) and forgets stale
-    /// tombstones, so an in-process store stays bounded. Backends whose data
-    /// expires by itself (Redis key TTLs) may do nothing. Returns how many
-    /// sessions it ended.
+    /// Ends expired sessions (emitting `expired` and its audit entry) that
+    /// nothing else touches, and forgets stale tombstones so an in-process
+    /// store stays bounded. Called by the periodic sweep. The memory store
+    /// ends every expired session per call; Redis ends those of the next
+    /// slice of its accounts index, so a few calls make a pass (docs/redis.md).
+    /// Returns how many sessions this call ended.
     async fn maintain(&self, now: Millis) -> Result<usize, StoreError>;
 
     /// Appends a `sign_in_failed` entry to the audit trail: a wrong password

@@ -33,6 +33,9 @@ fn secured(dir: &tempfile::TempDir) -> (Setup, CaBundle) {
 
 async fn whole_flow(mut config: Config, acl_log: impl Fn() -> String) {
     config.ws.presence_interval = Duration::from_millis(100);
+    // The sweep's upkeep (`SSCAN` of the accounts index, `prune.lua`) runs
+    // many times during the flow, so the rule is checked against it too.
+    config.session.sweep_interval = Duration::from_millis(100);
     let receiver = Receiver::start(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     config.webhooks.webhooks =

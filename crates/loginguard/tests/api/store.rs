@@ -897,6 +897,39 @@ pub async fn an_undone_sign_in_ends_its_session_and_never_runs_again(s: Subject)
 }
 
 /// The whole trail of `name`, newest first, read a page of `limit` at a time.
+/// A session nobody presents, lists or watches still gets its `expired`
+/// entry once it lapses: the sweep's `maintain` buries it.
+pub async fn maintain_ends_a_session_that_lapses_unseen(s: Subject) {
+    let t = now();
+    let (tok, _) = sign_in(&s, "unseen", "PC1", t, &policy(1, OnLimit::KickOldest)).await;
+    let later = t.plus(LIFE.absolute);
+    let expired_entries = |trail: &[AuditEntry]| {
+        trail
+            .iter()
+            .filter(|e| e.record.kind == AuditKind::Expired)
+            .count()
+    };
+    // A pass over the accounts index ends within a few calls; every call
+    // after the one that ended it finds nothing more.
+    let mut ended = 0;
+    for _ in 0..10 {
+        ended += s.store.maintain(later).await.expect("maintain");
+    }
+    assert_eq!(ended, 1, "one session lapsed, and it is ended once");
+    let trail = audit_of(&s, Some("unseen"), 10).await;
+    assert_eq!(expired_entries(&trail), 1, "{trail:?}");
+    let entry = trail
+        .iter()
+        .find(|e| e.record.kind == AuditKind::Expired)
+        .unwrap();
+    assert_eq!(entry.record.session_id.as_ref(), Some(tok.session_id()));
+    let Lookup::Ended(tomb) = s.store.validate(&tok, later).await.unwrap() else {
+        panic!("a tombstone after maintain")
+    };
+    assert_eq!(tomb.reason, Reason::Expired);
+    assert_eq!(expired_entries(&audit_of(&s, Some("unseen"), 10).await), 1);
+}
+
 pub async fn audit_of(s: &Subject, name: Option<&str>, limit: usize) -> Vec<AuditEntry> {
     let mut all = Vec::new();
     let mut before = None;
@@ -1126,4 +1159,5 @@ conformance!(
     a_live_session_is_located_by_its_id_alone,
     the_audit_trail_has_one_entry_per_change_in_order,
     the_audit_trail_is_capped_and_keeps_the_newest,
+    maintain_ends_a_session_that_lapses_unseen,
 );

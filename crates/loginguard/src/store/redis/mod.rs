@@ -19,6 +19,7 @@ mod requirements;
 mod scripts;
 mod sentinel;
 mod tls;
+mod upkeep;
 
 pub use conn::RedisConn;
 pub use keys::KeySpace;
@@ -58,6 +59,8 @@ pub struct RedisStore {
     /// Version and eviction policy, checked again after each reconnect.
     requirements: Arc<Requirements>,
     audit: AuditSettings,
+    /// Where `maintain` is in the accounts index.
+    walk: Arc<upkeep::Walk>,
 }
 
 impl RedisStore {
@@ -71,6 +74,7 @@ impl RedisStore {
             reachable: Arc::new(AtomicBool::new(true)),
             requirements: Arc::new(Requirements::new(false)),
             audit: AuditSettings::default(),
+            walk: Arc::default(),
         }
     }
 
@@ -207,6 +211,23 @@ impl RedisStore {
         self.lifetimes.idle.as_millis() as u64
     }
 
+    /// Runs `script` (`list.lua` or `prune.lua`) on `account`: both end the
+    /// account's expired sessions as of `now` and take the same arguments.
+    async fn sweep_account(
+        &self,
+        script: &redis::Script,
+        account: &AccountKey,
+        now: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        self.run(
+            self.on_account(script, account)
+                .arg(now.0)
+                .arg(self.idle_ms())
+                .arg(self.keys.events_channel()),
+        )
+        .await
+    }
+
     fn replay_window_ms() -> u64 {
         REPLAY_WINDOW.as_millis() as u64
     }
@@ -265,6 +286,16 @@ impl RedisStore {
             .await?;
         scripts::sessions(&reply)
     }
+}
+
+/// The account keys of the accounts index's names (a name that no longer
+/// parses is skipped: it cannot have signed in).
+fn account_keys(names: &[String]) -> Vec<AccountKey> {
+    names
+        .iter()
+        .filter_map(|n| Username::parse(n).ok())
+        .map(|u| AccountKey::of(&u))
+        .collect()
 }
 
 /// Connection trouble is `Unavailable` (503, retry); an answer we cannot use
@@ -437,14 +468,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
-        let reply = self
-            .run(
-                self.on_account(&scripts::LIST, account)
-                    .arg(now.0)
-                    .arg(self.idle_ms())
-                    .arg(self.keys.events_channel()),
-            )
-            .await?;
+        let reply = self.sweep_account(&scripts::LIST, account, now).await?;
         scripts::sessions(&reply)
     }
 
@@ -455,11 +479,7 @@ impl SessionStore for RedisStore {
                 .query_async(&mut self.conn.clone())
                 .await,
         )?;
-        let accounts: Vec<AccountKey> = names
-            .iter()
-            .filter_map(|n| Username::parse(n).ok())
-            .map(|u| AccountKey::of(&u))
-            .collect();
+        let accounts = account_keys(&names);
         // Owned items and a cloned handle per call: borrowed closures here trip
         // the compiler's `Send` inference inside `async_trait`.
         let per_account: Vec<Vec<Session>> = stream::iter(accounts)
@@ -488,10 +508,28 @@ impl SessionStore for RedisStore {
             .await
     }
 
-    /// Keys expire by themselves (see `keys.rs`), and expired sessions with
-    /// sockets are ended by the revalidation sweep; nothing to do here.
-    async fn maintain(&self, _now: Millis) -> Result<usize, StoreError> {
-        Ok(0)
+    /// Keys and tombstones expire by themselves (see `keys.rs`); what they
+    /// cannot do is record a session that lapsed unseen. So each call runs
+    /// `prune.lua` on the next slice of the accounts index (`upkeep.rs`),
+    /// which buries expired sessions with their `expired` entries as any
+    /// script would. Several instances walking the index at once is
+    /// harmless: a buried session is not buried again.
+    async fn maintain(&self, now: Millis) -> Result<usize, StoreError> {
+        let index = self.keys.accounts_index();
+        let (next, names) = self.observe(self.walk.next(&mut self.conn.clone(), &index).await)?;
+        let ended: Vec<usize> = stream::iter(account_keys(&names))
+            .map(|a| {
+                let this = self.clone();
+                async move {
+                    let reply = this.sweep_account(&scripts::PRUNE, &a, now).await?;
+                    scripts::count(&reply)
+                }
+            })
+            .buffer_unordered(BATCH_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        self.walk.advance(next);
+        Ok(ended.into_iter().sum())
     }
 
     async fn record_failed_sign_in(

@@ -43,6 +43,7 @@ pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
 pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
 pub static UNDO_SIGN_IN: LazyLock<Script> = script!("scripts/undo_sign_in.lua");
 pub static LIST: LazyLock<Script> = script!("scripts/list.lua");
+pub static PRUNE: LazyLock<Script> = script!("scripts/prune.lua");
 pub static FAILURE_ADMIT: LazyLock<Script> =
     script!("scripts/failures.lua", "scripts/failure_admit.lua");
 pub static FAILURE_SETTLE: LazyLock<Script> =
@@ -152,4 +153,13 @@ pub fn undone(reply: &[String]) -> Result<bool, StoreError> {
             "unexpected undo_sign_in reply {other:?}"
         ))),
     }
+}
+
+/// `prune.lua`'s reply: how many sessions it ended.
+pub fn count(reply: &[String]) -> Result<usize, StoreError> {
+    match reply {
+        [n] => n.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| StoreError::corrupt(format!("unexpected prune reply {reply:?}")))
 }

@@ -104,7 +104,8 @@ local function publish_revoked(channel, ended, reason, by, now)
   redis.call('PUBLISH', channel, cjson.encode({k = 'revoked', u = ended[1].u, ids = ids, r = reason, by = by or cjson.null, at = now}))
 end
 
--- Live sessions oldest first, after ending (and announcing) expired ones.
+-- Live sessions oldest first, after ending (and announcing) expired ones;
+-- the ended ones come back second (`prune.lua` counts them).
 local function load_live(now, idle, channel)
   local flat = redis.call('HGETALL', SKEY)
   local live, expired = {}, {}
@@ -119,7 +120,7 @@ local function load_live(now, idle, channel)
   end
   publish_revoked(channel, expired, 'expired', nil, now)
   table.sort(live, by_age)
-  return live
+  return live, expired
 end
 
 local function encode_all(list)
