@@ -5,6 +5,7 @@
 --   'replace', <the live session of the same device>
 --   'admit',   <the sessions to sign out, oldest first>
 --   'deny',    <the sessions whose removal would make room>
+-- and `admit`, which carries out a 'replace' or 'admit' verdict.
 
 -- domain::DeviceClass's User-Agent words, for records stored before classes
 -- existed (Session::class).
@@ -76,4 +77,32 @@ local function decide(live, new, p, now, chosen)
     if gone[i] then table.insert(evict, s) end
   end
   return 'admit', evict
+end
+
+-- Carries out a 'replace' or 'admit' verdict for `new` (its record JSON is
+-- `json`): buries the losers, stores the new session, publishes `signed_in`
+-- and audits it. Returns the evicted sessions and the replaced one (or nil).
+local function admit(verdict, which, new, json, by, now, idle, channel)
+  local evicted, replaced = {}, nil
+  if verdict == 'replace' then
+    replaced = which
+    bury(replaced, 'replaced', by, now, idle)
+  else
+    evicted = which
+    for _, s in ipairs(evicted) do bury(s, 'duplicate_login', by, now, idle) end
+  end
+  redis.call('HSET', SKEY, new.id, json)
+  -- One idle timeout past the absolute end: a key Redis drops by itself tells
+  -- nobody, so the step that finds the session expired must still see it, to
+  -- leave its tombstone and push `expired` to its sockets.
+  extend(SKEY, new.e + idle)
+
+  local ids = {}
+  for i, s in ipairs(evicted) do ids[i] = s.id end
+  local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
+  if #ids > 0 then event.revoked = ids end
+  if replaced then event.rp = replaced.id end
+  redis.call('PUBLISH', channel, cjson.encode(event))
+  audit('signed_in', new, nil, nil, now, true)
+  return evicted, replaced
 end

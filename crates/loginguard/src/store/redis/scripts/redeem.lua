@@ -45,26 +45,9 @@ if verdict == 'deny' then
   return finish(remember(reply, window))
 end
 
-local evicted, replaced = {}, nil
-if verdict == 'replace' then
-  replaced = which
-  bury(replaced, 'replaced', by, now, idle)
-else
-  evicted = which
-  for _, s in ipairs(evicted) do bury(s, 'duplicate_login', by, now, idle) end
-end
 redis.call('DEL', KEYS[5])
 local json = cjson.encode(new)
-redis.call('HSET', SKEY, new.id, json)
-extend(SKEY, new.e + idle)
-
-local ids = {}
-for i, s in ipairs(evicted) do ids[i] = s.id end
-local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
-if #ids > 0 then event.revoked = ids end
-if replaced then event.rp = replaced.id end
-redis.call('PUBLISH', channel, cjson.encode(event))
-audit('signed_in', new, nil, nil, now, true)
+local evicted, replaced = admit(verdict, which, new, json, by, now, idle, channel)
 
 local reply = encode_all(evicted)
 if replaced then table.insert(reply, cjson.encode(replaced)) end

@@ -41,28 +41,7 @@ if verdict == 'deny' then
   return finish(remember(reply, tonumber(ARGV[7])))
 end
 
-local replaced, evicted = nil, {}
-if verdict == 'replace' then
-  replaced = which
-  bury(replaced, 'replaced', by, now, idle)
-else
-  evicted = which
-  for _, s in ipairs(evicted) do bury(s, 'duplicate_login', by, now, idle) end
-end
-
-redis.call('HSET', SKEY, new.id, ARGV[2])
--- One idle timeout past the absolute end: a key Redis drops by itself tells
--- nobody, so the step that finds the session expired must still see it, to
--- leave its tombstone and push `expired` to its sockets.
-extend(SKEY, new.e + idle)
-
-local ids = {}
-for i, s in ipairs(evicted) do ids[i] = s.id end
-local event = {k = 'signed_in', u = new.u, id = new.id, by = by}
-if #ids > 0 then event.revoked = ids end
-if replaced then event.rp = replaced.id end
-redis.call('PUBLISH', channel, cjson.encode(event))
-audit('signed_in', new, nil, nil, now, true)
+local evicted, replaced = admit(verdict, which, new, ARGV[2], by, now, idle, channel)
 
 local reply = encode_all(evicted)
 table.insert(reply, 1, replaced and cjson.encode(replaced) or '')
