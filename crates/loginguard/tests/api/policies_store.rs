@@ -12,7 +12,7 @@ use loginguard::domain::{
 use loginguard::events::StoreEvent;
 use loginguard::store::{RedeemOutcome, RedeemRequest, SignInOutcome, SignInRequest};
 
-use crate::store::{new_session, now, policy, user, Subject};
+use crate::store::{admit, new_session, now, policy, user, Subject};
 
 /// `policy(max, on_limit)` with class limits (`web=1,mobile=2`).
 fn with_classes(max: u32, on_limit: OnLimit, limits: &str) -> Policy {
@@ -33,16 +33,7 @@ async fn sign_in_class(
 ) -> (Token, SignInOutcome) {
     let (mut session, token) = new_session(name, device, at);
     session.device_class = Some(DeviceClass::parse(class).unwrap());
-    let outcome = s
-        .store
-        .sign_in(SignInRequest {
-            session,
-            policy: p.clone(),
-            now: at,
-        })
-        .await
-        .expect("sign_in");
-    (token, outcome)
+    admit(s, session, token, p).await
 }
 
 /// Signs `name` in on `device`, carrying `device_id` when given.
@@ -56,16 +47,7 @@ pub async fn sign_in_with(
 ) -> (Token, SignInOutcome) {
     let (mut session, token) = new_session(name, device, at);
     session.device_id = device_id.map(|d| ClientDeviceId::parse(d).unwrap());
-    let outcome = s
-        .store
-        .sign_in(SignInRequest {
-            session,
-            policy: p.clone(),
-            now: at,
-        })
-        .await
-        .expect("sign_in");
-    (token, outcome)
+    admit(s, session, token, p).await
 }
 
 async fn is_live(s: &Subject, t: &Token, at: Millis) -> bool {

@@ -203,6 +203,17 @@ async fn sign_in(
     p: &Policy,
 ) -> (Token, SignInOutcome) {
     let (session, token) = new_session(name, device, now);
+    admit(s, session, token, p).await
+}
+
+/// Signs a prepared `session` (holding `token`) in at its creation time.
+pub async fn admit(
+    s: &Subject,
+    session: Session,
+    token: Token,
+    p: &Policy,
+) -> (Token, SignInOutcome) {
+    let now = session.created_at;
     let outcome = s
         .store
         .sign_in(SignInRequest {
