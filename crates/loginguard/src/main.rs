@@ -7,7 +7,10 @@
 //! `audit` prints a Redis store's audit trail as JSON lines (and follows it).
 //! clap parses once here for
 //! `--help` and usage errors; `Config::load` then reads `serve`'s arguments
-//! together with the environment and the `--config` file.
+//! together with the environment and the `--config` file. The allocator is
+//! the system's unless built with `dhat-heap` (`allocator`).
+
+mod allocator;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -208,6 +211,7 @@ fn check_config(args: Vec<OsString>) -> ExitCode {
 }
 
 fn serve(args: Vec<OsString>) -> ExitCode {
+    let _heap = allocator::profile();
     loginguard::telemetry::init("info,tower_http=warn");
     let config = match Config::load(args) {
         Ok(c) => c,
