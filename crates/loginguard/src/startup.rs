@@ -269,7 +269,7 @@ impl App {
             clock: clock.clone(),
         };
         let shutdown = CancellationToken::new();
-        let conn_context = ConnContext {
+        let conn_context = Arc::new(ConnContext {
             hub: hub.clone(),
             store: store.clone(),
             clock: clock.clone(),
@@ -280,7 +280,7 @@ impl App {
             touch_after: lifetimes.touch_after,
             metrics,
             shutdown: shutdown.clone(),
-        };
+        });
         let tls = match (&config.http.tls_cert, &config.http.tls_key) {
             (Some(cert), Some(key)) => Some(Arc::new(TlsListener::load(cert, key)?)),
             _ => None,

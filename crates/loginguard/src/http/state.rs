@@ -24,7 +24,7 @@ pub struct AppState {
     pub client_ip: ClientIpRule,
     pub origins: OriginRule,
     pub cookies: CookieRule,
-    pub sockets: ConnContext,
+    pub sockets: Arc<ConnContext>,
 }
 
 /// Where the client's IP comes from.

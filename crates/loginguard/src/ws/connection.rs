@@ -29,7 +29,8 @@ use crate::store::SessionStore;
 /// did, ask again after this (the sweep is the backstop as well).
 const RECHECK_AFTER_ERROR: Duration = Duration::from_secs(2);
 
-/// What a connection needs from the instance; cheap to clone.
+/// What a connection needs from the instance. Sockets share one behind an
+/// `Arc`: a copy in each socket's task would cost its size per idle socket.
 #[derive(Clone)]
 pub struct ConnContext {
     pub hub: Arc<Hub>,
@@ -82,7 +83,7 @@ struct Gone;
 /// `cookie` is the token of the upgrade request's cookie, when the upgrade
 /// may use it (`{"type":"auth","cookie":true}`); boxed, because this future
 /// lives as long as the socket and the cookie is needed only for `auth`.
-pub async fn run<S, E>(mut socket: S, ctx: ConnContext, cookie: Option<Box<Token>>)
+pub async fn run<S, E>(mut socket: S, ctx: Arc<ConnContext>, cookie: Option<Box<Token>>)
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
@@ -131,15 +132,10 @@ async fn serve<S, E>(
         }
         Verdict::Unknown => return close_with(socket, ctx, CloseCode::Unauthorized).await,
     }
-    let ok = ServerMessage::AuthOk {
-        session_id: &session_id,
-        username: username.as_str(),
-        server_time: ctx.clock.now().to_rfc3339(),
-    };
-    if write(socket, ctx, Message::Text(ok.to_json().into()))
-        .await
-        .is_err()
-    {
+    // Built in the call: a named message would live (its time string on
+    // the heap) as long as the socket.
+    let ok = auth_ok(&session_id, &username, ctx.clock.as_ref());
+    if write(socket, ctx, Message::Text(ok.into())).await.is_err() {
         return;
     }
 
@@ -263,6 +259,16 @@ async fn recheck(ctx: &ConnContext, account: &AccountKey, id: &SessionId) -> Ver
             Verdict::Unavailable
         }
     }
+}
+
+/// The `auth_ok` frame's JSON.
+fn auth_ok(session_id: &SessionId, username: &Username, clock: &dyn Clock) -> String {
+    ServerMessage::AuthOk {
+        session_id,
+        username: username.as_str(),
+        server_time: clock.now().to_rfc3339(),
+    }
+    .to_json()
 }
 
 /// The reply to an authenticated client's text message, if any.
@@ -534,7 +540,7 @@ mod tests {
                 to_client,
                 stalled: stalled.clone(),
             },
-            ctx,
+            Arc::new(ctx),
             None,
         ));
         Client {
@@ -560,6 +566,20 @@ mod tests {
             Some(Message::Close(Some(f))) => f.code,
             other => panic!("expected a close frame, got {other:?}"),
         }
+    }
+
+    /// The loop's future lives inside the socket's task for the socket's
+    /// whole life, so its size is memory per idle socket (BENCHMARKS.md,
+    /// issue 13). 1,808 bytes in a debug build (less in release); a copy of
+    /// `ConnContext` (136 bytes) or a message kept across the loop would
+    /// push it past the bound.
+    #[test]
+    fn the_socket_future_stays_small() {
+        fn returned<F: FnOnce(A, B, C) -> R, A, B, C, R>(_: F) -> usize {
+            std::mem::size_of::<R>()
+        }
+        let size = returned(run::<axum::extract::ws::WebSocket, axum::Error>);
+        assert!(size <= 1856, "the socket future grew to {size} bytes");
     }
 
     #[tokio::test]
