@@ -2,9 +2,9 @@
 //!
 //! `lookup.lua` may end expired sessions and record a use, so it is a
 //! script; but almost every check finds its session live and used recently,
-//! and then the script only reads. Running it costs Redis about ten times
-//! what one `HGETALL` of the account's sessions does (BENCHMARKS.md, "Token
-//! checks on Redis"), so a check reads first and lets
+//! and then the script only reads. Running it costs Redis some 15 to 25
+//! times what one `HGETALL` of the account's sessions does (BENCHMARKS.md,
+//! "Validation on Redis"), so a check reads first and lets
 //! `domain::lookup_unchanged` answer when nothing would change; anything
 //! else (an expired session, a use to record, a tombstone to find) still goes
 //! through the script. The read goes to the same master as every script and
