@@ -51,6 +51,35 @@ pub enum Lookup {
     Unknown,
 }
 
+/// The answer `Account::prune` then `Account::lookup` would give, read from
+/// the account's live records alone, when that step would change nothing: no
+/// session has expired, the one sought is among them and, with `touch`, its
+/// last use is recent enough to be left as it is. `None` otherwise (and when
+/// the answer is in the tombstones): then only the step itself may answer.
+/// A store may skip its locked step with this only when `live` is read
+/// atomically from where that step writes, never from a copy kept aside, so
+/// a revoked session is rejected on its very next use.
+pub fn lookup_unchanged(
+    live: Vec<Session>,
+    id: &SessionId,
+    hash: Option<&TokenHash>,
+    now: Millis,
+    lifetimes: Lifetimes,
+    touch: bool,
+) -> Option<Lookup> {
+    if live.iter().any(|s| s.is_expired(now, lifetimes.idle)) {
+        return None;
+    }
+    let s = live.into_iter().find(|s| &s.session_id == id)?;
+    if hash.is_some_and(|want| want != &s.token_hash) {
+        return Some(Lookup::Unknown);
+    }
+    if touch && s.needs_touch(now, lifetimes.touch_after) {
+        return None;
+    }
+    Some(Lookup::Live(s))
+}
+
 impl Account {
     /// Ends every session past its idle or absolute lifetime (reason
     /// `expired`). Returns the sessions that expired now, so their sockets can
@@ -279,6 +308,59 @@ mod tests {
         };
         assert_eq!(t.reason, Reason::DuplicateLogin);
         assert_eq!(t.by.unwrap().device.as_str(), "PC2");
+    }
+
+    /// Over expiries, touches, wrong hashes and unknown ids: whenever
+    /// `lookup_unchanged` answers, the locked step answers the same and
+    /// changes nothing.
+    #[test]
+    fn an_unchanged_lookup_is_the_step_s_answer_and_the_step_changes_nothing() {
+        let (s1, t1) = session(1, 1000);
+        let (s2, _) = session(2, 5000);
+        let (_, other) = session(9, 1000);
+        let mut base = Account::default();
+        base.sign_in(s1.clone(), kick_oldest(2), Millis(1000), LIFE.idle);
+        base.sign_in(s2.clone(), kick_oldest(2), Millis(5000), LIFE.idle);
+        let idle = LIFE.idle.as_millis() as u64;
+        let touch_after = LIFE.touch_after.as_millis() as u64;
+        let times = [
+            5001,
+            1000 + touch_after - 1,
+            1000 + touch_after,
+            1000 + idle - 1,
+            1000 + idle,
+            5000 + idle,
+        ];
+        let hashes = [None, Some(t1.hash()), Some(other.hash())];
+        let ids = [s1.session_id, s2.session_id, session(7, 0).0.session_id];
+        let mut answered = 0;
+        for now in times.map(Millis) {
+            for hash in &hashes {
+                for id in &ids {
+                    for touch in [false, true] {
+                        let mut a = base.clone();
+                        let unchanged = lookup_unchanged(
+                            a.sessions.clone(),
+                            id,
+                            hash.as_ref(),
+                            now,
+                            LIFE,
+                            touch,
+                        );
+                        let expired = a.prune(now, LIFE.idle);
+                        let step = a.lookup(id, hash.as_ref(), now, LIFE, touch);
+                        if let Some(answer) = unchanged {
+                            answered += 1;
+                            assert_eq!(answer, step, "at {now:?}, touch {touch}");
+                            assert!(expired.is_empty());
+                            assert_eq!(a.sessions, base.sessions);
+                        }
+                    }
+                }
+            }
+        }
+        // Fresh sessions are answered, with any hash and with a touch.
+        assert!(answered >= 12, "only {answered} answered");
     }
 
     #[test]

@@ -28,7 +28,7 @@ mod token;
 mod username;
 mod webhook;
 
-pub use account::{Account, Lookup, SignInDecision, MAX_TOMBSTONES};
+pub use account::{lookup_unchanged, Account, Lookup, SignInDecision, MAX_TOMBSTONES};
 pub use audit::{AuditEntry, AuditId, AuditKind, AuditRecord, MalformedAuditId};
 pub use class_limits::{ClassLimits, ClassLimitsError};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};

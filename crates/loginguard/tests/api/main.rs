@@ -34,6 +34,7 @@ mod policies_store;
 mod proxy;
 mod rate_limits;
 mod redis_checks;
+mod redis_reads;
 mod redis_security;
 mod reload;
 mod switchover;

@@ -25,7 +25,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::helpers::eventually;
 use crate::redis_server::{RedisCluster, RedisServer};
 
-const LIFE: Lifetimes = Lifetimes {
+pub const LIFE: Lifetimes = Lifetimes {
     idle: Duration::from_secs(1800),
     absolute: Duration::from_secs(43_200),
     touch_after: Duration::from_secs(60),
@@ -509,6 +509,36 @@ pub async fn use_slides_the_idle_timeout_but_writes_only_when_stale(s: Subject) 
         s.store.validate(&tok, after_original_idle).await.unwrap(),
         Lookup::Live(_)
     ));
+}
+
+/// A check of a live, recently used session still ends the account's other
+/// sessions that expired meanwhile (on Redis such a check is otherwise a
+/// plain read; `store/redis/lookup.rs`).
+pub async fn a_check_of_a_fresh_session_ends_the_account_s_expired_ones(s: Subject) {
+    let t = now();
+    let p = policy(2, OnLimit::KickOldest);
+    let (old, _) = sign_in(&s, "user1", "PC1", t, &p).await;
+    let idle_end = t.plus(LIFE.idle);
+    // Used half a touch interval before the old one's idle end.
+    let later = Millis(idle_end.0 - LIFE.touch_after.as_millis() as u64 / 2);
+    let (fresh, _) = sign_in(&s, "user1", "PC2", later, &p).await;
+    let Lookup::Live(live) = s.store.validate(&fresh, idle_end).await.unwrap() else {
+        panic!("the fresh session is live")
+    };
+    assert_eq!(
+        live.last_seen_at, later,
+        "a use within the touch interval writes nothing"
+    );
+    s.events
+        .wait_for("the old session's expiry", |e| {
+            matches!(e, StoreEvent::Revoked { reason: Reason::Expired, ids, .. }
+                if ids == &vec![old.session_id().clone()])
+        })
+        .await;
+    let Lookup::Ended(tomb) = s.store.validate(&old, idle_end).await.unwrap() else {
+        panic!("the old session ended")
+    };
+    assert_eq!(tomb.reason, Reason::Expired);
 }
 
 /// A session's origin and password fingerprint come back as stored, also
@@ -1157,6 +1187,7 @@ conformance!(
     inv5_tombstone_lives_as_long_as_the_token_would,
     idle_expiry_ends_the_session_with_reason_expired,
     use_slides_the_idle_timeout_but_writes_only_when_stale,
+    a_check_of_a_fresh_session_ends_the_account_s_expired_ones,
     a_session_keeps_its_origin_and_password_fingerprint,
     absolute_lifetime_ends_even_a_busy_session,
     a_forged_token_for_a_live_session_id_is_unknown,

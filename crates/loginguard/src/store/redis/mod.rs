@@ -14,6 +14,7 @@ mod audit;
 mod conn;
 mod failures;
 mod keys;
+mod lookup;
 mod outbox;
 mod requirements;
 mod scripts;
@@ -232,33 +233,6 @@ impl RedisStore {
         REPLAY_WINDOW.as_millis() as u64
     }
 
-    async fn lookup(
-        &self,
-        account: &AccountKey,
-        id: &SessionId,
-        hash: &str,
-        now: Millis,
-        touch: bool,
-    ) -> Result<Lookup, StoreError> {
-        let touch_after = if touch {
-            (self.lifetimes.touch_after.as_millis() as u64).to_string()
-        } else {
-            String::new()
-        };
-        let reply = self
-            .run(
-                self.on_account(&scripts::LOOKUP, account)
-                    .arg(id.as_str())
-                    .arg(hash)
-                    .arg(now.0)
-                    .arg(self.idle_ms())
-                    .arg(touch_after)
-                    .arg(self.keys.events_channel()),
-            )
-            .await?;
-        scripts::lookup(&reply)
-    }
-
     async fn revoke_where(
         &self,
         account: &AccountKey,
@@ -411,7 +385,7 @@ impl SessionStore for RedisStore {
         self.lookup(
             token.account(),
             token.session_id(),
-            token.hash().as_str(),
+            Some(&token.hash()),
             now,
             true,
         )
@@ -424,7 +398,7 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         now: Millis,
     ) -> Result<(), StoreError> {
-        self.lookup(account, id, "", now, true).await.map(|_| ())
+        self.lookup(account, id, None, now, true).await.map(|_| ())
     }
 
     async fn revoke(
@@ -501,7 +475,7 @@ impl SessionStore for RedisStore {
         stream::iter(sessions.to_vec())
             .map(|(a, id)| {
                 let this = self.clone();
-                async move { this.lookup(&a, &id, "", now, false).await }
+                async move { this.lookup(&a, &id, None, now, false).await }
             })
             .buffered(BATCH_IN_FLIGHT)
             .try_collect()
