@@ -28,7 +28,9 @@ const COLOURS: [RGBColor; 5] = [
 
 /// Latency (ms, log axis) against percentile (nines axis).
 pub fn percentiles(series: &[Series], title: &str, caption: &str) -> Result<String, LoadgenError> {
-    let max_x = extent(series, |p| p.0).1.max(1.0);
+    // A margin past the last point, so that a nine the data just reaches
+    // (x = 2 for 100 samples) still gets its grid line and label.
+    let max_x = extent(series, |p| p.0).1.max(1.0) + 0.1;
     let (lo, hi) = extent(series, |p| p.1);
     // Whole decades around the data, so the log axis has labels at both ends.
     let y = 10f64.powf(lo.max(FLOOR_MS).log10().floor())
@@ -77,6 +79,7 @@ pub fn storm(series: &[Series], title: &str, caption: &str) -> Result<String, Lo
             .configure_mesh()
             .x_desc("seconds after SIGTERM")
             .y_desc("sockets back per second")
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(plot)?;
         for (i, s) in series.iter().enumerate() {

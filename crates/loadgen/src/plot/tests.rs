@@ -49,7 +49,7 @@ fn texts(svg: &str) -> Vec<String> {
             t.split_once('>')
                 .and_then(|(_, rest)| rest.split_once("</text>"))
         })
-        .map(|(text, _)| text.to_owned())
+        .map(|(text, _)| text.trim().to_owned())
         .collect()
 }
 
