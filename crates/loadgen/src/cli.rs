@@ -50,6 +50,9 @@ pub enum Command {
     /// The Python prototype (bench/prototype): validate, idle, kick.
     #[command(subcommand)]
     Prototype(crate::prototype::ProtoCommand),
+    /// Draw earlier runs' JSON reports as an SVG figure.
+    #[command(subcommand)]
+    Plot(crate::plot::PlotCommand),
     /// Write a users file of benchmark accounts for `loginguard serve --users`.
     Users(UsersArgs),
     /// Internal: one client process of `idle --processes K` (job on stdin).

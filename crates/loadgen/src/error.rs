@@ -42,6 +42,10 @@ pub enum LoadgenError {
     Hash(String),
     #[error("worker process: {0}")]
     Worker(String),
+    #[error("report {path}: {reason}")]
+    Report { path: String, reason: String },
+    #[error("plot: {0}")]
+    Plot(String),
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
 }

@@ -21,6 +21,7 @@
 //! - `report`: prints a report as JSON or as readable lines.
 //! - `scenarios`: one module per scenario, each `run(args) -> report`.
 //! - `prototype`: `validate`, `idle` and `kick` against the Python prototype.
+//! - `plot`: SVG figures drawn from earlier runs' JSON reports.
 
 pub mod accounts;
 pub mod api;
@@ -29,6 +30,7 @@ pub mod backoff;
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod plot;
 pub mod procfs;
 pub mod progress;
 pub mod prototype;

@@ -5,6 +5,9 @@
 //! difference that may be negative (kick arrival minus HTTP response) as exact
 //! samples (a shifted histogram would lose the microseconds that matter), for
 //! the few thousand samples a kick run makes. Summaries are plain serde structs.
+//!
+//! Besides a few named percentiles, a summary carries the whole percentile
+//! curve (`percentiles`) on a "nines" ladder, which `loadgen plot` draws.
 
 use std::time::Duration;
 
@@ -13,6 +16,12 @@ use serde::{Deserialize, Serialize};
 
 /// Largest value a histogram holds: 60 s in µs. Larger values are clamped.
 const MAX_US: u64 = 60_000_000;
+
+/// The percentile curve's step on the nines scale (x = -log10(1 - q)):
+/// ten points per nine, so 90, 99 and 99.9 are points of their own.
+const NINES_STEP: f64 = 0.1;
+/// The curve stops at 99.999 even with more samples than that resolves.
+const MAX_NINES: f64 = 5.0;
 
 /// Percentiles of one measured quantity, all in microseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +33,9 @@ pub struct Summary {
     pub p99_us: u64,
     pub max_us: u64,
     pub mean_us: f64,
+    /// `[percentile, µs]` pairs from 0 (the minimum) up the nines ladder
+    /// (..., 90, ..., 99, ..., 99.9) as far as the sample count resolves.
+    pub percentiles: Vec<(f64, u64)>,
 }
 
 /// Like `Summary`, for a signed difference.
@@ -36,6 +48,8 @@ pub struct SignedSummary {
     pub p99_us: i64,
     pub max_us: i64,
     pub mean_us: f64,
+    /// `[percentile, µs]` pairs, as in `Summary`.
+    pub percentiles: Vec<(f64, i64)>,
 }
 
 /// A latency histogram in microseconds.
@@ -93,6 +107,9 @@ impl Latency {
             p99_us: h.value_at_quantile(0.99),
             max_us: h.max(),
             mean_us: round1(h.mean()),
+            percentiles: nines_ladder(h.len())
+                .map(|q| (percent(q), h.value_at_quantile(q)))
+                .collect(),
         }
     }
 }
@@ -126,6 +143,9 @@ impl SignedLatency {
             p99_us: at(0.99),
             max_us: sorted[n - 1],
             mean_us: round1(sum as f64 / n as f64),
+            percentiles: nines_ladder(n as u64)
+                .map(|q| (percent(q), at(q)))
+                .collect(),
         }
     }
 }
@@ -138,6 +158,21 @@ pub fn per_second(count: u64, elapsed: Duration) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Quantiles 1 - 10^-x for x = 0, 0.1, 0.2, ... while at least one of
+/// `count` samples lies above the quantile (past that every point is the
+/// maximum), and never past `MAX_NINES`.
+fn nines_ladder(count: u64) -> impl Iterator<Item = f64> {
+    let resolved = (count as f64).log10().min(MAX_NINES);
+    // The small slack keeps x = 2.0 for exactly 100 samples despite rounding.
+    let steps = ((resolved + 1e-9) / NINES_STEP).floor() as u32;
+    (0..=steps).map(|k| 1.0 - 10f64.powf(-f64::from(k) * NINES_STEP))
+}
+
+/// A quantile as a percentile, rounded so that 0.999 reads 99.9.
+fn percent(q: f64) -> f64 {
+    (q * 100.0 * 1e4).round() / 1e4
 }
 
 fn round1(v: f64) -> f64 {
@@ -236,6 +271,41 @@ mod tests {
             (s.min_us, s.p50_us, s.p90_us, s.p99_us, s.max_us),
             (-49, 0, 40, 49, 50)
         );
+    }
+
+    #[test]
+    fn the_percentile_curve_climbs_the_nines_as_far_as_the_samples_go() {
+        let mut h = Latency::new();
+        for us in 1..=1000 {
+            h.record_us(us);
+        }
+        let s = h.summary();
+        // 0 .. 3 nines in tenths: 31 points, the last one 99.9.
+        assert_eq!(s.percentiles.len(), 31, "{:?}", s.percentiles);
+        assert_eq!(s.percentiles[0], (0.0, 1));
+        let at = |p: f64| s.percentiles.iter().find(|(q, _)| *q == p).map(|&(_, v)| v);
+        assert!(close(at(90.0).unwrap(), 900), "{:?}", s.percentiles);
+        assert!(close(at(99.0).unwrap(), 990), "{:?}", s.percentiles);
+        assert!(close(at(99.9).unwrap(), 999), "{:?}", s.percentiles);
+        assert!(s
+            .percentiles
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+
+        let mut few = SignedLatency::default();
+        for us in -5..5 {
+            few.record_us(us);
+        }
+        let s = few.summary();
+        assert_eq!(s.percentiles.len(), 11, "ten samples resolve one nine");
+        assert_eq!(s.percentiles[0], (0.0, -5));
+        assert_eq!(s.percentiles[10], (90.0, 3));
+    }
+
+    #[test]
+    fn the_ladder_stops_at_five_nines() {
+        assert_eq!(nines_ladder(10_000_000).count(), 51);
+        assert_eq!(nines_ladder(1).count(), 1);
     }
 
     #[test]

@@ -37,6 +37,28 @@ impl SocketDrop {
     }
 }
 
+/// How a sign-in came in: the `origin` label of `sign_ins`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInOrigin {
+    /// `POST /api/auth/login`: a password.
+    Password,
+    /// `POST /api/v1/sessions`: a trusted backend's word.
+    Backend,
+    /// `POST /api/auth/login/evict`: an eviction ticket (of either of the above).
+    Ticket,
+}
+
+impl SignInOrigin {
+    /// The `origin` label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            SignInOrigin::Password => "password",
+            SignInOrigin::Backend => "backend",
+            SignInOrigin::Ticket => "ticket",
+        }
+    }
+}
+
 /// The `result` labels of `webhook_deliveries`: how an attempt ended
 /// (`app::webhooks::Attempt`), then what became of a delivery it could not
 /// make.
@@ -93,7 +115,11 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("loginguard");
         let sign_ins = Family::<Labels, Counter>::default();
-        registry.register("sign_ins", "Sign-in attempts by result", sign_ins.clone());
+        registry.register(
+            "sign_ins",
+            "Sign-in attempts by origin (password, backend, ticket) and result",
+            sign_ins.clone(),
+        );
         let policy_outcomes = Family::<Labels, Counter>::default();
         registry.register(
             "sign_in_policy",
@@ -253,9 +279,12 @@ impl Metrics {
         self.webhook_oldest_undelivered.set(oldest.as_secs() as i64);
     }
 
-    /// Counts a sign-in with `result` (`ok`, `invalid_credentials`, ...).
-    pub fn sign_in(&self, result: &'static str) {
-        self.sign_ins.get_or_create(&vec![("result", result)]).inc();
+    /// Counts a sign-in that came in by `origin` with `result` (`ok`,
+    /// `invalid_credentials`, ...).
+    pub fn sign_in(&self, origin: SignInOrigin, result: &'static str) {
+        self.sign_ins
+            .get_or_create(&vec![("origin", origin.label()), ("result", result)])
+            .inc();
     }
 
     /// A sign-in the policy decided: `admitted`, `kicked_oldest`,
@@ -359,7 +388,9 @@ mod tests {
     #[test]
     fn renders_every_family() {
         let m = Metrics::new();
-        m.sign_in("ok");
+        m.sign_in(SignInOrigin::Password, "ok");
+        m.sign_in(SignInOrigin::Backend, "ok");
+        m.sign_in(SignInOrigin::Backend, "ok");
         m.revoked("duplicate_login", 2);
         m.kick_delivered(0.0004);
         m.socket_dropped(SocketDrop::WriteTimeout);
@@ -376,7 +407,8 @@ mod tests {
             hashing_queue_capacity: 512,
         });
         for needle in [
-            "loginguard_sign_ins_total{result=\"ok\"} 1",
+            "loginguard_sign_ins_total{origin=\"password\",result=\"ok\"} 1",
+            "loginguard_sign_ins_total{origin=\"backend\",result=\"ok\"} 2",
             "loginguard_revocations_total{reason=\"duplicate_login\"} 2",
             "loginguard_kick_delivery_seconds_count 1",
             "loginguard_sockets_dropped_total{cause=\"write_timeout\"} 1",

@@ -52,6 +52,7 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
         Command::RedisMemory(a) => bounded(a.duration + a.settle, redis_memory::run(&a)).await?,
         Command::WebhookDelay(a) => bounded(a.duration, webhook_delay::run(&a)).await?,
         Command::Prototype(c) => crate::prototype::run(c).await?,
+        Command::Plot(c) => crate::plot::run(&c)?,
         Command::Users(a) => {
             let cost = HashCost {
                 memory_kib: a.argon2_memory_kib,

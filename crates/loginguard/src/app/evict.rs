@@ -12,6 +12,7 @@ use super::sign_in::{result_label, SignInService, SignedIn, UndoOnDrop};
 use super::AppError;
 use crate::auth::issue_token_on;
 use crate::domain::{EvictionTicket, FreshSession, Origin, SessionId};
+use crate::metrics::SignInOrigin;
 use crate::store::{RedeemOutcome, RedeemRequest};
 
 impl SignInService {
@@ -26,7 +27,8 @@ impl SignInService {
         chosen: SessionId,
     ) -> Result<SignedIn, AppError> {
         let result = self.redeem(ticket, chosen).await;
-        self.metrics.sign_in(result_label(&result));
+        self.metrics
+            .sign_in(SignInOrigin::Ticket, result_label(&result));
         result
     }
 

@@ -27,7 +27,7 @@ use crate::domain::{
     Lifetimes, OnLimit, Origin, PasswordFingerprint, Policy, Session, SessionId, Token, Username,
     TICKET_LIFETIME,
 };
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SignInOrigin};
 use crate::store::{SessionStore, SignInOutcome, SignInRequest, StoreError};
 
 /// Waits before sending an unconfirmed sign-in again, one per retry. With
@@ -123,7 +123,8 @@ impl SignInService {
         meta: ClientMeta,
     ) -> Result<SignedIn, AppError> {
         let result = self.attempt(creds, meta).await;
-        self.metrics.sign_in(result_label(&result));
+        self.metrics
+            .sign_in(SignInOrigin::Password, result_label(&result));
         result
     }
 
@@ -131,7 +132,8 @@ impl SignInService {
     /// same policy, store step, pushes and audit as a password sign-in.
     pub(crate) async fn sign_in_trusted(&self, new: NewSession) -> Result<SignedIn, AppError> {
         let result = self.admit(new, None).await;
-        self.metrics.sign_in(result_label(&result));
+        self.metrics
+            .sign_in(SignInOrigin::Backend, result_label(&result));
         result
     }
 

@@ -10,10 +10,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::response::AppendHeaders;
 
 use super::state::OriginRule;
 use crate::domain::Token;
+
+/// A response's `Set-Cookie` header, when there is one to send.
+pub type SetCookie = AppendHeaders<Option<(HeaderName, HeaderValue)>>;
+
+/// `value` (from `CookieRule::set` or `clear`) as a response header.
+pub fn set_cookie(value: Option<HeaderValue>) -> SetCookie {
+    AppendHeaders(value.map(|v| (header::SET_COOKIE, v)))
+}
 
 /// The cookie settings of this instance; `name` is `None` when cookie mode
 /// is off, and then every method here answers "no cookie".

@@ -8,13 +8,12 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::AppendHeaders;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::cookie::CookieRule;
+use super::cookie::{set_cookie, CookieRule, SetCookie};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -35,9 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(evict))
         .routes(routes!(logout))
 }
-
-/// A `Set-Cookie` header, when there is one to send.
-type SetCookie = AppendHeaders<Option<(header::HeaderName, header::HeaderValue)>>;
 
 /// Sign in with a user name and password. The new session's token is in
 /// the answer (and, in cookie mode, in the cookie); the sessions it pushed
@@ -88,7 +84,7 @@ fn signed_in_cookie(
             cookies.set(&signed.token, std::time::Duration::from_millis(life))
         }
     };
-    AppendHeaders(cookie.map(|v| (header::SET_COOKIE, v)))
+    set_cookie(cookie)
 }
 
 /// The body of `POST /api/auth/login/evict` (`EvictRequest` in the
@@ -155,6 +151,5 @@ async fn logout(
     Authenticated(me): Authenticated,
 ) -> Result<(SetCookie, StatusCode), ApiError> {
     sessions.sign_out(&me).await?;
-    let clear = AppendHeaders(cookies.clear().map(|v| (header::SET_COOKIE, v)));
-    Ok((clear, StatusCode::NO_CONTENT))
+    Ok((set_cookie(cookies.clear()), StatusCode::NO_CONTENT))
 }

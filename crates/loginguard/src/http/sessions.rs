@@ -9,6 +9,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::cookie::{set_cookie, CookieRule, SetCookie};
 use super::extract::{Authenticated, SessionIdPath};
 use super::responses::{Always, Forbidden, NoSession, NotFound, StoreUnavailable};
 use super::state::AppState;
@@ -63,7 +64,8 @@ async fn list(
 }
 
 /// Ends one of the caller's own sessions (reason `revoked_by_user`); the
-/// caller's own id works like logout.
+/// caller's own id works like logout, and in cookie mode clears the cookie
+/// as logout does.
 #[utoipa::path(
     delete,
     path = "/api/auth/sessions/{session_id}",
@@ -72,15 +74,19 @@ async fn list(
     security(("session_token" = [])),
     params(("session_id" = SessionId, Path, description = "One of the account's live sessions")),
     responses(
-        (status = 204, description = "Signed out"),
+        (status = 204, description = "Signed out",
+            headers(("Set-Cookie" = String, description = "In cookie mode, for the caller's own session: clears the cookie"))),
         NoSession, Forbidden, NotFound, StoreUnavailable, Always,
     ),
 )]
 async fn revoke(
     State(sessions): State<Arc<SessionService>>,
+    State(cookies): State<CookieRule>,
     Authenticated(me): Authenticated,
     SessionIdPath(id): SessionIdPath,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(SetCookie, StatusCode), ApiError> {
     sessions.revoke_own(&me, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    // The browser would otherwise keep sending a cookie that no longer works.
+    let clear = (id == me.session_id).then(|| cookies.clear()).flatten();
+    Ok((set_cookie(clear), StatusCode::NO_CONTENT))
 }

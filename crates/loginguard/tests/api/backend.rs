@@ -324,6 +324,18 @@ async fn backend_and_password_sessions_share_one_policy() {
     let refused = create(&app, &keys.full, "duo", "C").await;
     let error = refused.error(409, "session_limit_reached");
     assert_eq!(error["active_sessions"].as_array().unwrap().len(), 2);
+
+    // The sign-in counter tells the backend's sessions from password ones.
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    for line in [
+        "loginguard_sign_ins_total{origin=\"backend\",result=\"ok\"} 1",
+        "loginguard_sign_ins_total{origin=\"backend\",result=\"session_limit_reached\"} 1",
+        "loginguard_sign_ins_total{origin=\"password\",result=\"ok\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    assert!(!metrics.contains("origin=\"password\",result=\"session_limit_reached\""));
 }
 
 #[tokio::test]

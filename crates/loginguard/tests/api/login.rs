@@ -405,8 +405,8 @@ async fn metrics_count_sign_ins_revocations_kicks_and_sockets() {
         .contains("openmetrics-text"));
     let text = r.text().await.unwrap();
     for needle in [
-        "loginguard_sign_ins_total{result=\"ok\"} 3",
-        "loginguard_sign_ins_total{result=\"invalid_credentials\"} 1",
+        "loginguard_sign_ins_total{origin=\"password\",result=\"ok\"} 3",
+        "loginguard_sign_ins_total{origin=\"password\",result=\"invalid_credentials\"} 1",
         "loginguard_revocations_total{reason=\"duplicate_login\"} 1",
         "loginguard_kick_delivery_seconds_count 1",
         "loginguard_open_sockets 1",

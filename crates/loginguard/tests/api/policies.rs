@@ -417,5 +417,16 @@ async fn ask_offers_a_ticket_that_signs_the_chosen_device_out() {
         assert!(on_one.contains(line), "{line} in\n{on_one}");
     }
     let on_two = metrics(&two).await;
-    assert!(on_two.contains("loginguard_eviction_tickets_total{event=\"redeemed\"} 1"));
+    for line in [
+        "loginguard_eviction_tickets_total{event=\"redeemed\"} 1",
+        // A redemption is a sign-in of its own origin, bad tickets included.
+        "loginguard_sign_ins_total{origin=\"ticket\",result=\"ok\"} 1",
+        "loginguard_sign_ins_total{origin=\"ticket\",result=\"error\"} 1",
+    ] {
+        assert!(on_two.contains(line), "{line} in\n{on_two}");
+    }
+    assert!(
+        on_one.contains("loginguard_sign_ins_total{origin=\"ticket\",result=\"invalid_ticket\"} 2"),
+        "{on_one}"
+    );
 }

@@ -5,6 +5,7 @@
 //! `auth_request`.
 
 use loginguard::config::Config;
+use loginguard::domain::OnLimit;
 use reqwest::header::{HeaderMap, COOKIE, ORIGIN, SET_COOKIE};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -165,6 +166,73 @@ async fn cookie_mode_sets_uses_and_clears_the_cookie() {
     let cookie = format!("lg={}", r.token());
     let ignored = verify(&plain, ("cookie", &cookie)).await;
     assert_eq!(ignored.status, 401);
+}
+
+/// The session id behind `token`.
+async fn session_id(app: &TestApp, token: &str) -> String {
+    let me = app.get("/api/auth/session", Some(token)).await;
+    me.body["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn deleting_ones_own_session_clears_the_cookie_like_sign_out() {
+    let app = spawn_app(with_policy(cookie_config(false), 3, OnLimit::KickOldest)).await;
+    let own = format!("http://{}", app.addr);
+    let mine = app.login_ok("user1", "PC1").await;
+    let other = session_id(&app, &app.login_ok("user1", "PC2").await).await;
+    let cookie = format!("lg={mine}");
+    let by_cookie = [("cookie", cookie.as_str()), ("origin", own.as_str())];
+    let path_of = |id: String| format!("/api/auth/sessions/{id}");
+
+    // Another session of the account: the caller's cookie stays.
+    let r = send(&app, reqwest::Method::DELETE, &path_of(other), &by_cookie).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.headers.get(SET_COOKIE).is_none(), "{:?}", r.headers);
+    assert_eq!(verify(&app, ("cookie", &cookie)).await.status, 200);
+
+    let path = path_of(session_id(&app, &mine).await);
+    let r = send(&app, reqwest::Method::DELETE, &path, &by_cookie).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        r.headers[SET_COOKIE],
+        "lg=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure"
+    );
+    let after = verify(&app, ("cookie", &cookie)).await;
+    assert_eq!(refusal(&after), (401, "session_revoked".to_owned()));
+
+    // By bearer token too, as sign-out does: the browser may hold the cookie anyway.
+    let token = app.login_ok("user1", "PC3").await;
+    let path = path_of(session_id(&app, &token).await);
+    let bearer = format!("Bearer {token}");
+    let r = send(
+        &app,
+        reqwest::Method::DELETE,
+        &path,
+        &[("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        r.headers[SET_COOKIE],
+        "lg=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure"
+    );
+
+    // Without cookie mode nothing is set.
+    let plain = spawn_app(base_config()).await;
+    let token = plain.login_ok("user1", "PC1").await;
+    let path = path_of(session_id(&plain, &token).await);
+    let r = send(
+        &plain,
+        reqwest::Method::DELETE,
+        &path,
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.headers.get(SET_COOKIE).is_none(), "{:?}", r.headers);
 }
 
 /// `POST /api/auth/logout` with only `cookie` and `origin`: its status.
