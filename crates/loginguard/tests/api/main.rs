@@ -36,6 +36,8 @@ mod rate_limits;
 mod redis_checks;
 mod redis_security;
 mod reload;
+mod revoke_all;
+mod revoke_all_store;
 mod switchover;
 mod webhooks;
 mod websocket;
