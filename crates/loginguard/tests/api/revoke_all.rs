@@ -74,7 +74,7 @@ async fn signs_everyone_out_on_every_instance(config: Config) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"] == "revoked" && e["reason"] == "revoked_by_admin")
+        .filter(|e| e["type"] == "revoked" && e["reason"] == "revoked_by_admin")
         .count();
     assert_eq!(revoked, 4, "{}", page.body);
     assert_eq!(
