@@ -55,8 +55,9 @@ pub fn hash_password(password: &str, cost: HashCost) -> Result<String, LoadgenEr
         .map_err(|e| LoadgenError::Hash(e.to_string()))
 }
 
-/// The users file text: `count` accounts named `prefix` + index, one shared hash.
-pub fn users_toml(prefix: &str, count: u32, hash: &str) -> String {
+/// The users file text: `count` accounts named `prefix` + index, and the
+/// administrator `admin` when given, one shared hash.
+pub fn users_toml(prefix: &str, count: u32, admin: Option<&str>, hash: &str) -> String {
     let mut out = String::from(
         "# Benchmark accounts written by `loadgen users`; all share one password hash.\n",
     );
@@ -65,19 +66,26 @@ pub fn users_toml(prefix: &str, count: u32, hash: &str) -> String {
             "\n[[users]]\nusername = \"{prefix}{i}\"\npassword_hash = \"{hash}\"\n"
         ));
     }
+    if let Some(name) = admin {
+        out.push_str(&format!(
+            "\n[[users]]\nusername = \"{name}\"\npassword_hash = \"{hash}\"\nadmin = true\n"
+        ));
+    }
     out
 }
 
-/// Writes a users file of `count` accounts named `prefix` + index to `path`.
+/// Writes a users file of `count` accounts named `prefix` + index (and
+/// `admin`) to `path`.
 pub fn write_users_file(
     path: &Path,
     prefix: &str,
     count: u32,
+    admin: Option<&str>,
     password: &str,
     cost: HashCost,
 ) -> Result<(), LoadgenError> {
     let hash = hash_password(password, cost)?;
-    std::fs::write(path, users_toml(prefix, count, &hash))?;
+    std::fs::write(path, users_toml(prefix, count, admin, &hash))?;
     Ok(())
 }
 
@@ -101,8 +109,13 @@ mod tests {
 
     #[test]
     fn users_file_lists_every_account() {
-        let text = users_toml("lg", 3, "$argon2id$x");
+        let text = users_toml("lg", 3, None, "$argon2id$x");
         assert_eq!(text.matches("[[users]]").count(), 3);
+        assert!(!text.contains("admin"));
+        let with_admin = users_toml("lg", 3, Some("boss"), "$argon2id$x");
+        assert_eq!(with_admin.matches("[[users]]").count(), 4);
+        assert!(with_admin
+            .ends_with("username = \"boss\"\npassword_hash = \"$argon2id$x\"\nadmin = true\n"));
         assert!(text.contains("username = \"lg0\"") && text.contains("username = \"lg2\""));
         let args = AccountArgs {
             user_prefix: "lg".into(),

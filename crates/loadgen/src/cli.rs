@@ -47,6 +47,8 @@ pub enum Command {
     RedisMemory(RedisMemoryArgs),
     /// Sign-in -> its session.created webhook at a receiver loadgen runs.
     WebhookDelay(WebhookDelayArgs),
+    /// Sign everyone out (DELETE /api/admin/sessions): time to the 200, to every socket's force_logout, Redis's longest stall.
+    RevokeAll(RevokeAllArgs),
     /// The Python prototype (bench/prototype): validate, idle, kick.
     #[command(subcommand)]
     Prototype(crate::prototype::ProtoCommand),
@@ -313,6 +315,46 @@ pub struct RedisMemoryArgs {
 }
 
 #[derive(Args, Clone, Debug)]
+pub struct RevokeAllArgs {
+    /// The instance the DELETE goes to (and half of the sockets with --second).
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// A second instance on the same store: every other socket connects to it.
+    #[arg(long, value_parser = Target::parse)]
+    pub second: Option<Target>,
+    /// An API key with the `sessions` scope (`loginguard api-key new NAME`).
+    #[arg(long, env = "LOADGEN_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// An administrator of the instance's users file, who sends the DELETE.
+    #[arg(long, default_value = "admin")]
+    pub admin_user: String,
+    #[arg(long, default_value = "admin123")]
+    pub admin_password: String,
+    /// Sessions to create through /api/v1, one subject each.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: u64,
+    /// Sessions (the first ones) with an authenticated WebSocket open.
+    #[arg(long, default_value_t = 1000)]
+    pub connected: u64,
+    /// Source addresses 127.0.0.1 .. 127.0.0.K the sockets connect from.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub sources: u8,
+    /// Connections creating the sessions.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub concurrency: u64,
+    /// The Redis the instances use (loopback only): PING is timed on it
+    /// throughout the DELETE and its SLOWLOG read after, to find the longest stall.
+    #[arg(long, value_parser = crate::target::parse_redis_url)]
+    pub redis: Option<String>,
+    /// A socket without force_logout this long after the 200 is counted as missed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub kick_timeout: Duration,
+    /// Stop creating sessions (and opening sockets) after this long.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub duration: Duration,
+}
+
+#[derive(Args, Clone, Debug)]
 pub struct WebhookDelayArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -385,6 +427,9 @@ pub struct UsersArgs {
     /// argon2id iterations (the server's own hashes use 2).
     #[arg(long, default_value_t = 2)]
     pub argon2_iterations: u32,
+    /// Also write an administrator of this name (same password), for `revoke-all`.
+    #[arg(long)]
+    pub admin: Option<String>,
 }
 
 /// `250ms`, `2s`, `1.5s`, `3m`, or bare seconds (`10`).
@@ -472,6 +517,39 @@ mod tests {
         assert_eq!(a.run.kick_timeout, Duration::from_millis(500));
         assert_eq!(a.background.background_logins, 1000.0);
         assert_eq!(a.accounts.accounts, 300);
+    }
+
+    #[test]
+    fn revoke_all_takes_its_sizes_and_a_loopback_redis() {
+        let cli = parse(&[
+            "revoke-all",
+            "--api-key",
+            "lgk_x",
+            "--second",
+            "http://127.0.0.1:9002",
+            "--sessions",
+            "500",
+            "--connected",
+            "100",
+            "--redis",
+            "redis://127.0.0.1:7000/0",
+        ])
+        .unwrap();
+        let Command::RevokeAll(a) = cli.command else {
+            panic!("revoke-all")
+        };
+        assert_eq!((a.sessions, a.connected), (500, 100));
+        assert_eq!(a.second.unwrap().addr, "127.0.0.1:9002".parse().unwrap());
+        assert_eq!(a.redis.as_deref(), Some("redis://127.0.0.1:7000/0"));
+        assert_eq!(a.kick_timeout, Duration::from_secs(30));
+        let far = parse(&[
+            "revoke-all",
+            "--api-key",
+            "k",
+            "--redis",
+            "redis://10.0.0.1/0",
+        ]);
+        assert!(far.unwrap_err().to_string().contains("not on loopback"));
     }
 
     #[test]

@@ -76,23 +76,31 @@ pub async fn authenticate(ws: &mut Ws, token: &str) -> Result<(), LoadgenError> 
 /// Reads until `force_logout` (skipping other messages) and then the close
 /// frame. Runs until then: the caller bounds it with a timeout.
 pub async fn await_kick(mut ws: Ws) -> Result<Kick, LoadgenError> {
+    kick_on(&mut ws)
+        .await?
+        .ok_or_else(|| LoadgenError::Protocol("closed before force_logout".into()))
+}
+
+/// Reads until `force_logout` and then the close frame (`Some`), or until
+/// the socket ends without one (`None`). Runs until then.
+pub async fn kick_on(ws: &mut Ws) -> Result<Option<Kick>, LoadgenError> {
     let (at, reason) = loop {
-        match next_message(&mut ws).await? {
+        match next_message(ws).await? {
             Some(m) if m.kind == "force_logout" => {
                 break (Instant::now(), m.reason.unwrap_or_default());
             }
             Some(_) => continue,
-            None => return Err(LoadgenError::Protocol("closed before force_logout".into())),
+            None => return Ok(None),
         }
     };
-    let close_code = tokio::time::timeout(CLOSE_TIMEOUT, close_code(&mut ws))
+    let close_code = tokio::time::timeout(CLOSE_TIMEOUT, close_code(ws))
         .await
         .unwrap_or(None);
-    Ok(Kick {
+    Ok(Some(Kick {
         at,
         reason,
         close_code,
-    })
+    }))
 }
 
 /// Sends `{"type":"ping"}` and waits for `pong`; returns the round trip.

@@ -1,8 +1,9 @@
 //! The scenarios that need real processes: `reconnect-storm` (a
 //! `redis-server`, two `loginguard serve` binaries sharing it, the first
 //! stopped with a real SIGTERM by the scenario), `redis-memory` (one
-//! instance on a `redis-server` whose memory it reads) and `webhook-delay`
-//! (an instance delivering webhooks to loadgen's receiver). Checks correctness
+//! instance on a `redis-server` whose memory it reads), `revoke-all` (two
+//! instances, sockets on both, Redis timed) and `webhook-delay` (an instance
+//! delivering webhooks to loadgen's receiver). Checks correctness
 //! only (every socket was closed with 1012 and came back to the other
 //! instance, nothing failed meanwhile; every key kind is counted), never
 //! speed: CI shares 2 cores.
@@ -103,7 +104,7 @@ impl Stage {
             memory_kib: 64,
             iterations: 1,
         };
-        write_users_file(&users, "lg", 40, PASSWORD, cheap).expect("users file");
+        write_users_file(&users, "lg", 40, Some("lgadmin"), PASSWORD, cheap).expect("users file");
         Stage {
             dir,
             redis_port,
@@ -236,6 +237,58 @@ async fn redis_memory_counts_sessions_then_tombstones_by_key_kind() {
         report["bytes_per_tombstone"].as_f64().unwrap() > 0.0,
         "{report}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_all_tells_every_socket_on_both_instances() {
+    let stage = Stage::start();
+    let key = new_key("loadgen", &[Scope::Sessions]).expect("an API key");
+    let keys_file = stage.dir.path().join("api-keys.toml");
+    std::fs::write(&keys_file, &key.entry).expect("keys file");
+    let keys_file = keys_file.to_str().expect("a UTF-8 temp path");
+    let (_a, url_a) = stage.serve(&["--api-keys", keys_file]);
+    let (_b, url_b) = stage.serve(&["--api-keys", keys_file]);
+    let redis_url = stage.redis_url();
+    let report = loadgen(&[
+        "revoke-all",
+        "--target",
+        &url_a,
+        "--second",
+        &url_b,
+        "--api-key",
+        &key.secret,
+        "--admin-user",
+        "lgadmin",
+        "--admin-password",
+        PASSWORD,
+        "--sessions",
+        "600",
+        "--connected",
+        "200",
+        "--sources",
+        "2",
+        "--redis",
+        &redis_url,
+    ])
+    .await;
+
+    assert_eq!(report["created"], 600, "{report}");
+    assert_eq!(report["connected"], 200, "{report}");
+    assert_eq!(
+        report["revoked"], 601,
+        "every session and the admin's: {report}"
+    );
+    assert_eq!(report["delivered"], 200, "{report}");
+    assert_eq!(report["missed"], 0, "{report}");
+    assert_eq!(report["wrong_reason"], 0, "{report}");
+    assert_eq!(report["not_closed_4001"], 0, "{report}");
+    assert_eq!(report["kick_delay"]["count"], 200, "{report}");
+    assert!(report["all_told_ms"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["redis"]["ping"]["count"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert!(report["redis"]["slow_commands"].is_u64(), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,7 +42,7 @@ impl Drop for Server {
 async fn start_server(max_sessions: u32) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let users = dir.path().join("users.toml");
-    write_users_file(&users, "lg", ACCOUNTS, PASSWORD, CHEAP).expect("users file");
+    write_users_file(&users, "lg", ACCOUNTS, None, PASSWORD, CHEAP).expect("users file");
     let key = new_key("loadgen", &[Scope::Introspect]).expect("an API key");
     let keys = dir.path().join("api-keys.toml");
     std::fs::write(&keys, &key.entry).expect("keys file");

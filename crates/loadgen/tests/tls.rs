@@ -43,7 +43,7 @@ async fn validate_and_idle_run_over_tls() {
         memory_kib: 256,
         iterations: 1,
     };
-    write_users_file(&users, "lg", 10, PASSWORD, cheap).expect("users file");
+    write_users_file(&users, "lg", 10, None, PASSWORD, cheap).expect("users file");
     let mut config = Config::defaults();
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.http.tls_cert = Some(cert_file);

@@ -3,14 +3,15 @@
 //! `prototype idle` (the job's `Dial` says which server's socket).
 //!
 //! One task per socket: it connects (from its source address), authenticates,
-//! reports, then reads until told to stop so that the server's pings are answered.
+//! reports, then reads until told to stop so that the server's pings are
+//! answered; a `force_logout` it reads meanwhile is kept (`Held::kicks`).
 //! The worker protocol is one JSON `OpenJob` line on stdin, one `OpenResult`
 //! line on stdout when the sockets are open, stdin EOF to close them, and one
 //! `HoldEnd` line on stdout once they are closed.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::dial::Dial;
 use crate::progress::{Counters, Progress};
 use crate::target::{source_addr, Target};
-use crate::ws::{self, Ws};
+use crate::ws::{self, Kick, Ws};
 use crate::LoadgenError;
 
 /// How long closing the held sockets may take.
@@ -78,9 +79,23 @@ pub struct Held {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     dropped: Arc<AtomicU64>,
+    kicks: Kicks,
 }
 
+/// The `force_logout`s the held sockets read, as they came.
+type Kicks = Arc<Mutex<Vec<Kick>>>;
+
 impl Held {
+    /// How many held sockets have read a `force_logout` so far.
+    pub fn kicked(&self) -> usize {
+        self.kicks.lock().expect("not poisoned").len()
+    }
+
+    /// Every `force_logout` read so far.
+    pub fn kicks(&self) -> Vec<Kick> {
+        std::mem::take(&mut *self.kicks.lock().expect("not poisoned"))
+    }
+
     /// Closes every socket, waits (bounded) for their tasks, tells how it went.
     pub async fn close(self) -> HoldEnd {
         let dropped = self.dropped.load(Ordering::Relaxed);
@@ -103,6 +118,7 @@ pub async fn open_and_hold(
     let (stop, stop_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(job.concurrency as usize));
     let dropped = Arc::new(AtomicU64::new(0));
+    let kicks = Kicks::default();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let keys: Arc<[String]> = job.keys.clone().into();
     let tasks = (0..job.count)
@@ -124,7 +140,7 @@ pub async fn open_and_hold(
                 permits.clone(),
                 tx.clone(),
                 stop_rx.clone(),
-                dropped.clone(),
+                (dropped.clone(), kicks.clone()),
             ))
         })
         .collect();
@@ -160,18 +176,20 @@ pub async fn open_and_hold(
             stop,
             tasks,
             dropped,
+            kicks,
         },
     ))
 }
 
 /// Runs `opening` once a permit is free, reports how it went, then holds
-/// the socket until told to stop (or the server closes it).
+/// the socket until told to stop (or the server closes it, after a
+/// `force_logout` or not).
 async fn hold_one(
     opening: impl Future<Output = Result<Ws, String>>,
     permits: Arc<Semaphore>,
     report: mpsc::UnboundedSender<Result<Duration, String>>,
     mut stop: watch::Receiver<bool>,
-    dropped: Arc<AtomicU64>,
+    (dropped, kicks): (Arc<AtomicU64>, Kicks),
 ) {
     let opened = {
         let Ok(_permit) = permits.acquire().await else {
@@ -195,8 +213,11 @@ async fn hold_one(
     };
     tokio::select! {
         _ = stop.wait_for(|stopped| *stopped) => {}
-        _ = ws::close_code(&mut ws) => {
+        kick = ws::kick_on(&mut ws) => {
             dropped.fetch_add(1, Ordering::Relaxed);
+            if let Ok(Some(kick)) = kick {
+                kicks.lock().expect("not poisoned").push(kick);
+            }
         }
     }
 }

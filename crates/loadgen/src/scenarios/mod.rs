@@ -4,6 +4,7 @@
 //! it with a hard timeout (twice its `--duration` plus set-up time) and turns
 //! the report into JSON. Printing is left to the caller.
 
+mod backend_calls;
 pub(crate) mod dial;
 pub(crate) mod idle;
 mod idle_background;
@@ -15,6 +16,7 @@ mod ping_flood;
 mod reconnect_storm;
 mod redis_memory;
 mod revoke;
+mod revoke_all;
 pub(crate) mod rss;
 pub(crate) mod setup;
 pub(crate) mod validate;
@@ -51,6 +53,7 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
         Command::ReconnectStorm(a) => bounded(a.duration, reconnect_storm::run(&a)).await?,
         Command::RedisMemory(a) => bounded(a.duration + a.settle, redis_memory::run(&a)).await?,
         Command::WebhookDelay(a) => bounded(a.duration, webhook_delay::run(&a)).await?,
+        Command::RevokeAll(a) => bounded(a.duration + a.kick_timeout, revoke_all::run(&a)).await?,
         Command::Prototype(c) => crate::prototype::run(c).await?,
         Command::Plot(c) => crate::plot::run(&c)?,
         Command::Users(a) => {
@@ -58,8 +61,9 @@ pub async fn run(command: Command) -> Result<Option<Value>, LoadgenError> {
                 memory_kib: a.argon2_memory_kib,
                 iterations: a.argon2_iterations,
             };
-            write_users_file(&a.out, &a.user_prefix, a.count, &a.password, cost)?;
-            json!({"users": a.count, "user_prefix": a.user_prefix, "out": a.out})
+            let admin = a.admin.as_deref();
+            write_users_file(&a.out, &a.user_prefix, a.count, admin, &a.password, cost)?;
+            json!({"users": a.count, "user_prefix": a.user_prefix, "admin": a.admin, "out": a.out})
         }
         Command::IdleWorker => {
             idle_sockets::worker_main().await?;

@@ -8,19 +8,15 @@
 //! settles and measures again. Reads Redis only; writes go through loginguard.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
 use hyper::Method;
 use redis::aio::MultiplexedConnection;
 use serde::Serialize;
-use serde_json::json;
 
+use super::backend_calls::{create_session, drive, Calls, Errors};
 use crate::cli::RedisMemoryArgs;
-use crate::http::HttpConn;
-use crate::progress::Progress;
-use crate::target::Target;
 use crate::LoadgenError;
 
 /// Keys read per SCAN step and per pipelined batch of MEMORY USAGE.
@@ -72,30 +68,31 @@ pub async fn run(a: &RedisMemoryArgs) -> Result<RedisMemoryReport, LoadgenError>
     let before = used_memory(&mut redis).await?;
 
     let errors = Arc::new(Errors::default());
-    let created = drive(a, "create", errors.clone(), |i| {
-        let body = json!({"subject": subject(i), "device": "loadgen", "ip": "203.0.113.7",
-                          "user_agent": "loadgen redis-memory"});
-        (
-            Method::POST,
-            "/api/v1/sessions".to_owned(),
-            Some(body.to_string()),
-            201,
-        )
-    })
+    let created = drive(
+        calls(a, "create"),
+        errors.clone(),
+        |i| create_session(&subject(i), "loadgen redis-memory"),
+        |_, _| {},
+    )
     .await?;
     tokio::time::sleep(a.settle).await;
     let live = snapshot(&mut redis, &a.prefix, a.sessions).await?;
 
-    let ended = drive(a, "end", errors.clone(), |i| {
-        let path = format!("/api/v1/subjects/{}/sessions", subject(i));
-        (Method::DELETE, path, None, 200)
-    })
+    let ended = drive(
+        calls(a, "end"),
+        errors.clone(),
+        |i| {
+            let path = format!("/api/v1/subjects/{}/sessions", subject(i));
+            (Method::DELETE, path, None, 200)
+        },
+        |_, _| {},
+    )
     .await?;
     tokio::time::sleep(a.settle).await;
     let ended_state = snapshot(&mut redis, &a.prefix, a.sessions).await?;
 
     let per = |after: u64| after.saturating_sub(before) as f64 / a.sessions as f64;
-    let first_error = errors.first.lock().expect("not poisoned").clone();
+    let first_error = errors.first();
     Ok(RedisMemoryReport {
         scenario: "redis-memory",
         target: a.target.target.to_string(),
@@ -113,80 +110,21 @@ pub async fn run(a: &RedisMemoryArgs) -> Result<RedisMemoryReport, LoadgenError>
     })
 }
 
+/// The calls of one phase, over `--concurrency` connections.
+fn calls<'a>(a: &'a RedisMemoryArgs, phase: &str) -> Calls<'a> {
+    Calls {
+        target: &a.target.target,
+        api_key: &a.api_key,
+        count: a.sessions,
+        concurrency: a.concurrency,
+        duration: a.duration,
+        label: format!("redis-memory: {phase}"),
+    }
+}
+
 /// The subject of session `i`: one account each.
 fn subject(i: u64) -> String {
     format!("mem{i}")
-}
-
-#[derive(Default)]
-struct Errors {
-    count: AtomicU64,
-    first: std::sync::Mutex<Option<String>>,
-}
-
-/// Sends request `make(i)` for every i < sessions over `--concurrency`
-/// keep-alive connections with the API key; returns how many got their status.
-async fn drive(
-    a: &RedisMemoryArgs,
-    phase: &str,
-    errors: Arc<Errors>,
-    make: impl Fn(u64) -> (Method, String, Option<String>, u16) + Send + Sync + 'static,
-) -> Result<u64, LoadgenError> {
-    let progress = Progress::start(format!("redis-memory: {phase}"), a.sessions);
-    let next = Arc::new(AtomicU64::new(0));
-    let make = Arc::new(make);
-    let deadline = Instant::now() + a.duration;
-    let mut workers = Vec::new();
-    for _ in 0..a.concurrency {
-        let (target, key, next, make, errors, counters, n): (Target, String, _, _, _, _, u64) = (
-            a.target.target.clone(),
-            a.api_key.clone(),
-            next.clone(),
-            make.clone(),
-            errors.clone(),
-            progress.counters.clone(),
-            a.sessions,
-        );
-        workers.push(tokio::spawn(async move {
-            let mut conn = HttpConn::connect(&target).await?;
-            let mut ok = 0u64;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n || Instant::now() >= deadline {
-                    return Ok::<_, LoadgenError>(ok);
-                }
-                let (method, path, body, want) = make(i);
-                let result = conn
-                    .send(method, &path, Some(&key), body)
-                    .await
-                    .and_then(|reply| reply.expect("redis-memory request", want));
-                match result {
-                    Ok(_) => {
-                        ok += 1;
-                        counters.done();
-                    }
-                    Err(e) => {
-                        errors.count.fetch_add(1, Ordering::Relaxed);
-                        errors
-                            .first
-                            .lock()
-                            .expect("not poisoned")
-                            .get_or_insert(e.to_string());
-                        counters.error();
-                        conn = HttpConn::connect(&target).await?;
-                    }
-                }
-            }
-        }));
-    }
-    let mut ok = 0;
-    for w in workers {
-        ok += w
-            .await
-            .map_err(|e| LoadgenError::Worker(format!("redis-memory task failed: {e}")))??;
-    }
-    drop(progress);
-    Ok(ok)
 }
 
 async fn used_memory(redis: &mut MultiplexedConnection) -> Result<u64, LoadgenError> {

@@ -1,5 +1,6 @@
 //! Administration use cases: every live session, page by page, signing an
-//! account out everywhere, and the audit trail, page by page.
+//! account out everywhere, signing everyone out (incident response), and
+//! the audit trail, page by page.
 //!
 //! Called by the admin HTTP handlers once the caller is known to be an
 //! administrator. Pages are cut from the shared snapshot (at most the admin
@@ -73,6 +74,22 @@ impl AdminService {
         };
         tracing::info!(target: "audit", admin = %admin.username, account = ?raw, revoked, "admin signed out an account");
         self.snapshot.invalidate().await;
+        Ok(revoked)
+    }
+
+    /// Signs everyone out (`revoked_by_admin`), the calling administrator
+    /// included: every session created up to now ends, one account at a
+    /// time (`SessionStore::revoke_all`), and every socket is told through
+    /// the usual revocation events. Returns how many sessions ended.
+    pub async fn revoke_all(&self, admin: &Session) -> Result<usize, AppError> {
+        let started = std::time::Instant::now();
+        let outcome = self
+            .store
+            .revoke_all(Reason::RevokedByAdmin, self.clock.now())
+            .await;
+        self.snapshot.invalidate().await;
+        let revoked = outcome?;
+        tracing::warn!(target: "audit", admin = %admin.username, revoked, took_ms = started.elapsed().as_millis() as u64, "admin signed everyone out");
         Ok(revoked)
     }
 }

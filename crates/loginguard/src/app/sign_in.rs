@@ -433,6 +433,9 @@ mod tests {
         ) -> Result<usize, StoreError> {
             self.inner.revoke_account(u, r, now).await
         }
+        async fn revoke_all(&self, r: Reason, now: Millis) -> Result<usize, StoreError> {
+            self.inner.revoke_all(r, now).await
+        }
         async fn list(&self, a: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {
             self.inner.list(a, now).await
         }

@@ -213,12 +213,28 @@ impl Account {
 
     /// Ends every live session; returns them oldest first.
     pub fn end_all(&mut self, reason: Reason, now: Millis, idle: Duration) -> Vec<Session> {
-        let mut all = std::mem::take(&mut self.sessions);
-        all.sort_by(Session::age_order);
-        for s in &all {
+        self.end_created_by(Millis(u64::MAX), reason, now, idle)
+    }
+
+    /// Ends every live session created at or before `cutoff` (signing
+    /// everyone out: the sessions admitted after it started stay); returns
+    /// them oldest first.
+    pub fn end_created_by(
+        &mut self,
+        cutoff: Millis,
+        reason: Reason,
+        now: Millis,
+        idle: Duration,
+    ) -> Vec<Session> {
+        let (mut ended, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sessions)
+            .into_iter()
+            .partition(|s| s.created_at <= cutoff);
+        self.sessions = kept;
+        ended.sort_by(Session::age_order);
+        for s in &ended {
             self.bury(s.clone(), reason, None, now, idle);
         }
-        all
+        ended
     }
 
     /// Whether `id` is one of its sessions not yet ended (expired ones are
@@ -361,6 +377,32 @@ mod tests {
         }
         // Fresh sessions are answered, with any hash and with a touch.
         assert!(answered >= 12, "only {answered} answered");
+    }
+
+    #[test]
+    fn ending_by_creation_time_keeps_the_later_sessions() {
+        let mut a = Account::default();
+        let (s1, t1) = session(1, 1000);
+        let (s2, _) = session(2, 2000);
+        a.sign_in(s1.clone(), kick_oldest(2), Millis(1000), LIFE.idle);
+        a.sign_in(s2.clone(), kick_oldest(2), Millis(2000), LIFE.idle);
+        let ended = a.end_created_by(
+            Millis(1999),
+            Reason::RevokedByAdmin,
+            Millis(3000),
+            LIFE.idle,
+        );
+        assert_eq!(ended, vec![s1.clone()]);
+        assert_eq!(a.live(), vec![s2]);
+        let Lookup::Ended(t) =
+            a.lookup(&s1.session_id, Some(&t1.hash()), Millis(3001), LIFE, false)
+        else {
+            panic!("tombstone expected")
+        };
+        assert_eq!(
+            (t.reason, t.revoked_at),
+            (Reason::RevokedByAdmin, Millis(3000))
+        );
     }
 
     #[test]

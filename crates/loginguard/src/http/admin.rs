@@ -1,6 +1,7 @@
 //! Administration: `GET /api/admin/sessions` (every live session, a page at
-//! a time), `DELETE /api/admin/users/{username}/sessions` and
-//! `GET /api/admin/audit` (the audit trail, a page at a time).
+//! a time), `DELETE /api/admin/sessions?confirm=all` (sign everyone out),
+//! `DELETE /api/admin/users/{username}/sessions` and `GET /api/admin/audit`
+//! (the audit trail, a page at a time).
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::Admin;
-use super::responses::{Always, BadRequest, Forbidden, NoSession, StoreUnavailable};
+use super::responses::{Always, BadRequest, Forbidden, NoSession, StoreUnavailable, Unconfirmed};
 use super::state::AppState;
 use super::views::{AdminPageView, AuditPageView, RevokedCountView};
 use super::ApiError;
@@ -21,7 +22,7 @@ use crate::app::{audit_query, AdminService, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
+        .routes(routes!(list, revoke_all))
         .routes(routes!(revoke_user))
         .routes(routes!(audit))
 }
@@ -59,6 +60,44 @@ async fn list(
     let Query(q) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
     let request = PageRequest::parse(q.cursor.as_deref(), q.limit.as_deref())?;
     Ok(Json(admin.page(request).await?.into()))
+}
+
+/// The confirmation signing everyone out needs.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ConfirmQuery {
+    /// Must be `all`.
+    #[param(value_type = String, required = true, pattern = "^all$", example = "all")]
+    confirm: Option<String>,
+}
+
+/// Signs everyone out (incident response): every live session ends with
+/// reason `revoked_by_admin`, yours included, and every connected socket is
+/// told. Done one account at a time, so the store is never held for long;
+/// sessions created after the call started stay.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/sessions",
+    operation_id = "admin_revoke_all",
+    tag = "admin",
+    security(("session_token" = [])),
+    params(ConfirmQuery),
+    responses(
+        (status = 200, body = RevokedCountView, description = "How many sessions ended"),
+        Unconfirmed, NoSession, Forbidden, StoreUnavailable, Always,
+    ),
+)]
+async fn revoke_all(
+    State(admin): State<Arc<AdminService>>,
+    Admin(caller): Admin,
+    query: Result<Query<ConfirmQuery>, QueryRejection>,
+) -> Result<Json<RevokedCountView>, ApiError> {
+    let Query(q) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    if q.confirm.as_deref() != Some("all") {
+        return Err(ApiError::ConfirmationRequired);
+    }
+    let revoked = admin.revoke_all(&caller).await?;
+    Ok(Json(RevokedCountView { revoked }))
 }
 
 /// Read as text and parsed by `audit_query`, so a bad value is its 400.

@@ -29,6 +29,10 @@ pub enum ApiError {
     /// 400: an eviction ticket that is unknown, used, expired or malformed.
     #[error("invalid or expired eviction ticket")]
     InvalidTicket,
+    /// 400: a sweeping change (signing everyone out) asked for without the
+    /// confirmation it needs (`?confirm=all`).
+    #[error("this signs every session out: confirm with ?confirm=all")]
+    ConfirmationRequired,
     /// 415: a body that is neither JSON nor (for sign-in) form-encoded.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -86,7 +90,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::InvalidTicket => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::InvalidTicket | ApiError::ConfirmationRequired => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::InvalidCredentials
             | ApiError::Unauthorized
@@ -110,6 +116,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::InvalidTicket => ErrorCode::InvalidTicket,
+            ApiError::ConfirmationRequired => ErrorCode::ConfirmationRequired,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
@@ -239,6 +246,7 @@ mod tests {
         let table: Vec<(ApiError, u16, &str)> = vec![
             (ApiError::BadRequest("x".into()), 400, "bad_request"),
             (ApiError::InvalidTicket, 400, "invalid_ticket"),
+            (ApiError::ConfirmationRequired, 400, "confirmation_required"),
             (
                 ApiError::UnsupportedMediaType,
                 415,

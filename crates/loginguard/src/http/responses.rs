@@ -50,6 +50,10 @@ errors! {
     /// malformed; `bad_request`: a malformed body.
     BadTicket = 400;
 
+    /// 400 `confirmation_required`: signing everyone out needs
+    /// `?confirm=all`; `bad_request`: a malformed query.
+    Unconfirmed = 400;
+
     /// 401 `unauthorized` (no token, or not one of ours), `session_revoked`
     /// (adds `reason`, `revoked_at`, `by`) or `session_expired` (adds `reason`,
     /// `revoked_at`).

@@ -373,6 +373,7 @@ struct ErrorBody {
 pub enum ErrorCode {
     BadRequest,
     InvalidTicket,
+    ConfirmationRequired,
     UnsupportedMediaType,
     InvalidCredentials,
     Unauthorized,

@@ -37,6 +37,10 @@ const SHARDS: usize = 64;
 /// ticket keys as long.
 const TICKET_KEPT_AFTER_EXPIRY: Duration = Duration::from_secs(60);
 
+/// Accounts signed out between two yields to the runtime in `revoke_all`,
+/// so signing everyone out does not hold a worker thread for long.
+const ACCOUNTS_PER_YIELD: usize = 256;
+
 /// In-process store; cheap to clone.
 #[derive(Clone)]
 pub struct MemoryStore {
@@ -511,6 +515,29 @@ impl SessionStore for MemoryStore {
             (ended, change)
         });
         Ok(ended.len())
+    }
+
+    /// One account's lock at a time, from a copy of the account list taken
+    /// after `now` (so it holds every account with a session created by
+    /// then), yielding to the runtime between slices of accounts.
+    async fn revoke_all(&self, reason: Reason, now: Millis) -> Result<usize, StoreError> {
+        let idle = self.inner.lifetimes.idle;
+        let request = RequestId::revoke_all(reason, now);
+        let instance = self.instance();
+        let mut ended = 0;
+        for slice in self.account_keys().chunks(ACCOUNTS_PER_YIELD) {
+            for key in slice {
+                ended += self
+                    .revoke_once(key, now, request.clone(), |a| {
+                        let ended = a.end_created_by(now, reason, now, idle);
+                        let change = Change::ended(&ended, reason, None, now, instance);
+                        (ended, change)
+                    })
+                    .len();
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(ended)
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {

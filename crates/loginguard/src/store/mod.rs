@@ -196,6 +196,18 @@ pub trait SessionStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<usize, StoreError>;
 
+    /// Signs everyone out: ends, with `reason` at `now`, every live session
+    /// created at or before `now`, one account at a time (each account one
+    /// atomic step with its `Revoked` event and audit entries, exactly as
+    /// `revoke_account`), so the store is never held for more than one
+    /// account's step. Sessions created after `now` survive, even on an
+    /// account not reached yet. Returns how many sessions ended. An error
+    /// part-way leaves the accounts already done signed out; calling again
+    /// finishes the job (those already ended are not counted twice). The
+    /// same request (same reason and `now`) answers each account's part as
+    /// its first run did.
+    async fn revoke_all(&self, reason: Reason, now: Millis) -> Result<usize, StoreError>;
+
     /// The account's live sessions, oldest first.
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError>;
 

@@ -45,6 +45,12 @@ impl RequestId {
         RequestId(format!("out:{}", hex::encode(&digest[..16])))
     }
 
+    /// One account's part of signing everyone out for `reason` at `at`;
+    /// named apart from `revoke`, as its answer is a count.
+    pub fn revoke_all(reason: Reason, at: Millis) -> Self {
+        RequestId(format!("all:{}:{}", reason.as_str(), at.0))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

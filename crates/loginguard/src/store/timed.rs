@@ -37,6 +37,7 @@ struct Ops {
     revoke: Op,
     locate: Op,
     revoke_account: Op,
+    revoke_all: Op,
     list: Op,
     list_all: Op,
     check: Op,
@@ -57,6 +58,7 @@ impl TimedStore {
             revoke: Op::new(&metrics, "revoke"),
             locate: Op::new(&metrics, "locate"),
             revoke_account: Op::new(&metrics, "revoke_account"),
+            revoke_all: Op::new(&metrics, "revoke_all"),
             list: Op::new(&metrics, "list"),
             list_all: Op::new(&metrics, "list_all"),
             check: Op::new(&metrics, "check"),
@@ -171,6 +173,10 @@ impl SessionStore for TimedStore {
             self.inner.revoke_account(username, reason, now),
         )
         .await
+    }
+
+    async fn revoke_all(&self, reason: Reason, now: Millis) -> Result<usize, StoreError> {
+        timed(&self.ops.revoke_all, self.inner.revoke_all(reason, now)).await
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {

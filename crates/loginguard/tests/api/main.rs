@@ -37,6 +37,8 @@ mod redis_checks;
 mod redis_reads;
 mod redis_security;
 mod reload;
+mod revoke_all;
+mod revoke_all_store;
 mod switchover;
 mod webhooks;
 mod websocket;

@@ -213,6 +213,8 @@ async fn every_stable_error_code_is_listed() {
         "headers_too_large",
         "store_unavailable",
         "internal",
+        // Beyond the table: signing everyone out without `?confirm=all`.
+        "confirmation_required",
     ] {
         assert!(codes.contains(code), "{code} missing from {codes:?}");
     }

@@ -65,6 +65,11 @@ impl EventHandler for Collector {
 }
 
 impl Collector {
+    /// Every event delivered so far, in order.
+    pub fn events(&self) -> Vec<StoreEvent> {
+        self.events.lock().clone()
+    }
+
     /// Waits for an event matching `pred` and returns it.
     pub async fn wait_for(&self, what: &str, pred: impl Fn(&StoreEvent) -> bool) -> StoreEvent {
         let mut found = None;

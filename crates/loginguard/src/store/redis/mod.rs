@@ -260,6 +260,55 @@ impl RedisStore {
             .await?;
         scripts::sessions(&reply)
     }
+
+    /// The slice of the accounts index at `cursor` (`upkeep::slice`).
+    async fn accounts_slice(
+        &self,
+        index: &str,
+        cursor: u64,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        self.observe(upkeep::slice(&mut self.conn.clone(), index, cursor).await)
+    }
+
+    /// `revoke_all.lua` on each of `accounts`, `BATCH_IN_FLIGHT` at a time;
+    /// how many sessions they ended.
+    async fn sign_out_accounts(
+        &self,
+        accounts: Vec<AccountKey>,
+        reason: Reason,
+        now: Millis,
+    ) -> Result<usize, StoreError> {
+        let ended: Vec<usize> = stream::iter(accounts)
+            .map(|a| {
+                let this = self.clone();
+                async move { this.sign_out_account(&a, reason, now).await }
+            })
+            .buffer_unordered(BATCH_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(ended.into_iter().sum())
+    }
+
+    /// One account's part of `revoke_all`: how many of its sessions ended.
+    async fn sign_out_account(
+        &self,
+        account: &AccountKey,
+        reason: Reason,
+        now: Millis,
+    ) -> Result<usize, StoreError> {
+        let request = RequestId::revoke_all(reason, now);
+        let reply = self
+            .run(
+                self.on_request(&scripts::REVOKE_ALL, account, &request)
+                    .arg(now.0)
+                    .arg(self.idle_ms())
+                    .arg(self.keys.events_channel())
+                    .arg(reason.as_str())
+                    .arg(Self::replay_window_ms()),
+            )
+            .await?;
+        scripts::count(&reply)
+    }
 }
 
 /// The account keys of the accounts index's names (a name that no longer
@@ -439,6 +488,31 @@ impl SessionStore for RedisStore {
             .revoke_where(&AccountKey::of(username), None, reason, None, now)
             .await?;
         Ok(ended.len())
+    }
+
+    /// Walks the accounts index a slice at a time (`upkeep::slice`) and runs
+    /// `revoke_all.lua` on each account, `BATCH_IN_FLIGHT` calls pipelined on
+    /// the multiplexed connection: Redis runs many one-account scripts back to
+    /// back, never one long one, so any other call waits at most for one
+    /// account's step. On Cluster each account's script goes to its own slot.
+    async fn revoke_all(&self, reason: Reason, now: Millis) -> Result<usize, StoreError> {
+        let index = self.keys.accounts_index();
+        let (mut next, mut names) = self.accounts_slice(&index, 0).await?;
+        let mut ended = 0;
+        // Each slice's accounts are signed out while the next slice is read.
+        while next != 0 {
+            let ((following, more), done) = futures_util::future::try_join(
+                self.accounts_slice(&index, next),
+                self.sign_out_accounts(account_keys(&names), reason, now),
+            )
+            .await?;
+            ended += done;
+            (next, names) = (following, more);
+        }
+        Ok(ended
+            + self
+                .sign_out_accounts(account_keys(&names), reason, now)
+                .await?)
     }
 
     async fn list(&self, account: &AccountKey, now: Millis) -> Result<Vec<Session>, StoreError> {

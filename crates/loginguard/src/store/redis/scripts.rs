@@ -41,6 +41,7 @@ pub static SIGN_IN: LazyLock<Script> = admitting_script!("scripts/sign_in.lua");
 pub static REDEEM: LazyLock<Script> = admitting_script!("scripts/redeem.lua");
 pub static LOOKUP: LazyLock<Script> = script!("scripts/lookup.lua");
 pub static REVOKE: LazyLock<Script> = script!("scripts/revoke.lua");
+pub static REVOKE_ALL: LazyLock<Script> = script!("scripts/revoke_all.lua");
 pub static UNDO_SIGN_IN: LazyLock<Script> = script!("scripts/undo_sign_in.lua");
 pub static LIST: LazyLock<Script> = script!("scripts/list.lua");
 pub static PRUNE: LazyLock<Script> = script!("scripts/prune.lua");
@@ -155,11 +156,11 @@ pub fn undone(reply: &[String]) -> Result<bool, StoreError> {
     }
 }
 
-/// `prune.lua`'s reply: how many sessions it ended.
+/// `prune.lua`'s and `revoke_all.lua`'s reply: how many sessions it ended.
 pub fn count(reply: &[String]) -> Result<usize, StoreError> {
     match reply {
         [n] => n.parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| StoreError::corrupt(format!("unexpected prune reply {reply:?}")))
+    .ok_or_else(|| StoreError::corrupt(format!("unexpected count reply {reply:?}")))
 }
