@@ -239,6 +239,24 @@ export interface AuditEntry {
   instance: string;
 }
 
+export type OnLimit = "kick_oldest" | "deny_new" | "ask";
+
+/** A runtime policy override: only the fields an administrator set. */
+export interface PolicyOverride {
+  max_sessions?: number;
+  on_limit?: OnLimit;
+  /** Device class -> its limit; `{}` lifts the configured class limits. */
+  class_limits?: Record<string, number>;
+}
+
+/** `GET /api/admin/users/{username}/policy`. */
+export interface AccountPolicy {
+  username: string;
+  override: PolicyOverride | null;
+  /** What the next sign-in gets: override > users file > flags. */
+  effective: { max_sessions: number; on_limit: OnLimit; class_limits: Record<string, number> };
+}
+
 export interface AuditPage {
   entries: AuditEntry[];
   next_cursor: string | null;
@@ -298,6 +316,9 @@ export declare class LoginGuardApi {
   adminSessions(page?: { cursor?: string | null; limit?: number }): Promise<AdminPage>;
   adminAudit(page?: { cursor?: string | null; limit?: number; username?: string }): Promise<AuditPage>;
   adminSignOutUser(username: string): Promise<{ revoked: number }>;
+  adminPolicy(username: string): Promise<AccountPolicy>;
+  adminSetPolicy(username: string, policy: PolicyOverride): Promise<AccountPolicy>;
+  adminRemovePolicy(username: string): Promise<void>;
 }
 
 export declare function describeForceLogout(

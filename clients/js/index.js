@@ -562,6 +562,28 @@ export class LoginGuardApi {
   adminSignOutUser(username) {
     return this._call("DELETE", `/api/admin/users/${encodeURIComponent(username)}/sessions`);
   }
+
+  /**
+   * GET /api/admin/users/{username}/policy: the account's runtime override
+   * (`override`, null without one) and the policy its next sign-in gets
+   * (`effective`).
+   */
+  adminPolicy(username) {
+    return this._call("GET", `/api/admin/users/${encodeURIComponent(username)}/policy`);
+  }
+
+  /**
+   * PUT /api/admin/users/{username}/policy: stores `policy` (any of
+   * `max_sessions`, `on_limit`, `class_limits`) as the whole override.
+   */
+  adminSetPolicy(username, policy) {
+    return this._call("PUT", `/api/admin/users/${encodeURIComponent(username)}/policy`, policy);
+  }
+
+  /** DELETE /api/admin/users/{username}/policy: removes the override. */
+  adminRemovePolicy(username) {
+    return this._call("DELETE", `/api/admin/users/${encodeURIComponent(username)}/policy`);
+  }
 }
 
 const REASON_WORDS = Object.freeze({

@@ -369,6 +369,55 @@ describe("admin view", () => {
  */
 const docs = process.env.LG_UPDATE_DOCS === "1" ? path.join(here, "../../docs") : shots;
 
+describe("admin view: runtime policy overrides", () => {
+  const server = serverForSuite();
+
+  test("the admin sees each user's override, sets one that the next sign-in obeys, and removes it", async () => {
+    assert.equal((await login(server.url, "user1", "password1", "Kiosk 1")).status, 200);
+    const adm = await opened("ADMIN", server);
+    await signIn(adm, { username: "admin", password: "admin123", deviceName: "Admin desk" });
+    const rowOf = (user) => adm.page.locator(`#policy-table tr[data-username="${user}"]`);
+    await rowOf("user1").waitFor();
+    assert.equal(await rowOf("user1").locator(".policy-override").textContent(), "none");
+    assert.equal(await rowOf("user1").locator(".policy-effective").textContent(), "1 session · sign out the oldest · classes none");
+    assert.equal(await rowOf("admin").count(), 1, "every listed user has a row");
+
+    await rowOf("user1").getByRole("button", { name: "Edit the policy of user1" }).click();
+    assert.equal(await adm.page.inputValue("#policy-username"), "user1");
+    assert.equal(await adm.page.evaluate(() => document.activeElement?.id), "policy-max");
+    await adm.page.locator("#policy-classes").fill("web");
+    await adm.page.locator("#policy-save").click();
+    await adm.page.locator("#policy-status.error:not([hidden])").waitFor();
+    assert.match(await adm.page.locator("#policy-status").textContent(), /^Class limits: class=limit pairs/);
+
+    await adm.page.locator("#policy-max").fill("2");
+    await adm.page.selectOption("#policy-on-limit", "deny_new");
+    await adm.page.locator("#policy-classes").fill("web=1, mobile=1");
+    const saved = adm.page.waitForResponse((r) => r.url().endsWith("/api/admin/users/user1/policy") && r.request().method() === "PUT");
+    await adm.page.locator("#policy-save").click();
+    assert.equal((await saved).status(), 200);
+    await adm.page.locator("#policy-status.success:not([hidden])").waitFor();
+    assert.equal(
+      await adm.page.locator("#policy-status").textContent(),
+      "Saved: user1 gets 2 sessions · refuse the new one · classes mobile=1,web=1 from the next sign-in.",
+    );
+    await adm.page.waitForFunction(() => /refuse/.test(document.querySelector('#policy-table tr[data-username="user1"] .policy-override')?.textContent));
+    assert.equal(await rowOf("user1").locator(".policy-override").textContent(), "2 sessions · refuse the new one · classes mobile=1,web=1");
+    await adm.page.locator(".policies").screenshot({ path: path.join(docs, "screenshot-policies.png") });
+
+    // The next sign-in obeys it: a second web device is refused (web=1, deny_new).
+    const refused = await login(server.url, "user1", "password1", "Kiosk 2");
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, "session_limit_reached");
+
+    await rowOf("user1").getByRole("button", { name: "Remove the override of user1" }).click();
+    await adm.page.waitForFunction(() => document.querySelector('#policy-table tr[data-username="user1"] .policy-override')?.textContent === "none");
+    assert.equal(await adm.page.locator("#policy-status").textContent(), "user1 follows the configured policy again from the next sign-in.");
+    assert.equal((await login(server.url, "user1", "password1", "Kiosk 2")).status, 200, "kick_oldest again");
+    await done(adm);
+  });
+});
+
 describe("on_limit = ask with two places: the chooser", () => {
   const server = serverForSuite({ args: ["--on-limit", "ask", "--max-sessions", "2"] });
 

@@ -22,7 +22,8 @@ use crate::app::webhooks::{Dispatcher, EndpointSet, Sender, Webhooks};
 pub use crate::app::ReloadHandle;
 use crate::app::{
     run_key_reloads, run_reloads, run_webhook_reloads, undo_queue, AdminService, BackendService,
-    Operations, Reconciler, SessionService, SignInService, UndoWorker,
+    ConfiguredPolicies, Operations, PolicyService, Reconciler, SessionService, SignInService,
+    UndoWorker,
 };
 use crate::auth::{
     Accounts, ApiKeys, DeviceTokens, FailureLimiter, KeySet, PasswordVerifier, RateLimits,
@@ -217,6 +218,10 @@ impl App {
         // One hashing thread per core: they run at a lower priority, so the
         // async workers still get the CPU for kicks and pongs.
         let verifier = PasswordVerifier::new(cores)?;
+        let policies = ConfiguredPolicies {
+            accounts: accounts.clone(),
+            flags: config.session.policy(),
+        };
         let sign_in = SignInService {
             accounts: accounts.clone(),
             verifier: verifier.clone(),
@@ -229,7 +234,7 @@ impl App {
                 clock.clone(),
             ),
             devices: device_tokens(&config)?,
-            policy: config.session.policy(),
+            policies: policies.clone(),
             lifetimes,
             store: store.clone(),
             clock: clock.clone(),
@@ -248,6 +253,10 @@ impl App {
             sign_in: sign_in.clone(),
             sessions: sessions.clone(),
         };
+        let policy_overrides = Arc::new(PolicyService {
+            store: store.clone(),
+            configured: policies,
+        });
         let admin = AdminService {
             store: store.clone(),
             snapshot: snapshot.clone(),
@@ -289,6 +298,7 @@ impl App {
             sign_in,
             sessions,
             admin: Arc::new(admin),
+            policies: policy_overrides,
             backend: Arc::new(backend),
             operations: Arc::new(operations),
             accounts: accounts.clone(),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::EvictionOffer;
+use super::policies::ConfiguredPolicies;
 use super::reconcile::{end_outdated, outdated};
 use super::undo::UndoQueue;
 use super::AppError;
@@ -24,7 +25,7 @@ use crate::auth::{
 };
 use crate::domain::{
     AccountKey, ClientDeviceId, Clock, DeviceClass, DeviceName, DeviceToken, EvictionTicket,
-    Lifetimes, OnLimit, Origin, PasswordFingerprint, Policy, Session, SessionId, Token, Username,
+    Lifetimes, OnLimit, Origin, PasswordFingerprint, Session, SessionId, Token, Username,
     TICKET_LIFETIME,
 };
 use crate::metrics::{Metrics, SignInOrigin};
@@ -87,7 +88,9 @@ pub struct SignInService {
     pub verifier: PasswordVerifier,
     pub limiter: Arc<FailureLimiter>,
     pub devices: DeviceTokens,
-    pub policy: Policy,
+    /// The policy handed to the store step, which lays the account's
+    /// runtime override over it.
+    pub policies: ConfiguredPolicies,
     pub lifetimes: Lifetimes,
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
@@ -96,25 +99,6 @@ pub struct SignInService {
 }
 
 impl SignInService {
-    /// The policy for `username`: the global one with the overrides of its
-    /// users-file entry, if it has one.
-    pub(super) fn policy_for(&self, username: &Username) -> Policy {
-        let users = self.accounts.current();
-        let user = users.get(username);
-        Policy {
-            max_sessions: user
-                .and_then(|u| u.max_sessions)
-                .unwrap_or(self.policy.max_sessions),
-            on_limit: user
-                .and_then(|u| u.on_limit)
-                .unwrap_or(self.policy.on_limit),
-            class_limits: user
-                .and_then(|u| u.class_limits.clone())
-                .unwrap_or_else(|| self.policy.class_limits.clone()),
-            stale_after: self.policy.stale_after,
-        }
-    }
-
     /// Signs `creds` in from `meta`, or says why not.
     #[tracing::instrument(skip(self, creds, meta), fields(username = %creds.username, ip = %meta.ip))]
     pub async fn sign_in(
@@ -219,24 +203,26 @@ impl SignInService {
             password: new.password,
             username: new.username,
         };
-        let policy = self.policy_for(&session.username);
         let outcome = self
             .store_step(SignInRequest {
                 session: session.clone(),
-                policy: policy.clone(),
+                policy: self.policies.of(&session.username),
                 now,
             })
             .await?;
         match outcome {
-            SignInOutcome::Created { revoked, replaced } => {
-                self.metrics.policy_outcome(
-                    match (&replaced, revoked.is_empty(), policy.on_limit) {
+            SignInOutcome::Created {
+                revoked,
+                replaced,
+                on_limit,
+            } => {
+                self.metrics
+                    .policy_outcome(match (&replaced, revoked.is_empty(), on_limit) {
                         (Some(_), _, _) => "replaced",
                         (None, true, _) => "admitted",
                         (None, false, OnLimit::KickOldest) => "kicked_oldest",
                         (None, false, OnLimit::DenyNew | OnLimit::Ask) => "evicted_stale",
-                    },
-                );
+                    });
                 // A reload between the password check and the store write:
                 // its reconcile may have looked before this session existed.
                 if let Some(reason) = outdated(&self.accounts.current(), &session) {
@@ -256,11 +242,11 @@ impl SignInService {
                     device_token,
                 })
             }
-            SignInOutcome::Denied { active } => {
-                debug_assert_ne!(policy.on_limit, OnLimit::KickOldest);
+            SignInOutcome::Denied { active, on_limit } => {
+                debug_assert_ne!(on_limit, OnLimit::KickOldest);
                 // Under `ask` the store kept the ticket under this token's
                 // hash; the token itself never opens a session.
-                let offer = (policy.on_limit == OnLimit::Ask).then(|| EvictionOffer {
+                let offer = (on_limit == OnLimit::Ask).then(|| EvictionOffer {
                     ticket: EvictionTicket::of(token).expose().to_owned(),
                     expires_at: now.plus(TICKET_LIFETIME),
                 });
@@ -363,7 +349,9 @@ mod tests {
 
     use super::*;
     use crate::auth::RateLimits;
-    use crate::domain::{AccountKey, Actor, Lookup, ManualClock, Millis, Reason, SessionId};
+    use crate::domain::{
+        AccountKey, Actor, Lookup, ManualClock, Millis, Policy, PolicyOverride, Reason, SessionId,
+    };
     use crate::events::LocalBus;
     use crate::store::{MemoryStore, StoreError};
 
@@ -400,6 +388,19 @@ mod tests {
             req: crate::store::RedeemRequest,
         ) -> Result<crate::store::RedeemOutcome, StoreError> {
             self.inner.redeem_ticket(req).await
+        }
+        async fn policy_override(
+            &self,
+            a: &AccountKey,
+        ) -> Result<Option<PolicyOverride>, StoreError> {
+            self.inner.policy_override(a).await
+        }
+        async fn set_policy_override(
+            &self,
+            a: &AccountKey,
+            value: Option<&PolicyOverride>,
+        ) -> Result<bool, StoreError> {
+            self.inner.set_policy_override(a, value).await
         }
         async fn validate(&self, token: &Token, now: Millis) -> Result<Lookup, StoreError> {
             self.inner.validate(token, now).await
@@ -497,6 +498,15 @@ mod tests {
         let inner = MemoryStore::new(LIFE, LocalBus::new());
         let service = SignInService {
             accounts: accounts.clone(),
+            policies: ConfiguredPolicies {
+                accounts: accounts.clone(),
+                flags: Policy {
+                    max_sessions: 1,
+                    on_limit: OnLimit::KickOldest,
+                    class_limits: Default::default(),
+                    stale_after: None,
+                },
+            },
             verifier: PasswordVerifier::new(1).unwrap(),
             limiter: FailureLimiter::new(
                 RateLimits {
@@ -507,12 +517,6 @@ mod tests {
                 clock.clone(),
             ),
             devices: crate::auth::DeviceTokens::new(&[7; 32]),
-            policy: Policy {
-                max_sessions: 1,
-                on_limit: OnLimit::KickOldest,
-                class_limits: Default::default(),
-                stale_after: None,
-            },
             lifetimes: LIFE,
             store: Arc::new(ReloadDuringSignIn {
                 inner: inner.clone(),

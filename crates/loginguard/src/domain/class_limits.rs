@@ -60,6 +60,16 @@ impl ClassLimits {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// How many classes have a limit.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Every limit, class by class.
+    pub fn limits(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.values().copied()
+    }
 }
 
 impl TryFrom<BTreeMap<DeviceClass, u32>> for ClassLimits {

@@ -3,11 +3,12 @@
 //! Everything here is what `auth`, `store`, `events`, `ws` and `http` agree
 //! on: parsed user input (`Username`, `DeviceName`, `DeviceClass`,
 //! `ClientDeviceId`, `DeviceToken`), identities (`SessionId`, `AccountKey`,
-//! `Token`), the session record and its provenance, the policy decision, the
-//! revocation reasons, the audit trail's entry, the failed-sign-in window
-//! and webhook events with their retry schedule. The memory store runs
-//! `Account` and `FailureWindow` directly; the Redis Lua scripts mirror
-//! them, and the conformance suites check that they agree.
+//! `Token`), the session record and its provenance, the policy decision and
+//! its runtime overrides, the revocation reasons, the audit trail's entry,
+//! the failed-sign-in window and webhook events with their retry schedule.
+//! The memory store runs `Account` and `FailureWindow` directly; the Redis
+//! Lua scripts mirror them, and the conformance suites check that they
+//! agree.
 
 mod account;
 mod audit;
@@ -19,6 +20,7 @@ mod device_token;
 mod failures;
 pub mod json;
 mod policy;
+mod policy_override;
 mod provenance;
 mod reason;
 mod session;
@@ -39,6 +41,9 @@ pub use device_token::{
 };
 pub use failures::{Admission, FailureWindow, FAILURE_WINDOW};
 pub use policy::{decide, decide_choosing, Decision, OnLimit, Policy};
+pub use policy_override::{
+    effective, PolicyOverride, PolicyOverrideError, MAX_OVERRIDE_CLASSES, MAX_OVERRIDE_SESSIONS,
+};
 pub use provenance::{Origin, PasswordFingerprint};
 pub use reason::{Actor, Reason, Tombstone};
 pub use session::{Lifetimes, Session, SessionId};

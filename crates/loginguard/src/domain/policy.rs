@@ -17,7 +17,7 @@ use super::clock::Millis;
 use super::session::{Session, SessionId};
 
 /// What a sign-in over the limit does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnLimit {
     /// The new sign-in wins; the oldest sessions are revoked (`duplicate_login`).
@@ -37,6 +37,13 @@ impl OnLimit {
             OnLimit::DenyNew => "deny_new",
             OnLimit::Ask => "ask",
         }
+    }
+
+    /// The value `as_str` gives, back.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [OnLimit::KickOldest, OnLimit::DenyNew, OnLimit::Ask]
+            .into_iter()
+            .find(|o| o.as_str() == raw)
     }
 }
 

@@ -22,6 +22,7 @@ mod limits;
 mod login;
 mod openapi;
 mod ops;
+mod policies;
 mod responses;
 mod serve;
 mod sessions;
@@ -87,6 +88,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(login::router())
         .merge(sessions::router())
         .merge(admin::router())
+        .merge(policies::router())
         .merge(backend::router())
         .merge(verify::router())
         .merge(ops::router())

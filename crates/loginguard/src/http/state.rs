@@ -9,7 +9,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use super::cookie::CookieRule;
-use crate::app::{AdminService, BackendService, Operations, SessionService, SignInService};
+use crate::app::{
+    AdminService, BackendService, Operations, PolicyService, SessionService, SignInService,
+};
 use crate::auth::Accounts;
 use crate::ws::ConnContext;
 
@@ -18,6 +20,7 @@ pub struct AppState {
     pub sign_in: Arc<SignInService>,
     pub sessions: Arc<SessionService>,
     pub admin: Arc<AdminService>,
+    pub policies: Arc<PolicyService>,
     pub backend: Arc<BackendService>,
     pub operations: Arc<Operations>,
     pub accounts: Arc<Accounts>,

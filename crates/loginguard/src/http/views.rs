@@ -11,10 +11,13 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::{AdminPage, CurrentSession, EvictionOffer, ListedSession, SignedIn};
+use crate::app::{
+    AccountPolicy, AdminPage, CurrentSession, EvictionOffer, ListedSession, SignedIn,
+};
 use crate::auth::User;
 use crate::domain::{
-    AuditEntry, AuditKind, DeviceClass, Millis, Origin, Reason, Session, SessionId, Tombstone,
+    AuditEntry, AuditKind, ClassLimits, DeviceClass, Millis, OnLimit, Origin, PolicyOverride,
+    Reason, Session, SessionId, Tombstone,
 };
 use crate::store::AuditPage;
 use crate::ws::message::ActorView;
@@ -330,6 +333,43 @@ impl<'a> IntrospectionView<'a> {
 #[derive(Serialize, ToSchema)]
 pub struct RevokedCountView {
     pub revoked: usize,
+}
+
+/// An account's runtime policy override and the policy its next sign-in
+/// gets (`/api/admin/users/{username}/policy`).
+#[derive(Serialize, ToSchema)]
+pub struct AccountPolicyView {
+    pub username: String,
+    /// The stored override, only the fields it sets; null when there is none.
+    #[serde(rename = "override")]
+    pub stored: Option<PolicyOverride>,
+    /// What a sign-in would be held to now: each field from the override,
+    /// else the users file, else the flags.
+    pub effective: EffectivePolicyView,
+}
+
+/// A complete policy (every field set).
+#[derive(Serialize, ToSchema)]
+pub struct EffectivePolicyView {
+    pub max_sessions: u32,
+    pub on_limit: OnLimit,
+    /// Device class -> its limit; `{}` when no class has one.
+    #[schema(value_type = BTreeMap<String, u32>)]
+    pub class_limits: ClassLimits,
+}
+
+impl From<AccountPolicy> for AccountPolicyView {
+    fn from(p: AccountPolicy) -> Self {
+        AccountPolicyView {
+            username: p.username.to_string(),
+            stored: p.stored,
+            effective: EffectivePolicyView {
+                max_sessions: p.effective.max_sessions,
+                on_limit: p.effective.on_limit,
+                class_limits: p.effective.class_limits,
+            },
+        }
+    }
 }
 
 /// `{"status": "ok"}` and the like.

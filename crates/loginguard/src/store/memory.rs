@@ -4,7 +4,8 @@
 //! process. Accounts live in shards of `AccountKey -> Account` behind short
 //! std-style locks (never held across `.await`), and each trait method is one
 //! locked call into the pure `domain::Account`, next to the account's recent
-//! answers for re-runs (`replies`). Each change's audit entries go to one
+//! answers for re-runs (`replies`) and its runtime policy override, which a
+//! sign-in reads under the same lock. Each change's audit entries go to one
 //! capped log while the account's lock is still held, so no reader sees a
 //! change without its entry; events go to the `LocalBus` after the lock is
 //! released. Finding a session by its id alone walks the accounts,
@@ -24,9 +25,9 @@ use super::memory_outbox::{EventFeed, FeedPage};
 use super::replies::{Replies, RequestId};
 use super::{RedeemOutcome, RedeemRequest, SessionStore, SignInOutcome, SignInRequest, StoreError};
 use crate::domain::{
-    Account, AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup,
-    Millis, OnLimit, PendingSignIn, Policy, Reason, Session, SessionId, SignInDecision, Token,
-    Username,
+    effective, Account, AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes,
+    Lookup, Millis, OnLimit, PendingSignIn, Policy, PolicyOverride, Reason, Session, SessionId,
+    SignInDecision, Token, Username,
 };
 use crate::events::{LocalBus, StoreEvent};
 
@@ -97,14 +98,15 @@ enum SignInAnswer {
     },
 }
 
-/// One account, the answers its recent requests were given and its
-/// eviction tickets (by token hash).
+/// One account, the answers its recent requests were given, its
+/// eviction tickets (by token hash) and its runtime policy override.
 #[derive(Default)]
 struct Held {
     account: Account,
     sign_ins: Replies<SignInAnswer>,
     revokes: Replies<Vec<Session>>,
     tickets: HashMap<String, PendingSignIn>,
+    policy_override: Option<PolicyOverride>,
 }
 
 impl Held {
@@ -113,6 +115,7 @@ impl Held {
             && self.sign_ins.is_empty()
             && self.revokes.is_empty()
             && self.tickets.is_empty()
+            && self.policy_override.is_none()
     }
 
     /// Forgets tombstones, tickets and answers nobody can use any more.
@@ -142,7 +145,7 @@ impl Held {
             return (RedeemOutcome::NotOffered, Change::default());
         }
         let new = pending.admit(req.fresh, req.now);
-        let policy = pending.policy();
+        let policy = effective(pending.policy(), self.policy_override.as_ref());
         let (outcome, change) = admit(
             &mut self.account,
             new.clone(),
@@ -156,6 +159,7 @@ impl Held {
             SignInOutcome::Created {
                 mut revoked,
                 replaced,
+                ..
             } => {
                 self.tickets.remove(key);
                 revoked.extend(replaced.map(|b| *b));
@@ -166,7 +170,7 @@ impl Held {
                 (created, change)
             }
             // Nothing changed: neither `login_blocked` nor `denied` again.
-            SignInOutcome::Denied { active } => {
+            SignInOutcome::Denied { active, .. } => {
                 (RedeemOutcome::Denied { active }, Change::default())
             }
         }
@@ -242,7 +246,7 @@ impl MemoryStore {
         now: Millis,
         f: impl FnOnce(&mut Held) -> (R, Change),
     ) -> (R, usize) {
-        let shard = &self.inner.shards[self.inner.hasher.hash_one(key) as usize % SHARDS];
+        let shard = self.shard(key);
         let instance = &self.inner.instance;
         let (expiry, result, change, expired) = {
             let mut map = shard.lock();
@@ -268,6 +272,10 @@ impl MemoryStore {
             self.inner.bus.publish(e);
         }
         (result, expired)
+    }
+
+    fn shard(&self, key: &AccountKey) -> &Mutex<HashMap<AccountKey, Held>> {
+        &self.inner.shards[self.inner.hasher.hash_one(key) as usize % SHARDS]
     }
 
     fn instance(&self) -> &str {
@@ -306,6 +314,7 @@ fn admit(
     let id = new.session_id.clone();
     let created = AuditRecord::signed_in(&new, now, instance);
     let denied = AuditRecord::denied(&new, now, instance);
+    let on_limit = policy.on_limit;
     match account.sign_in_choosing(new, policy, now, idle, chosen) {
         SignInDecision::Admitted { evicted, replaced } => {
             let ended = |s: &Session, reason| {
@@ -327,6 +336,7 @@ fn admit(
             let outcome = SignInOutcome::Created {
                 revoked: evicted,
                 replaced,
+                on_limit,
             };
             let change = Change {
                 event: Some(event),
@@ -335,7 +345,10 @@ fn admit(
             (outcome, change)
         }
         SignInDecision::Denied { live } => (
-            SignInOutcome::Denied { active: live },
+            SignInOutcome::Denied {
+                active: live,
+                on_limit,
+            },
             Change {
                 event: Some(StoreEvent::LoginBlocked { username, by }),
                 audit: vec![denied],
@@ -373,18 +386,19 @@ impl SessionStore for MemoryStore {
             if let Some(earlier) = held.sign_ins.get(&request, req.now) {
                 return (earlier, Change::default());
             }
-            let ask =
-                (req.policy.on_limit == OnLimit::Ask).then(|| (new.clone(), req.policy.clone()));
+            let policy = effective(req.policy, held.policy_override.as_ref());
+            let ask = (policy.on_limit == OnLimit::Ask).then(|| (new.clone(), policy.clone()));
             let (outcome, change) = admit(
                 &mut held.account,
                 new,
-                req.policy,
+                policy,
                 req.now,
                 idle,
                 None,
                 instance,
             );
-            if let (Some((refused, policy)), SignInOutcome::Denied { active }) = (ask, &outcome) {
+            if let (Some((refused, policy)), SignInOutcome::Denied { active, .. }) = (ask, &outcome)
+            {
                 let pending = PendingSignIn::new(refused, active, &policy, req.now);
                 held.tickets
                     .insert(pending.waiting.token_hash.as_str().to_owned(), pending);
@@ -399,6 +413,28 @@ impl SessionStore for MemoryStore {
                 Err(StoreError::sign_in_undone())
             }
         }
+    }
+
+    async fn policy_override(
+        &self,
+        account: &AccountKey,
+    ) -> Result<Option<PolicyOverride>, StoreError> {
+        let map = self.shard(account).lock();
+        Ok(map.get(account).and_then(|h| h.policy_override.clone()))
+    }
+
+    async fn set_policy_override(
+        &self,
+        account: &AccountKey,
+        value: Option<&PolicyOverride>,
+    ) -> Result<bool, StoreError> {
+        let mut map = self.shard(account).lock();
+        let held = map.entry(account.clone()).or_default();
+        let before = std::mem::replace(&mut held.policy_override, value.cloned());
+        if held.is_empty() {
+            map.remove(account);
+        }
+        Ok(before.is_some())
     }
 
     async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError> {

@@ -36,8 +36,8 @@ pub use timed::TimedStore;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AccountKey, Actor, AuditEntry, AuditId, DeviceName, FreshSession, Lookup, Millis, Policy,
-    Reason, Session, SessionId, Token, TokenHash, Username,
+    AccountKey, Actor, AuditEntry, AuditId, DeviceName, FreshSession, Lookup, Millis, OnLimit,
+    Policy, PolicyOverride, Reason, Session, SessionId, Token, TokenHash, Username,
 };
 
 /// A new session to admit under `policy`.
@@ -45,6 +45,8 @@ use crate::domain::{
 pub struct SignInRequest {
     /// Complete record: `created_at == last_seen_at == now`.
     pub session: Session,
+    /// The configured policy (users file > flags); the store lays the
+    /// account's stored `PolicyOverride` over it in the same step.
     pub policy: Policy,
     pub now: Millis,
 }
@@ -59,7 +61,7 @@ impl SignInRequest {
             session,
             policy: Policy {
                 max_sessions: 1,
-                on_limit: crate::domain::OnLimit::KickOldest,
+                on_limit: OnLimit::KickOldest,
                 class_limits: Default::default(),
                 stale_after: None,
             },
@@ -77,10 +79,16 @@ pub enum SignInOutcome {
     Created {
         revoked: Vec<Session>,
         replaced: Option<Box<Session>>,
+        /// The `on_limit` the step applied (a stored override's, if any).
+        on_limit: OnLimit,
     },
-    /// `deny_new` refused it; `active` hold the places. Nothing was written
-    /// except the `login_blocked` event.
-    Denied { active: Vec<Session> },
+    /// `deny_new` or `ask` (`on_limit`, as applied) refused it; `active`
+    /// hold the places. Nothing was written except the `login_blocked`
+    /// event (and under `ask` the eviction ticket).
+    Denied {
+        active: Vec<Session>,
+        on_limit: OnLimit,
+    },
 }
 
 /// The redemption of an eviction ticket (`on_limit = ask`): sign `chosen`
@@ -120,8 +128,9 @@ pub enum RedeemOutcome {
 /// against each implementation.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Prunes the account's expired sessions, applies the policy
-    /// (`domain::decide`: same-device replace, then room), revokes the
+    /// Prunes the account's expired sessions, applies the policy (the
+    /// request's, under the account's stored override when it has one;
+    /// `domain::decide`: same-device replace, then room), revokes the
     /// losers with `duplicate_login` or `replaced` (tombstoned), inserts the new session and
     /// emits `SignedIn` (or `LoginBlocked`), all as one step. Under `ask`,
     /// a refusal also keeps an eviction ticket under the new session's token
@@ -136,12 +145,29 @@ pub trait SessionStore: Send + Sync + 'static {
     /// `InvalidTicket`; past its life: `ExpiredTicket`; `chosen` not offered: `NotOffered`, the
     /// ticket kept), then, like `sign_in`, prunes, applies
     /// `domain::decide_choosing` under the limits the ticket was issued
-    /// under (only `chosen` may go, and only when there is no room), signs `chosen` out (`duplicate_login`, by the waiting
+    /// under, or the account's stored override's where it sets them (only
+    /// `chosen` may go, and only when there is no room), signs `chosen` out (`duplicate_login`, by the waiting
     /// device), inserts the new session, uses the ticket up and emits
     /// `SignedIn`. Exactly one of any number of concurrent redemptions of a
     /// ticket wins. A re-run (same fresh session id) answers as the first
     /// run; `undo_sign_in` of the fresh id undoes it.
     async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError>;
+
+    /// The account's runtime policy override, if one is stored.
+    async fn policy_override(
+        &self,
+        account: &AccountKey,
+    ) -> Result<Option<PolicyOverride>, StoreError>;
+
+    /// Stores (`Some`) or removes (`None`) the account's runtime policy
+    /// override, whole. Every sign-in and redemption on any instance that
+    /// starts after this returns uses it. Returns whether one was stored
+    /// before.
+    async fn set_policy_override(
+        &self,
+        account: &AccountKey,
+        value: Option<&PolicyOverride>,
+    ) -> Result<bool, StoreError>;
 
     /// Gives up a sign-in whose answer was lost: ends its session (`logout`)
     /// when it is live and makes any later run of that request do nothing.

@@ -15,8 +15,8 @@ use super::{
     SignInRequest, StoreError,
 };
 use crate::domain::{
-    AccountKey, Actor, AuditEntry, AuditId, DeviceName, Lookup, Millis, Reason, Session, SessionId,
-    Token, Username,
+    AccountKey, Actor, AuditEntry, AuditId, DeviceName, Lookup, Millis, PolicyOverride, Reason,
+    Session, SessionId, Token, Username,
 };
 use crate::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
@@ -31,6 +31,8 @@ pub struct TimedStore {
 struct Ops {
     sign_in: Op,
     redeem_ticket: Op,
+    policy_override: Op,
+    set_policy_override: Op,
     undo_sign_in: Op,
     validate: Op,
     touch: Op,
@@ -52,6 +54,8 @@ impl TimedStore {
         let ops = Ops {
             sign_in: Op::new(&metrics, "sign_in"),
             redeem_ticket: Op::new(&metrics, "redeem_ticket"),
+            policy_override: Op::new(&metrics, "policy_override"),
+            set_policy_override: Op::new(&metrics, "set_policy_override"),
             undo_sign_in: Op::new(&metrics, "undo_sign_in"),
             validate: Op::new(&metrics, "validate"),
             touch: Op::new(&metrics, "touch"),
@@ -115,6 +119,29 @@ impl SessionStore for TimedStore {
 
     async fn redeem_ticket(&self, req: RedeemRequest) -> Result<RedeemOutcome, StoreError> {
         timed(&self.ops.redeem_ticket, self.inner.redeem_ticket(req)).await
+    }
+
+    async fn policy_override(
+        &self,
+        account: &AccountKey,
+    ) -> Result<Option<PolicyOverride>, StoreError> {
+        timed(
+            &self.ops.policy_override,
+            self.inner.policy_override(account),
+        )
+        .await
+    }
+
+    async fn set_policy_override(
+        &self,
+        account: &AccountKey,
+        value: Option<&PolicyOverride>,
+    ) -> Result<bool, StoreError> {
+        timed(
+            &self.ops.set_policy_override,
+            self.inner.set_policy_override(account, value),
+        )
+        .await
     }
 
     async fn undo_sign_in(

@@ -57,6 +57,7 @@ macro_rules! asset {
 const ASSETS: &[Asset] = &[
     asset!("/", HTML, "assets/index.html"),
     asset!("/assets/app.js", JS, "assets/app.js"),
+    asset!("/assets/policies.js", JS, "assets/policies.js"),
     asset!("/assets/app.css", CSS, "assets/app.css"),
     asset!("/assets/favicon.svg", SVG, "assets/favicon.svg"),
     asset!(client "/client/loginguard-client.js", JS, "index.js"),

@@ -31,6 +31,8 @@ mod openapi;
 mod policies;
 mod policies_audit;
 mod policies_store;
+mod policy_overrides;
+mod policy_overrides_store;
 mod proxy;
 mod rate_limits;
 mod redis_checks;

@@ -85,7 +85,10 @@ pub async fn same_device_replaces_itself_and_touches_nobody_else(s: Subject) {
         &full,
     )
     .await;
-    let SignInOutcome::Created { revoked, replaced } = outcome else {
+    let SignInOutcome::Created {
+        revoked, replaced, ..
+    } = outcome
+    else {
         panic!("created expected, got {outcome:?}")
     };
     assert!(revoked.is_empty(), "no other session is touched");
@@ -192,7 +195,7 @@ pub async fn same_device_replace_racing_another_devices_sign_in(s: Subject) {
         let (a2, replaced) = again.await.unwrap();
         let (c, refused) = other.await.unwrap();
         assert!(
-            matches!(&replaced, SignInOutcome::Created { revoked, replaced: Some(r) }
+            matches!(&replaced, SignInOutcome::Created { revoked, replaced: Some(r), .. }
                 if revoked.is_empty() && r.session_id == *a.session_id()),
             "{replaced:?}"
         );
@@ -289,7 +292,7 @@ pub async fn class_limits_admit_kick_and_deny_by_class(s: Subject) {
     let (bw, _) = sign_in_class(&s, "user2", "W", "web", t, &deny).await;
     let (_, _) = sign_in_class(&s, "user2", "M", "mobile", Millis(t.0 + 1), &deny).await;
     let (_, outcome) = sign_in_class(&s, "user2", "W2", "web", Millis(t.0 + 2), &deny).await;
-    let SignInOutcome::Denied { active } = outcome else {
+    let SignInOutcome::Denied { active, .. } = outcome else {
         panic!("denied expected, got {outcome:?}")
     };
     let holding: Vec<_> = active.iter().map(|s| s.session_id.clone()).collect();
@@ -325,7 +328,7 @@ pub async fn a_stale_session_gives_way_at_the_boundary(s: Subject) {
     let used = clock.now();
     clock.advance(Duration::from_millis(600_000 - 1));
     let (early, outcome) = sign_in_with(&s, "user1", "New PC", None, clock.now(), &stale).await;
-    let SignInOutcome::Denied { active } = outcome else {
+    let SignInOutcome::Denied { active, .. } = outcome else {
         panic!("denied expected, got {outcome:?}")
     };
     assert_eq!(active[0].last_seen_at, used, "the touch moved last_seen_at");
@@ -388,7 +391,7 @@ pub async fn an_ask_ticket_signs_the_chosen_session_out_once(s: Subject) {
         &ask,
     )
     .await;
-    let SignInOutcome::Denied { active } = outcome else {
+    let SignInOutcome::Denied { active, .. } = outcome else {
         panic!("denied expected, got {outcome:?}")
     };
     assert_eq!(active.len(), 2);

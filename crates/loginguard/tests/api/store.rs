@@ -359,7 +359,7 @@ pub async fn deny_new_refuses_and_changes_nothing(s: Subject) {
         &policy(1, OnLimit::DenyNew),
     )
     .await;
-    let SignInOutcome::Denied { active } = outcome else {
+    let SignInOutcome::Denied { active, .. } = outcome else {
         panic!("denied")
     };
     assert_eq!(active.len(), 1);
@@ -836,7 +836,8 @@ pub async fn a_sign_in_run_twice_under_deny_new_is_not_denied_by_itself(s: Subje
         first,
         SignInOutcome::Created {
             revoked: vec![],
-            replaced: None
+            replaced: None,
+            on_limit: OnLimit::DenyNew,
         }
     );
     assert_eq!(s.store.sign_in(req).await.unwrap(), first);

@@ -8,6 +8,8 @@
 //!   kept for the replay window so a re-run of that request gets it again
 //! - `<p>:{a:<account key>}:t:<token hash>`: string, an eviction ticket's
 //!   waiting sign-in (`domain::PendingSignIn` JSON), expiring with the ticket
+//! - `<p>:{a:<account key>}:o`: string, the account's runtime policy
+//!   override (`domain::PolicyOverride` JSON), kept until removed
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)
 //! - `<p>:{s:<session id>}:a`: string, the session's account key, expiring
 //!   with the session's absolute lifetime (finding a session by id alone)
@@ -97,6 +99,12 @@ impl KeySpace {
         format!("{}:t:{}", self.account_base(key), hash.as_str())
     }
 
+    /// Where `key`'s runtime policy override is kept (same slot as the
+    /// account, so the sign-in script reads it in its own step).
+    pub fn policy_override(&self, key: &AccountKey) -> String {
+        format!("{}:o", self.account_base(key))
+    }
+
     /// Where session `id`'s account key is kept. Session ids are `s_` and hex,
     /// so they cannot break the hash tag; each lives in its own slot, which
     /// is why it is written beside the sign-in script, never inside it.
@@ -152,6 +160,8 @@ mod tests {
         let id = crate::domain::SessionId::from_bytes([3; 16]);
         let reply = ks.reply(&AccountKey::of(&user), &RequestId::sign_in(&id));
         assert_eq!(tag(&k.sessions), tag(&reply));
+        let over = ks.policy_override(&AccountKey::of(&user));
+        assert_eq!(tag(&k.sessions), tag(&over));
         assert!(!k.sessions.contains("we}ird"));
         assert!(k.sessions.starts_with("lg:{a:") && k.sessions.ends_with("}:s"));
     }

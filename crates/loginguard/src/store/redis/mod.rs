@@ -42,7 +42,7 @@ use super::{
 };
 use crate::domain::{
     AccountKey, Actor, AuditEntry, AuditId, AuditRecord, DeviceName, Lifetimes, Lookup, Millis,
-    Reason, Session, SessionId, Token, Username, TICKET_LIFETIME,
+    PolicyOverride, Reason, Session, SessionId, Token, Username, TICKET_LIFETIME,
 };
 use requirements::Requirements;
 
@@ -369,6 +369,7 @@ impl SessionStore for RedisStore {
             .run(
                 self.on_request(&scripts::SIGN_IN, &account, &request)
                     .key(self.keys.ticket(&account, &req.session.token_hash))
+                    .key(self.keys.policy_override(&account))
                     .arg(req.now.0)
                     .arg(json)
                     .arg(req.policy.max_sessions)
@@ -398,6 +399,7 @@ impl SessionStore for RedisStore {
             .run(
                 self.on_request(&scripts::REDEEM, &req.account, &request)
                     .key(self.keys.ticket(&req.account, &req.ticket))
+                    .key(self.keys.policy_override(&req.account))
                     .arg(req.now.0)
                     .arg(req.chosen.as_str())
                     .arg(req.fresh.session_id.as_str())
@@ -409,6 +411,50 @@ impl SessionStore for RedisStore {
             )
             .await?;
         scripts::redeem(&reply)
+    }
+
+    async fn policy_override(
+        &self,
+        account: &AccountKey,
+    ) -> Result<Option<PolicyOverride>, StoreError> {
+        let raw: Option<String> = self.observe(
+            redis::cmd("GET")
+                .arg(self.keys.policy_override(account))
+                .query_async(&mut self.conn.clone())
+                .await,
+        )?;
+        raw.map(|json| serde_json::from_str(&json).map_err(StoreError::corrupt))
+            .transpose()
+    }
+
+    async fn set_policy_override(
+        &self,
+        account: &AccountKey,
+        value: Option<&PolicyOverride>,
+    ) -> Result<bool, StoreError> {
+        // One key: SET ... GET and DEL are atomic on their own, and the
+        // sign-in script reads the key in its own step.
+        let key = self.keys.policy_override(account);
+        let mut conn = self.conn.clone();
+        match value {
+            Some(value) => {
+                let json = serde_json::to_string(value).map_err(StoreError::corrupt)?;
+                let before: Option<String> = self.observe(
+                    redis::cmd("SET")
+                        .arg(key)
+                        .arg(json)
+                        .arg("GET")
+                        .query_async(&mut conn)
+                        .await,
+                )?;
+                Ok(before.is_some())
+            }
+            None => {
+                let removed: u64 =
+                    self.observe(redis::cmd("DEL").arg(key).query_async(&mut conn).await)?;
+                Ok(removed > 0)
+            }
+        }
     }
 
     async fn undo_sign_in(

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::super::{RedeemOutcome, SignInOutcome, StoreError};
-use crate::domain::{Admission, Lookup, Millis, Session, Tombstone};
+use crate::domain::{Admission, Lookup, Millis, OnLimit, Session, Tombstone};
 
 macro_rules! script {
     ($file:literal) => {
@@ -85,22 +85,23 @@ pub fn lookup(reply: &[String]) -> Result<Lookup, StoreError> {
 
 /// `sign_in.lua`'s reply.
 pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
-    match reply.split_first() {
-        Some((tag, rest)) if tag == "created" => match rest.split_first() {
-            Some((replaced, revoked)) => Ok(SignInOutcome::Created {
-                revoked: sessions(revoked)?,
-                replaced: (!replaced.is_empty())
-                    .then(|| session(replaced).map(Box::new))
-                    .transpose()?,
-            }),
-            None => Err(StoreError::corrupt(
-                "sign_in reply without its replaced slot",
-            )),
-        },
-        Some((tag, rest)) if tag == "denied" => Ok(SignInOutcome::Denied {
-            active: sessions(rest)?,
+    let on_limit = |raw: &String| {
+        OnLimit::parse(raw)
+            .ok_or_else(|| StoreError::corrupt(format!("unexpected on_limit {raw:?}")))
+    };
+    match reply {
+        [tag, applied, replaced, revoked @ ..] if tag == "created" => Ok(SignInOutcome::Created {
+            revoked: sessions(revoked)?,
+            replaced: (!replaced.is_empty())
+                .then(|| session(replaced).map(Box::new))
+                .transpose()?,
+            on_limit: on_limit(applied)?,
         }),
-        Some((tag, _)) if tag == "undone" => Err(StoreError::sign_in_undone()),
+        [tag, applied, active @ ..] if tag == "denied" => Ok(SignInOutcome::Denied {
+            active: sessions(active)?,
+            on_limit: on_limit(applied)?,
+        }),
+        [tag, ..] if tag == "undone" => Err(StoreError::sign_in_undone()),
         _ => Err(StoreError::corrupt(format!(
             "unexpected sign_in reply {reply:?}"
         ))),

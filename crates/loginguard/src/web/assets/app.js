@@ -6,6 +6,7 @@
 // is ever parsed as HTML.
 
 import { LoginGuardApi, LoginGuardClient, describeForceLogout, guessDeviceName } from "/client/loginguard-client.js";
+import { policyEditor } from "/assets/policies.js";
 
 const STORAGE_KEY = "loginguard.session";
 const REFRESH_EVERY_MS = 30_000;
@@ -413,6 +414,7 @@ function renderAdmin(result, limit) {
   el.adminPage.textContent = `Page ${page.admin.index + 1}`;
   el.adminPrev.disabled = page.admin.index === 0;
   el.adminNext.disabled = !result.next_cursor;
+  showPolicies(result.sessions.map((s) => s.username));
   el.adminBody.replaceChildren(
     ...result.sessions.map((s) => {
       const button = node("button", {
@@ -500,6 +502,22 @@ async function forceSignOut(username) {
   }
   if (page.me) loadAdminPage();
 }
+
+const showPolicies = policyEditor({
+  api,
+  node,
+  onError: handleApiError,
+  ui: {
+    body: document.querySelector("#policy-table tbody"),
+    form: $("policy-form"),
+    username: $("policy-username"),
+    max: $("policy-max"),
+    onLimit: $("policy-on-limit"),
+    classes: $("policy-classes"),
+    remove: $("policy-remove"),
+    status: $("policy-status"),
+  },
+});
 
 el.adminRefresh.addEventListener("click", () => loadAdminPage());
 el.adminLimit.addEventListener("change", () => {

@@ -5,7 +5,8 @@
 --   'replace', <the live session of the same device>
 --   'admit',   <the sessions to sign out, oldest first>
 --   'deny',    <the sessions whose removal would make room>
--- and `admit`, which carries out a 'replace' or 'admit' verdict.
+-- and `admit`, which carries out a 'replace' or 'admit' verdict, and
+-- `overridden`, which lays the account's runtime override over a policy.
 
 -- domain::DeviceClass's User-Agent words, for records stored before classes
 -- existed (Session::class).
@@ -18,6 +19,18 @@ local function class_of(s)
     if string.find(s.ua or '', m, 1, true) then return 'mobile' end
   end
   return 'web'
+end
+
+-- `p` with the fields of the override kept at `key` (domain::PolicyOverride
+-- JSON, under the account's hash tag) replaced; `p` itself without one.
+local function overridden(p, key)
+  local raw = redis.call('GET', key)
+  if not raw then return p end
+  local o = cjson.decode(raw)
+  if o.max_sessions then p.max = math.max(1, o.max_sessions) end
+  if o.on_limit then p.on_limit = o.on_limit end
+  if o.class_limits then p.class_limits = o.class_limits end
+  return p
 end
 
 local function decide(live, new, p, now, chosen)

@@ -2,14 +2,16 @@
 -- step: sign the chosen session out, admit the waiting sign-in, use the
 -- ticket up.
 -- KEYS: the account's three keys, then the reply key of the sign-in that
---       creates the fresh session (common.lua), then KEYS[5] the ticket
+--       creates the fresh session (common.lua), then KEYS[5] the ticket,
+--       KEYS[6] the account's runtime policy override
 -- ARGV[1] now (ms)            ARGV[2] the chosen session id
 -- ARGV[3] the fresh session id   ARGV[4] its token hash
 -- ARGV[5] its absolute end (ms)  ARGV[6] idle timeout (ms)
 -- ARGV[7] event channel       ARGV[8] replay window (ms)
 -- ARGV[9], ARGV[10] and the last KEY: the audit trail (see common.lua)
 -- The ticket (domain::PendingSignIn JSON) holds the waiting session (p), the
--- offered ids (o), its end (e) and the limits it was refused under (m, cl).
+-- offered ids (o), its end (e) and the limits it was refused under (m, cl);
+-- a stored override's limits replace those (the admin's latest word).
 -- Reply: {'created', <new session JSON>, <signed-out session JSON>...},
 -- {'invalid'} (no such ticket, or used), {'expired'}, {'not_offered'} or
 -- {'denied', <session JSON whose removal would make room>...}; the last two
@@ -31,8 +33,8 @@ if not offered then return finish(remember({'not_offered'}, window)) end
 
 local new = ticket.p
 new.id, new.h, new.c, new.l, new.e = ARGV[3], ARGV[4], now, now, tonumber(ARGV[5])
-local policy = {max = math.max(1, ticket.m), on_limit = 'ask',
-  class_limits = ticket.cl, stale_after = 0}
+local policy = overridden({max = math.max(1, ticket.m), on_limit = 'ask',
+  class_limits = ticket.cl, stale_after = 0}, KEYS[6])
 
 prune_tombstones(now)
 local live = load_live(now, idle, channel)

@@ -1,15 +1,17 @@
 -- sign_in: admit a new session under the policy, as one atomic step.
 -- KEYS: the account's three keys, then the request's reply key (see
 --       common.lua), then KEYS[5] where a refusal under `ask` keeps its
---       eviction ticket (keys.rs `ticket`, the new session's token hash)
+--       eviction ticket (keys.rs `ticket`, the new session's token hash),
+--       KEYS[6] the account's runtime policy override (laid over ARGV's)
 -- ARGV[1] now (ms)            ARGV[2] the new session's JSON
 -- ARGV[3] max_sessions        ARGV[4] on_limit: kick_oldest | deny_new | ask
 -- ARGV[5] idle timeout (ms)   ARGV[6] event channel
 -- ARGV[7] replay window (ms)  ARGV[8] class limits, a JSON object ({"web":1})
 -- ARGV[9] stale after (ms; 0 = off)   ARGV[10] ticket lifetime (ms)
 -- ARGV[11], ARGV[12] and the last KEY: the audit trail (see common.lua)
--- Reply: {'created', <replaced session JSON or ''>, <evicted session JSON>...}
--- or {'denied', <session JSON whose removal would make room>...};
+-- Reply: {'created', <on_limit applied>, <replaced session JSON or ''>,
+-- <evicted session JSON>...} or {'denied', <on_limit applied>, <session JSON
+-- whose removal would make room>...};
 -- a re-run of the same request (same new session id) gets the first run's
 -- reply, or {'undone', ...} once undo_sign_in gave the request up.
 local earlier = replay()
@@ -17,8 +19,8 @@ if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
 local new = cjson.decode(ARGV[2])
-local policy = {max = math.max(1, tonumber(ARGV[3])), on_limit = ARGV[4],
-  class_limits = cjson.decode(ARGV[8]), stale_after = tonumber(ARGV[9])}
+local policy = overridden({max = math.max(1, tonumber(ARGV[3])), on_limit = ARGV[4],
+  class_limits = cjson.decode(ARGV[8]), stale_after = tonumber(ARGV[9])}, KEYS[6])
 
 prune_tombstones(now)
 local live = load_live(now, idle, channel)
@@ -37,6 +39,7 @@ if verdict == 'deny' then
     redis.call('SET', KEYS[5], cjson.encode(ticket), 'PX', lifetime + 60000)
   end
   local reply = encode_all(which)
+  table.insert(reply, 1, policy.on_limit)
   table.insert(reply, 1, 'denied')
   return finish(remember(reply, tonumber(ARGV[7])))
 end
@@ -45,5 +48,6 @@ local evicted, replaced = admit(verdict, which, new, ARGV[2], by, now, idle, cha
 
 local reply = encode_all(evicted)
 table.insert(reply, 1, replaced and cjson.encode(replaced) or '')
+table.insert(reply, 1, policy.on_limit)
 table.insert(reply, 1, 'created')
 return finish(remember(reply, tonumber(ARGV[7])))
