@@ -69,7 +69,13 @@ fn a_percentile_figure_has_a_line_per_report_and_its_labels() {
 
     let svg = std::fs::read_to_string(&out).unwrap();
     assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
-    assert_eq!(svg.matches("<polyline").count(), 2, "one line per report");
+    // Each series: its line and its legend sample, drawn 2 px wide (the grid is 1 px).
+    assert_eq!(
+        svg.matches("stroke-width=\"2\"").count(),
+        4,
+        "one line per report"
+    );
+    assert!(svg.contains("stroke=\"#1F77B4\"") && svg.contains("stroke=\"#D62728\""));
     let texts = texts(&svg);
     for want in [
         "Kick latency",
@@ -111,7 +117,11 @@ fn a_storm_figure_draws_the_curve() {
     run(&PlotCommand::Storm(args)).unwrap();
 
     let svg = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 1);
+    assert_eq!(
+        svg.matches("stroke-width=\"2\"").count(),
+        2,
+        "the line and its legend sample"
+    );
     let texts = texts(&svg);
     for want in [
         "Reconnect storm",
