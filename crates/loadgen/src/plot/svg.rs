@@ -48,17 +48,7 @@ pub fn percentiles(series: &[Series], title: &str, caption: &str) -> Result<Stri
             .draw()
             .map_err(plot)?;
         for (i, s) in series.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().copied(),
-                    colour.stroke_width(2),
-                ))
-                .map_err(plot)?
-                .label(s.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
+            let colour = line(&mut chart, i, s)?;
             chart
                 .draw_series(s.points.iter().map(|&p| Circle::new(p, 2, colour.filled())))
                 .map_err(plot)?;
@@ -83,17 +73,7 @@ pub fn storm(series: &[Series], title: &str, caption: &str) -> Result<String, Lo
             .draw()
             .map_err(plot)?;
         for (i, s) in series.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().copied(),
-                    colour.stroke_width(2),
-                ))
-                .map_err(plot)?
-                .label(s.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
+            line(&mut chart, i, s)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
@@ -137,6 +117,29 @@ fn chart_on<'a, 'b>(area: &'a Area<'b>, title: &str) -> ChartBuilder<'a, 'b, SVG
         .x_label_area_size(44)
         .y_label_area_size(64);
     builder
+}
+
+/// Series `i` as a 2 px line in its colour, named in the legend; returns
+/// the colour for anything else drawn for that series.
+fn line<'a, 'b: 'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>,
+    i: usize,
+    s: &Series,
+) -> Result<RGBColor, LoadgenError>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let colour = COLOURS[i % COLOURS.len()];
+    chart
+        .draw_series(LineSeries::new(
+            s.points.iter().copied(),
+            colour.stroke_width(2),
+        ))
+        .map_err(plot)?
+        .label(s.label.as_str())
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+    Ok(colour)
 }
 
 fn legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(
