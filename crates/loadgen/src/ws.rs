@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -30,6 +30,26 @@ struct ServerMessage {
     kind: String,
     #[serde(default)]
     reason: Option<String>,
+}
+
+/// How a socket ended before the message a caller waited for: what tells a
+/// server's refusal (its close code) from a dropped connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The server sent a close frame.
+    Closed { code: u16, reason: String },
+    /// A close frame with no code, or the connection ended without one.
+    NoCode,
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Closed { code, reason } if reason.is_empty() => write!(f, "close code {code}"),
+            Ended::Closed { code, reason } => write!(f, "close code {code} ({reason})"),
+            Ended::NoCode => f.write_str("the connection ended without a close code"),
+        }
+    }
 }
 
 /// A `force_logout` as it arrived on a socket.
@@ -64,12 +84,14 @@ pub async fn authenticate(ws: &mut Ws, token: &str) -> Result<(), LoadgenError> 
     let auth = json!({"type": "auth", "token": token}).to_string();
     ws.send(Message::Text(auth.into())).await?;
     match next_message(ws).await? {
-        Some(m) if m.kind == "auth_ok" => Ok(()),
-        Some(m) => Err(LoadgenError::Protocol(format!(
+        Ok(m) if m.kind == "auth_ok" => Ok(()),
+        Ok(m) => Err(LoadgenError::Protocol(format!(
             "expected auth_ok, got {} ({:?})",
             m.kind, m.reason
         ))),
-        None => Err(LoadgenError::Protocol("closed before auth_ok".into())),
+        Err(ended) => Err(LoadgenError::Protocol(format!(
+            "closed before auth_ok: {ended}"
+        ))),
     }
 }
 
@@ -86,11 +108,11 @@ pub async fn await_kick(mut ws: Ws) -> Result<Kick, LoadgenError> {
 pub async fn kick_on(ws: &mut Ws) -> Result<Option<Kick>, LoadgenError> {
     let (at, reason) = loop {
         match next_message(ws).await? {
-            Some(m) if m.kind == "force_logout" => {
+            Ok(m) if m.kind == "force_logout" => {
                 break (Instant::now(), m.reason.unwrap_or_default());
             }
-            Some(_) => continue,
-            None => return Ok(None),
+            Ok(_) => continue,
+            Err(_) => return Ok(None),
         }
     };
     let close_code = tokio::time::timeout(CLOSE_TIMEOUT, close_code(ws))
@@ -109,12 +131,12 @@ pub async fn ping(ws: &mut Ws) -> Result<Duration, LoadgenError> {
     ws.send(Message::Text(r#"{"type":"ping"}"#.into())).await?;
     loop {
         match next_message(ws).await? {
-            Some(m) if m.kind == "pong" => return Ok(sent.elapsed()),
-            Some(_) => continue,
-            None => {
-                return Err(LoadgenError::Protocol(
-                    "closed while waiting for pong".into(),
-                ))
+            Ok(m) if m.kind == "pong" => return Ok(sent.elapsed()),
+            Ok(_) => continue,
+            Err(ended) => {
+                return Err(LoadgenError::Protocol(format!(
+                    "closed while waiting for pong: {ended}"
+                )))
             }
         }
     }
@@ -133,14 +155,39 @@ pub async fn close_code(ws: &mut Ws) -> Option<u16> {
     None
 }
 
-/// The next text message, decoded; `None` when the socket closed.
-async fn next_message(ws: &mut Ws) -> Result<Option<ServerMessage>, LoadgenError> {
+/// The next text message, decoded, or how the socket ended instead.
+async fn next_message(ws: &mut Ws) -> Result<Result<ServerMessage, Ended>, LoadgenError> {
     while let Some(frame) = ws.next().await {
         match frame? {
-            Message::Text(t) => return Ok(Some(serde_json::from_str(&t)?)),
-            Message::Close(_) => return Ok(None),
+            Message::Text(t) => return Ok(Ok(serde_json::from_str(&t)?)),
+            Message::Close(f) => return Ok(Err(ended(f))),
             _ => continue,
         }
     }
-    Ok(None)
+    Ok(Err(Ended::NoCode))
+}
+
+fn ended(frame: Option<CloseFrame>) -> Ended {
+    frame.map_or(Ended::NoCode, |f| Ended::Closed {
+        code: u16::from(f.code),
+        reason: f.reason.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    #[test]
+    fn an_ending_names_the_servers_close_code_and_reason() {
+        let frame = |code: u16, reason: &'static str| CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
+        let refused = ended(Some(frame(1013, "try again later")));
+        assert_eq!(refused.to_string(), "close code 1013 (try again later)");
+        assert_eq!(ended(Some(frame(1012, ""))).to_string(), "close code 1012");
+        assert_eq!(ended(None), Ended::NoCode);
+    }
 }

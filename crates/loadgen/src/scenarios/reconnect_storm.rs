@@ -9,6 +9,7 @@
 //! Time zero is the moment SIGTERM is sent. Sessions are signed in on the
 //! surviving instance, so the storm re-authenticates existing sessions only.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,10 @@ const CURVE_STEP: Duration = Duration::from_millis(250);
 const OPEN_CONCURRENCY: usize = 256;
 /// Descriptors the process needs besides the sockets.
 const SPARE_FDS: u64 = 256;
+/// Kinds of failed attempt counted apart; the rest are counted together, so
+/// errors naming a port or an address cannot grow the report without bound.
+const MAX_CAUSES: usize = 16;
+const OTHER_CAUSES: &str = "(other causes)";
 
 #[derive(Debug, Serialize)]
 pub struct StormReport {
@@ -56,7 +61,9 @@ pub struct StormReport {
     pub back_after: Summary,
     /// Reconnect attempts that failed (refused, timed out, auth error).
     pub failed_attempts: u64,
-    pub first_error: Option<String>,
+    /// Failed attempts by what failed them (the error, with the server's
+    /// close code when it sent one), at most `MAX_CAUSES` kinds.
+    pub failure_causes: BTreeMap<String, u64>,
     pub curve: Vec<CurvePoint>,
     /// Redis's CPU time over the storm divided by its wall time (1.0 = one core).
     pub redis_cpu_cores: Option<f64>,
@@ -96,13 +103,11 @@ enum Storm {
     Back {
         at: Instant,
         code: Option<u16>,
-        failed_attempts: u64,
-        first_error: Option<String>,
+        failures: Vec<String>,
     },
     GaveUp {
         code: Option<u16>,
-        failed_attempts: u64,
-        first_error: Option<String>,
+        failures: Vec<String>,
     },
 }
 
@@ -271,7 +276,7 @@ async fn one_socket(
     drop(socket);
     let closed = Instant::now();
     let mut random = fastrand::Rng::with_seed(i);
-    let (mut failed_attempts, mut first_error) = (0u64, None);
+    let mut failures = Vec::new();
     for attempt in 0.. {
         tokio::time::sleep(spec.backoff.delay(attempt, random.f64())).await;
         if closed.elapsed() >= spec.give_up || *stop.borrow() {
@@ -282,8 +287,7 @@ async fn one_socket(
                 let _ = storm.send(Storm::Back {
                     at: Instant::now(),
                     code,
-                    failed_attempts,
-                    first_error,
+                    failures,
                 });
                 tokio::select! {
                     _ = ws::close_code(&mut back) => {}
@@ -291,17 +295,10 @@ async fn one_socket(
                 }
                 return;
             }
-            Err(e) => {
-                failed_attempts += 1;
-                first_error.get_or_insert(e.to_string());
-            }
+            Err(e) => failures.push(e.to_string()),
         }
     }
-    let _ = storm.send(Storm::GaveUp {
-        code,
-        failed_attempts,
-        first_error,
-    });
+    let _ = storm.send(Storm::GaveUp { code, failures });
 }
 
 /// Validates `token` on `target` one request after another until stopped.
@@ -358,7 +355,7 @@ struct Collected {
     closed_1012: u64,
     closed_other: u64,
     failed_attempts: u64,
-    first_error: Option<String>,
+    failure_causes: BTreeMap<String, u64>,
 }
 
 impl Collected {
@@ -367,24 +364,15 @@ impl Collected {
     }
 
     fn add(&mut self, storm: Storm, killed: Instant) {
-        let (code, failed, error) = match storm {
-            Storm::Back {
-                at,
-                code,
-                failed_attempts,
-                first_error,
-            } => {
+        let (code, failures) = match storm {
+            Storm::Back { at, code, failures } => {
                 self.back_us
                     .push(at.saturating_duration_since(killed).as_micros() as u64);
-                (code, failed_attempts, first_error)
+                (code, failures)
             }
-            Storm::GaveUp {
-                code,
-                failed_attempts,
-                first_error,
-            } => {
+            Storm::GaveUp { code, failures } => {
                 self.gave_up += 1;
-                (code, failed_attempts, first_error)
+                (code, failures)
             }
         };
         if code == Some(1012) {
@@ -392,9 +380,16 @@ impl Collected {
         } else {
             self.closed_other += 1;
         }
-        self.failed_attempts += failed;
-        if self.first_error.is_none() {
-            self.first_error = error;
+        self.failed_attempts += failures.len() as u64;
+        for cause in failures {
+            let known =
+                self.failure_causes.len() < MAX_CAUSES || self.failure_causes.contains_key(&cause);
+            let key = if known {
+                cause
+            } else {
+                OTHER_CAUSES.to_owned()
+            };
+            *self.failure_causes.entry(key).or_default() += 1;
         }
     }
 
@@ -431,7 +426,7 @@ impl Collected {
                 .then(|| self.back_us.last().map_or(0.0, |&us| us as f64 / 1e6)),
             back_after: back_after.summary(),
             failed_attempts: self.failed_attempts,
-            first_error: self.first_error,
+            failure_causes: self.failure_causes,
             curve: curve(&self.back_us, CURVE_STEP),
             redis_cpu_cores,
             background_sign_ins,
@@ -474,5 +469,43 @@ mod tests {
         assert_eq!(points[0].back_per_s, 8.0);
         assert_eq!(points[3].t_s, 1.0);
         assert!(curve(&[], CURVE_STEP).is_empty());
+    }
+
+    #[test]
+    fn failed_attempts_are_counted_by_cause_with_a_bounded_number_of_kinds() {
+        let mut collected = Collected::default();
+        let killed = Instant::now();
+        let refused = "closed before auth_ok: close code 1013".to_owned();
+        collected.add(
+            Storm::Back {
+                at: killed,
+                code: Some(1012),
+                failures: vec![refused.clone(), refused.clone()],
+            },
+            killed,
+        );
+        let many = (0..MAX_CAUSES + 3)
+            .map(|i| format!("port {i} busy"))
+            .collect();
+        collected.add(
+            Storm::GaveUp {
+                code: None,
+                failures: many,
+            },
+            killed,
+        );
+        collected.add(
+            Storm::GaveUp {
+                code: Some(1012),
+                failures: vec![refused.clone()],
+            },
+            killed,
+        );
+        assert_eq!(collected.failed_attempts, 2 + MAX_CAUSES as u64 + 3 + 1);
+        assert_eq!(collected.failure_causes[&refused], 3);
+        assert_eq!(collected.failure_causes.len(), MAX_CAUSES + 1);
+        assert_eq!(collected.failure_causes[OTHER_CAUSES], 4);
+        assert_eq!((collected.closed_1012, collected.closed_other), (2, 1));
+        assert_eq!((collected.back_us.len(), collected.gave_up), (1, 2));
     }
 }
