@@ -64,9 +64,9 @@ pub fn tombstone(raw: &[u8]) -> Result<Tombstone, StoreError> {
 
 /// A token hash as the scripts compare it: its raw bytes.
 pub fn token_hash(hash: &TokenHash) -> Vec<u8> {
-    // A TokenHash is hex we made ourselves; the fallback only keeps a bad
-    // one from matching anything.
-    hex::decode(hash.as_str()).unwrap_or_default()
+    // A TokenHash is hex we made ourselves. Were one not, its text stands
+    // in: never empty, which `lookup.lua` takes as "match any".
+    hex::decode(hash.as_str()).unwrap_or_else(|_| hash.as_str().as_bytes().to_vec())
 }
 
 /// The values of `raw`, named by `layout`; `nil` ones are left out (serde's
