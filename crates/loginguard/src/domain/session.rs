@@ -2,8 +2,9 @@
 //!
 //! `Session` is the stored record (never the token, only its hash) and the
 //! single place that decides whether a session has expired, idle or absolute.
-//! The Redis scripts store the same record as JSON with the same short field
-//! names, which is why the serde names here are terse and must not change.
+//! The Redis store keeps the same fields in MessagePack by position, mapped
+//! to these serde names (`store/redis/record.rs`), and still reads records
+//! it stored as this JSON before, which is why the names must not change.
 //! Fields added later (`o`, `pw`, `dc`, `di`) have defaults, so older records still load.
 
 use std::fmt;

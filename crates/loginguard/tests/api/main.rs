@@ -37,6 +37,7 @@ mod proxy;
 mod rate_limits;
 mod redis_checks;
 mod redis_reads;
+mod redis_records;
 mod redis_security;
 mod reload;
 mod revoke_all;

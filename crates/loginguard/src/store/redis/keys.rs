@@ -1,13 +1,16 @@
 //! Every Redis key and channel name, built in one place.
 //!
 //! Layout (`<p>` is the configurable prefix, default `lg`):
-//! - `<p>:{a:<account key>}:s`: hash, session id -> session JSON (live sessions)
-//! - `<p>:{a:<account key>}:x`: hash, session id -> tombstone JSON
+//! - `<p>:{a:<account key>}:s`: hash, session id -> session record (live
+//!   sessions; MessagePack, `record.rs`; JSON from earlier versions still read)
+//! - `<p>:{a:<account key>}:x`: hash, session id -> tombstone record (same)
 //! - `<p>:{a:<account key>}:xe`: sorted set, session id by tombstone expiry
 //! - `<p>:{a:<account key>}:r:<request>`: string, a changing script's reply,
 //!   kept for the replay window so a re-run of that request gets it again
+//!   (a MessagePack array of the reply's strings)
 //! - `<p>:{a:<account key>}:t:<token hash>`: string, an eviction ticket's
-//!   waiting sign-in (`domain::PendingSignIn` JSON), expiring with the ticket
+//!   waiting sign-in (`domain::PendingSignIn` as MessagePack, `common.lua`),
+//!   expiring with the ticket
 //! - `<p>:{a:<account key>}:o`: string, the account's runtime policy
 //!   override (`domain::PolicyOverride` JSON), kept until removed
 //! - `<p>:{idx}:accounts`: set of user names that ever signed in (admin listing)

@@ -11,7 +11,7 @@
 //! is one command, so it sees every revocation made before it. Nothing read
 //! here may be kept for a later check: that would serve a revoked token.
 
-use super::{scripts, RedisStore, StoreError};
+use super::{record, scripts, RedisStore, StoreError};
 use crate::domain::{lookup_unchanged, AccountKey, Lookup, Millis, SessionId, TokenHash};
 
 impl RedisStore {
@@ -25,7 +25,7 @@ impl RedisStore {
         now: Millis,
         touch: bool,
     ) -> Result<Lookup, StoreError> {
-        let records: Vec<(String, String)> = self.observe(
+        let records: Vec<(String, Vec<u8>)> = self.observe(
             redis::cmd("HGETALL")
                 .arg(self.keys.account(account).sessions)
                 .query_async(&mut self.conn.clone())
@@ -33,7 +33,7 @@ impl RedisStore {
         )?;
         let live = records
             .iter()
-            .map(|(_, json)| scripts::session(json))
+            .map(|(id, raw)| record::session(raw, Some(id)))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(answer) = lookup_unchanged(live, id, hash, now, self.lifetimes, touch) {
             return Ok(answer);
@@ -59,7 +59,7 @@ impl RedisStore {
             .run(
                 self.on_account(&scripts::LOOKUP, account)
                     .arg(id.as_str())
-                    .arg(hash.map_or("", TokenHash::as_str))
+                    .arg(hash.map(record::token_hash).unwrap_or_default())
                     .arg(now.0)
                     .arg(self.idle_ms())
                     .arg(touch_after)

@@ -16,6 +16,7 @@ mod failures;
 mod keys;
 mod lookup;
 mod outbox;
+mod record;
 mod requirements;
 mod scripts;
 mod sentinel;
@@ -135,11 +136,11 @@ impl RedisStore {
     /// Runs a session script (`common.lua`): adds the audit trail's
     /// arguments (and, outside Cluster, its stream as the last key), and on
     /// Cluster appends the entries the script handed back. Answers the
-    /// script's own reply.
+    /// script's own reply (`scripts.rs` decodes it).
     async fn run(
         &self,
         invocation: &mut redis::ScriptInvocation<'_>,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         let key = self.keys.audit_stream();
         let cluster = self.appends_after_script();
         invocation.arg(&self.audit.instance);
@@ -148,7 +149,7 @@ impl RedisStore {
         } else {
             invocation.arg(self.audit.max_entries).key(&key);
         }
-        let (reply, entries): (Vec<String>, Vec<String>) =
+        let (reply, entries): (Vec<Vec<u8>>, Vec<String>) =
             self.observe(invocation.invoke_async(&mut self.conn.clone()).await)?;
         if cluster && !entries.is_empty() {
             let appended = audit::append(
@@ -219,7 +220,7 @@ impl RedisStore {
         script: &redis::Script,
         account: &AccountKey,
         now: Millis,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         self.run(
             self.on_account(script, account)
                 .arg(now.0)
@@ -338,7 +339,7 @@ fn classify(e: redis::RedisError) -> StoreError {
 impl SessionStore for RedisStore {
     async fn sign_in(&self, req: SignInRequest) -> Result<SignInOutcome, StoreError> {
         let account = AccountKey::of(&req.session.username);
-        let json = serde_json::to_string(&req.session).map_err(StoreError::corrupt)?;
+        let new = record::encode_session(&req.session)?;
         let class_limits =
             serde_json::to_string(&req.policy.class_limits).map_err(StoreError::corrupt)?;
         // The two indexes live in other hash slots than the account, so they
@@ -371,7 +372,7 @@ impl SessionStore for RedisStore {
                     .key(self.keys.ticket(&account, &req.session.token_hash))
                     .key(self.keys.policy_override(&account))
                     .arg(req.now.0)
-                    .arg(json)
+                    .arg(new)
                     .arg(req.policy.max_sessions)
                     .arg(req.policy.on_limit.as_str())
                     .arg(self.idle_ms())
@@ -403,7 +404,7 @@ impl SessionStore for RedisStore {
                     .arg(req.now.0)
                     .arg(req.chosen.as_str())
                     .arg(req.fresh.session_id.as_str())
-                    .arg(req.fresh.token_hash.as_str())
+                    .arg(record::token_hash(&req.fresh.token_hash))
                     .arg(req.fresh.expires_at.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())

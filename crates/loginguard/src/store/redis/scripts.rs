@@ -4,14 +4,20 @@
 //! followed by one verb file (the two that admit sessions also get
 //! `policy.lua`, the policy decision, in between); `redis::Script` runs
 //! it by SHA and loads it on `NOSCRIPT`, so a restarted Redis needs nothing
-//! from us. Replies are decoded here, next to the scripts that shape them.
+//! from us. Replies are decoded here, next to the scripts that shape them:
+//! lists of byte strings, tags and counts as text, sessions and tombstones
+//! as records (`record.rs`).
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
 use super::super::{RedeemOutcome, SignInOutcome, StoreError};
-use crate::domain::{Admission, Lookup, Millis, OnLimit, Session, Tombstone};
+use super::record;
+use crate::domain::{Admission, Lookup, Millis, OnLimit, Session};
+
+/// A session script's reply.
+pub type Reply = [Vec<u8>];
 
 macro_rules! script {
     ($file:literal) => {
@@ -61,72 +67,90 @@ pub static WEBHOOK_ENQUEUE: LazyLock<Script> = standalone_script!("scripts/webho
 pub static WEBHOOK_CLAIM: LazyLock<Script> = standalone_script!("scripts/webhook_claim.lua");
 pub static WEBHOOK_SETTLE: LazyLock<Script> = standalone_script!("scripts/webhook_settle.lua");
 
-pub fn session(json: &str) -> Result<Session, StoreError> {
-    serde_json::from_str(json).map_err(StoreError::corrupt)
+/// A session in a reply: a record naming its id.
+fn session(raw: &[u8]) -> Result<Session, StoreError> {
+    record::session(raw, None)
 }
 
-pub fn sessions(jsons: &[String]) -> Result<Vec<Session>, StoreError> {
-    jsons.iter().map(|j| session(j)).collect()
+pub fn sessions(raws: &Reply) -> Result<Vec<Session>, StoreError> {
+    raws.iter().map(|r| session(r)).collect()
+}
+
+/// A reply for an error message: tags as text, records as their length.
+fn shown(reply: &Reply) -> Vec<String> {
+    reply
+        .iter()
+        .map(|r| match std::str::from_utf8(r) {
+            Ok(text) if r.len() <= 32 => text.to_owned(),
+            _ => format!("<{} bytes>", r.len()),
+        })
+        .collect()
+}
+
+fn text(raw: &[u8]) -> Option<&str> {
+    std::str::from_utf8(raw).ok()
 }
 
 /// `lookup.lua`'s reply.
-pub fn lookup(reply: &[String]) -> Result<Lookup, StoreError> {
+pub fn lookup(reply: &Reply) -> Result<Lookup, StoreError> {
     match reply {
-        [tag, json] if tag == "live" => Ok(Lookup::Live(session(json)?)),
-        [tag, json] if tag == "ended" => Ok(Lookup::Ended(
-            serde_json::from_str::<Tombstone>(json).map_err(StoreError::corrupt)?,
-        )),
-        [tag] if tag == "unknown" => Ok(Lookup::Unknown),
+        [tag, raw] if tag == b"live" => Ok(Lookup::Live(session(raw)?)),
+        [tag, raw] if tag == b"ended" => Ok(Lookup::Ended(record::tombstone(raw)?)),
+        [tag] if tag == b"unknown" => Ok(Lookup::Unknown),
         other => Err(StoreError::corrupt(format!(
-            "unexpected lookup reply {other:?}"
+            "unexpected lookup reply {:?}",
+            shown(other)
         ))),
     }
 }
 
 /// `sign_in.lua`'s reply.
-pub fn sign_in(reply: &[String]) -> Result<SignInOutcome, StoreError> {
-    let on_limit = |raw: &String| {
-        OnLimit::parse(raw)
+pub fn sign_in(reply: &Reply) -> Result<SignInOutcome, StoreError> {
+    let on_limit = |raw: &[u8]| {
+        text(raw)
+            .and_then(OnLimit::parse)
             .ok_or_else(|| StoreError::corrupt(format!("unexpected on_limit {raw:?}")))
     };
     match reply {
-        [tag, applied, replaced, revoked @ ..] if tag == "created" => Ok(SignInOutcome::Created {
+        [tag, applied, replaced, revoked @ ..] if tag == b"created" => Ok(SignInOutcome::Created {
             revoked: sessions(revoked)?,
             replaced: (!replaced.is_empty())
                 .then(|| session(replaced).map(Box::new))
                 .transpose()?,
             on_limit: on_limit(applied)?,
         }),
-        [tag, applied, active @ ..] if tag == "denied" => Ok(SignInOutcome::Denied {
+        [tag, applied, active @ ..] if tag == b"denied" => Ok(SignInOutcome::Denied {
             active: sessions(active)?,
             on_limit: on_limit(applied)?,
         }),
-        [tag, ..] if tag == "undone" => Err(StoreError::sign_in_undone()),
+        [tag, ..] if tag == b"undone" => Err(StoreError::sign_in_undone()),
         _ => Err(StoreError::corrupt(format!(
-            "unexpected sign_in reply {reply:?}"
+            "unexpected sign_in reply {:?}",
+            shown(reply)
         ))),
     }
 }
 
 /// `redeem.lua`'s reply.
-pub fn redeem(reply: &[String]) -> Result<RedeemOutcome, StoreError> {
+pub fn redeem(reply: &Reply) -> Result<RedeemOutcome, StoreError> {
     match reply.split_first() {
-        Some((tag, rest)) if tag == "created" => match rest.split_first() {
+        Some((tag, rest)) if tag == b"created" => match rest.split_first() {
             Some((new, revoked)) => Ok(RedeemOutcome::Created {
                 session: Box::new(session(new)?),
                 revoked: sessions(revoked)?,
             }),
             None => Err(StoreError::corrupt("redeem reply without its session")),
         },
-        Some((tag, rest)) if tag == "denied" => Ok(RedeemOutcome::Denied {
+        Some((tag, rest)) if tag == b"denied" => Ok(RedeemOutcome::Denied {
             active: sessions(rest)?,
         }),
-        Some((tag, [])) if tag == "invalid" => Ok(RedeemOutcome::InvalidTicket),
-        Some((tag, [])) if tag == "expired" => Ok(RedeemOutcome::ExpiredTicket),
-        Some((tag, [])) if tag == "not_offered" => Ok(RedeemOutcome::NotOffered),
-        Some((tag, _)) if tag == "undone" => Err(StoreError::sign_in_undone()),
+        Some((tag, [])) if tag == b"invalid" => Ok(RedeemOutcome::InvalidTicket),
+        Some((tag, [])) if tag == b"expired" => Ok(RedeemOutcome::ExpiredTicket),
+        Some((tag, [])) if tag == b"not_offered" => Ok(RedeemOutcome::NotOffered),
+        Some((tag, _)) if tag == b"undone" => Err(StoreError::sign_in_undone()),
         _ => Err(StoreError::corrupt(format!(
-            "unexpected redeem reply {reply:?}"
+            "unexpected redeem reply {:?}",
+            shown(reply)
         ))),
     }
 }
@@ -148,20 +172,21 @@ pub fn failure_admit(reply: &[String]) -> Result<Admission, StoreError> {
 }
 
 /// `undo_sign_in.lua`'s reply: whether the undo ended a live session.
-pub fn undone(reply: &[String]) -> Result<bool, StoreError> {
+pub fn undone(reply: &Reply) -> Result<bool, StoreError> {
     match reply {
-        [tag, ended] if tag == "undone" => Ok(ended == "1"),
+        [tag, ended] if tag == b"undone" => Ok(ended == b"1"),
         other => Err(StoreError::corrupt(format!(
-            "unexpected undo_sign_in reply {other:?}"
+            "unexpected undo_sign_in reply {:?}",
+            shown(other)
         ))),
     }
 }
 
 /// `prune.lua`'s and `revoke_all.lua`'s reply: how many sessions it ended.
-pub fn count(reply: &[String]) -> Result<usize, StoreError> {
+pub fn count(reply: &Reply) -> Result<usize, StoreError> {
     match reply {
-        [n] => n.parse().ok(),
+        [n] => text(n).and_then(|n| n.parse().ok()),
         _ => None,
     }
-    .ok_or_else(|| StoreError::corrupt(format!("unexpected count reply {reply:?}")))
+    .ok_or_else(|| StoreError::corrupt(format!("unexpected count reply {:?}", shown(reply))))
 }

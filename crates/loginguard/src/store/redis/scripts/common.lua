@@ -1,11 +1,13 @@
 -- Helpers shared by every script; `scripts.rs` prepends this file to each one.
--- They mirror domain::Account: a session record is the JSON of domain::Session
--- (id, u, d, ip, ua, c, l, e, h, di, and o, pw, dc which the scripts never read
--- but keep, since they re-encode whole records), a tombstone the JSON of domain::Tombstone
--- (h, r, t, by, e). Every script gets the same three keys of one account,
--- all under the account's hash tag:
---   KEYS[1] sessions hash:   session id -> session JSON
---   KEYS[2] tombstones hash: session id -> tombstone JSON
+-- They mirror domain::Account: a session is a table with domain::Session's
+-- serde names (id, u, d, ip, ua, c, l, e, h, di, and o, pw, dc which the
+-- scripts never read but keep, since they re-encode whole records), a
+-- tombstone one with domain::Tombstone's (h, r, t, by, e); `h` is the token
+-- hash's 32 raw bytes, as ARGV passes it. How they are stored: "Records"
+-- below. Every script gets the same three keys of one account, all under the
+-- account's hash tag:
+--   KEYS[1] sessions hash:   session id -> session record
+--   KEYS[2] tombstones hash: session id -> tombstone record
 --   KEYS[3] tombstone index: sorted set, session id scored by keep-until (ms)
 -- Scripts that change something also get, in KEYS[4], their request's reply
 -- key (keys.rs, store/replies.rs): a re-run of the same request answers what
@@ -24,6 +26,81 @@ local AUDIT = {}
 local MAX_TOMBSTONES = 1000
 -- Stale tombstones forgotten per call, so no call's work grows with history.
 local PRUNE_BATCH = 100
+
+-- Records (store/redis/record.rs is the Rust side; docs/redis.md): a
+-- MessagePack sequence of the fields below in this order, no names, nil for
+-- an absent one (cmsgpack.pack takes nil arguments; a Lua table cannot hold
+-- them). A stored session's id is nil: it is the hash field. Records stored
+-- as JSON before (they start with '{') are still read, and written back in
+-- this encoding whenever a script writes them anyway.
+local SESSION_FIELDS = {'id', 'u', 'd', 'ip', 'ua', 'c', 'l', 'e', 'h', 'o', 'pw', 'dc', 'di'}
+local TOMBSTONE_FIELDS = {'h', 'r', 't', 'by', 'e'}
+
+local function is_json(raw)
+  return string.byte(raw, 1) == 123
+end
+
+-- JSON records held the token hash as 64 hex digits.
+local function unhex(hex)
+  return (string.gsub(hex, '%x%x', function(b) return string.char(tonumber(b, 16)) end))
+end
+
+local function pack_fields(fields, t)
+  local v = {}
+  for i, f in ipairs(fields) do v[i] = t[f] end
+  return cmsgpack.pack(unpack(v, 1, #fields))
+end
+
+local function unpack_fields(fields, raw)
+  if is_json(raw) then
+    local t = cjson.decode(raw)
+    t.h = unhex(t.h)
+    return t
+  end
+  local v, t = {cmsgpack.unpack(raw)}, {}
+  for i, f in ipairs(fields) do t[f] = v[i] end
+  return t
+end
+
+-- The session stored under `id`, or (`id` nil) a record that names its own.
+local function decode_session(raw, id)
+  local s = unpack_fields(SESSION_FIELDS, raw)
+  s.id = id or s.id
+  return s
+end
+
+-- Session `s`'s record: as stored, or `with_id` (a reply to Rust) naming its id.
+local function encode_session(s, with_id)
+  local id = s.id
+  if not with_id then s.id = nil end
+  local raw = pack_fields(SESSION_FIELDS, s)
+  s.id = id
+  return raw
+end
+
+local function decode_tombstone(raw)
+  return unpack_fields(TOMBSTONE_FIELDS, raw)
+end
+
+local function encode_tombstone(t)
+  return pack_fields(TOMBSTONE_FIELDS, t)
+end
+
+-- An eviction ticket (domain::PendingSignIn): the waiting session's record
+-- with its id, then o, e, m, cl; was a JSON object with the session in `p`.
+local function encode_ticket(t)
+  return cmsgpack.pack(encode_session(t.p, true), t.o, t.e, t.m, t.cl)
+end
+
+local function decode_ticket(raw)
+  if is_json(raw) then
+    local t = cjson.decode(raw)
+    t.p.h = unhex(t.p.h)
+    return t
+  end
+  local p, o, e, m, cl = cmsgpack.unpack(raw)
+  return {p = decode_session(p), o = o, e = e, m = m, cl = cl}
+end
 
 -- One audit entry (domain::AuditRecord's JSON) about session or attempt `s`;
 -- `with_id` is false for an attempt that never became a session.
@@ -81,7 +158,7 @@ end
 local function bury(s, reason, by, now, idle)
   local keep_until = math.max(s.e, now + idle)
   redis.call('HDEL', SKEY, s.id)
-  redis.call('HSET', XKEY, s.id, cjson.encode({h = s.h, r = reason, t = now, by = by or cjson.null, e = keep_until}))
+  redis.call('HSET', XKEY, s.id, encode_tombstone({h = s.h, r = reason, t = now, by = by, e = keep_until}))
   redis.call('ZADD', EKEY, keep_until, s.id)
   extend(XKEY, keep_until)
   extend(EKEY, keep_until)
@@ -110,7 +187,7 @@ local function load_live(now, idle, channel)
   local flat = redis.call('HGETALL', SKEY)
   local live, expired = {}, {}
   for i = 1, #flat, 2 do
-    local s = cjson.decode(flat[i + 1])
+    local s = decode_session(flat[i + 1], flat[i])
     if is_expired(s, now, idle) then
       bury(s, 'expired', nil, now, idle)
       table.insert(expired, s)
@@ -123,22 +200,25 @@ local function load_live(now, idle, channel)
   return live, expired
 end
 
+-- Sessions as replies hand them to Rust: records with their ids.
 local function encode_all(list)
   local out = {}
-  for i, s in ipairs(list) do out[i] = cjson.encode(s) end
+  for i, s in ipairs(list) do out[i] = encode_session(s, true) end
   return out
 end
 
--- The first run's reply to this request, if it ran within the replay window.
+-- The first run's reply to this request, if it ran within the replay window
+-- (a MessagePack array; a JSON one, from before, starts with '[').
 local function replay()
   local raw = redis.call('GET', RKEY)
-  if raw then return cjson.decode(raw) end
-  return nil
+  if not raw then return nil end
+  if string.byte(raw, 1) == 91 then return cjson.decode(raw) end
+  return cmsgpack.unpack(raw)
 end
 
 -- Keeps `reply` for re-runs of this request for `window` ms, and returns it.
 local function remember(reply, window)
-  redis.call('SET', RKEY, cjson.encode(reply), 'PX', window)
+  redis.call('SET', RKEY, cmsgpack.pack(reply), 'PX', window)
   return reply
 end
 

@@ -1,10 +1,10 @@
 -- lookup: resolve one session of an account (token validation, touch, revalidation).
 -- KEYS: the account's three keys (see common.lua)
--- ARGV[1] session id   ARGV[2] token hash, or '' to match any
+-- ARGV[1] session id   ARGV[2] token hash (32 raw bytes), or '' to match any
 -- ARGV[3] now (ms)     ARGV[4] idle timeout (ms)
 -- ARGV[5] touch after (ms), or '' for no touch   ARGV[6] event channel
 -- ARGV[7], ARGV[8] and the last KEY: the audit trail (see common.lua)
--- Reply: {'live', <session JSON>} | {'ended', <tombstone JSON>} | {'unknown'}
+-- Reply: {'live', <session record>} | {'ended', <tombstone record as stored>} | {'unknown'}
 local id, hash = ARGV[1], ARGV[2]
 local now, idle, channel = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
 
@@ -14,15 +14,15 @@ for _, s in ipairs(live) do
     if hash ~= '' and s.h ~= hash then return finish({'unknown'}) end
     if ARGV[5] ~= '' and now - s.l >= tonumber(ARGV[5]) then
       s.l = now
-      redis.call('HSET', SKEY, id, cjson.encode(s))
+      redis.call('HSET', SKEY, id, encode_session(s))
     end
-    return finish({'live', cjson.encode(s)})
+    return finish({'live', encode_session(s, true)})
   end
 end
 
 local raw = redis.call('HGET', XKEY, id)
 if raw then
-  local t = cjson.decode(raw)
+  local t = decode_tombstone(raw)
   if (hash == '' or t.h == hash) and t.e > now then return finish({'ended', raw}) end
 end
 return finish({'unknown'})

@@ -92,10 +92,10 @@ local function decide(live, new, p, now, chosen)
   return 'admit', evict
 end
 
--- Carries out a 'replace' or 'admit' verdict for `new` (its record JSON is
--- `json`): buries the losers, stores the new session, publishes `signed_in`
--- and audits it. Returns the evicted sessions and the replaced one (or nil).
-local function admit(verdict, which, new, json, by, now, idle, channel)
+-- Carries out a 'replace' or 'admit' verdict for `new`: buries the losers,
+-- stores the new session, publishes `signed_in` and audits it. Returns the
+-- evicted sessions and the replaced one (or nil).
+local function admit(verdict, which, new, by, now, idle, channel)
   local evicted, replaced = {}, nil
   if verdict == 'replace' then
     replaced = which
@@ -104,7 +104,7 @@ local function admit(verdict, which, new, json, by, now, idle, channel)
     evicted = which
     for _, s in ipairs(evicted) do bury(s, 'duplicate_login', by, now, idle) end
   end
-  redis.call('HSET', SKEY, new.id, json)
+  redis.call('HSET', SKEY, new.id, encode_session(new))
   -- One idle timeout past the absolute end: a key Redis drops by itself tells
   -- nobody, so the step that finds the session expired must still see it, to
   -- leave its tombstone and push `expired` to its sockets.

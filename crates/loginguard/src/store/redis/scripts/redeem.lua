@@ -5,16 +5,18 @@
 --       creates the fresh session (common.lua), then KEYS[5] the ticket,
 --       KEYS[6] the account's runtime policy override
 -- ARGV[1] now (ms)            ARGV[2] the chosen session id
--- ARGV[3] the fresh session id   ARGV[4] its token hash
+-- ARGV[3] the fresh session id   ARGV[4] its token hash (32 raw bytes)
 -- ARGV[5] its absolute end (ms)  ARGV[6] idle timeout (ms)
 -- ARGV[7] event channel       ARGV[8] replay window (ms)
 -- ARGV[9], ARGV[10] and the last KEY: the audit trail (see common.lua)
--- The ticket (domain::PendingSignIn JSON) holds the waiting session (p), the
--- offered ids (o), its end (e) and the limits it was refused under (m, cl);
+-- The ticket (domain::PendingSignIn, `encode_ticket`) holds the waiting
+-- session (p), the offered ids (o), its end (e) and the limits it was refused
+-- under (m, cl);
 -- a stored override's limits replace those (the admin's latest word).
--- Reply: {'created', <new session JSON>, <signed-out session JSON>...},
+-- Reply: {'created', <new session's record>, <signed-out sessions' records>...},
 -- {'invalid'} (no such ticket, or used), {'expired'}, {'not_offered'} or
--- {'denied', <session JSON whose removal would make room>...}; the last two
+-- {'denied', <record of each session whose removal would make room>...}
+-- (records with their ids); the last two
 -- leave the ticket as it was.
 local earlier = replay()
 if earlier then return finish(earlier) end
@@ -23,7 +25,7 @@ local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[6]), ARGV[7]
 local window = tonumber(ARGV[8])
 local raw = redis.call('GET', KEYS[5])
 if not raw then return finish(remember({'invalid'}, window)) end
-local ticket = cjson.decode(raw)
+local ticket = decode_ticket(raw)
 if ticket.e <= now then return finish(remember({'expired'}, window)) end
 local offered = false
 for _, id in ipairs(ticket.o) do
@@ -48,11 +50,10 @@ if verdict == 'deny' then
 end
 
 redis.call('DEL', KEYS[5])
-local json = cjson.encode(new)
-local evicted, replaced = admit(verdict, which, new, json, by, now, idle, channel)
+local evicted, replaced = admit(verdict, which, new, by, now, idle, channel)
 
 local reply = encode_all(evicted)
-if replaced then table.insert(reply, cjson.encode(replaced)) end
-table.insert(reply, 1, json)
+if replaced then table.insert(reply, encode_session(replaced, true)) end
+table.insert(reply, 1, encode_session(new, true))
 table.insert(reply, 1, 'created')
 return finish(remember(reply, window))

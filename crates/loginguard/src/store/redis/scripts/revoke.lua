@@ -5,7 +5,7 @@
 -- ARGV[6] session id, or '' for every session of the account
 -- ARGV[7] replay window (ms)
 -- ARGV[8], ARGV[9] and the last KEY: the audit trail (see common.lua)
--- Reply: the ended sessions' JSON, oldest first (empty when none was live);
+-- Reply: the ended sessions' records (with ids), oldest first (empty when none was live);
 -- a re-run of the same request (same id, reason and now) gets the same reply.
 local earlier = replay()
 if earlier then return finish(earlier) end
