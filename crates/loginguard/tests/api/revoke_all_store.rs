@@ -260,7 +260,7 @@ async fn newest_audit_entry(s: &Subject) -> Option<AuditId> {
         })
         .await
         .unwrap();
-    page.entries.first().map(|e| e.id.clone())
+    page.entries.first().map(|e| e.id)
 }
 
 /// Outside Cluster one `revoke_all.lua` call signs out a batch of accounts,
