@@ -15,6 +15,7 @@ mod login;
 mod ping_flood;
 mod reconnect_storm;
 mod redis_memory;
+mod redis_work;
 mod revoke;
 mod revoke_all;
 pub(crate) mod rss;

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use super::backend_calls::{create_session, drive, Calls, Errors};
 use super::dial::Dial;
 use super::idle_sockets::{open_and_hold, Held, OpenJob};
+use super::redis_work::{RedisCounters, RedisWork};
 use crate::api;
 use crate::cli::RevokeAllArgs;
 use crate::http::HttpConn;
@@ -91,6 +92,8 @@ pub struct RedisStall {
     pub slowest_us: Option<u64>,
     /// `slowlog-log-slower-than` (µs), when Redis lets it be read.
     pub slowlog_threshold_us: Option<i64>,
+    /// Redis's own CPU time and commands over the same stretch (the PINGs too).
+    pub work: RedisWork,
 }
 
 pub async fn run(a: &RevokeAllArgs) -> Result<RevokeAllReport, LoadgenError> {
@@ -320,14 +323,18 @@ fn tally(sent: Instant, expected: u64, kicks: &[Kick]) -> Told {
 /// PING round trips timed on their own connection until stopped.
 struct PingSampler {
     stop: watch::Sender<()>,
-    task: tokio::task::JoinHandle<Result<Latency, LoadgenError>>,
+    /// The PINGs, and Redis's counters read as soon as they stop (before the
+    /// sockets close, whose upkeep is not the run's work).
+    task: tokio::task::JoinHandle<Result<(Latency, RedisCounters), LoadgenError>>,
     /// The newest SLOWLOG entry's id before the run.
     slowlog_before: Option<u64>,
+    counters_before: RedisCounters,
 }
 
 impl PingSampler {
     async fn start(mut conn: MultiplexedConnection) -> Result<PingSampler, LoadgenError> {
         let slowlog_before = slowlog(&mut conn, 1).await?.first().map(|e| e.0);
+        let counters_before = RedisCounters::read(&mut conn).await?;
         let (stop, mut stopped) = watch::channel(());
         let task = tokio::spawn(async move {
             let mut pings = Latency::new();
@@ -343,25 +350,30 @@ impl PingSampler {
                 let _: String = redis::cmd("PING").query_async(&mut conn).await?;
                 pings.record(started.elapsed());
             }
-            Ok(pings)
+            Ok((pings, RedisCounters::read(&mut conn).await?))
         });
         Ok(PingSampler {
             stop,
             task,
             slowlog_before,
+            counters_before,
         })
     }
 
-    async fn stop(self) -> (Result<Latency, LoadgenError>, Option<u64>) {
+    async fn stop(self) -> Sampled {
         let _ = self.stop.send(());
-        let pings = self
+        let sampled = self
             .task
             .await
             .map_err(|e| LoadgenError::Worker(format!("PING sampler failed: {e}")))
-            .and_then(|r| r);
-        (pings, self.slowlog_before)
+            .and_then(|r| r)
+            .map(|(pings, after)| (pings, self.counters_before.work_until(&after)));
+        (sampled, self.slowlog_before)
     }
 }
+
+/// The PINGs and Redis's work during the run, and the newest SLOWLOG id before it.
+type Sampled = (Result<(Latency, RedisWork), LoadgenError>, Option<u64>);
 
 /// One SLOWLOG entry: id, time, duration (µs), the command's words, client, name.
 type SlowEntry = (u64, u64, u64, Vec<String>, String, String);
@@ -377,12 +389,13 @@ async fn slowlog(
         .await?)
 }
 
-/// The stall figures: the PING samples and the SLOWLOG entries after `before`.
+/// The stall figures: the PING samples, Redis's work and the SLOWLOG
+/// entries after `before`.
 async fn stall(
     conn: &mut MultiplexedConnection,
-    (pings, before): (Result<Latency, LoadgenError>, Option<u64>),
+    (sampled, before): Sampled,
 ) -> Result<RedisStall, LoadgenError> {
-    let pings = pings?;
+    let (pings, work) = sampled?;
     let entries = slowlog(conn, SLOWLOG_READ).await?;
     let (slow_commands, slowest_us) = slow_since(&entries, before);
     // CONFIG may be refused by an ACL; the threshold is then unknown.
@@ -397,6 +410,7 @@ async fn stall(
         slow_commands,
         slowest_us,
         slowlog_threshold_us: threshold.and_then(|(_, v)| v.parse().ok()),
+        work,
     })
 }
 

@@ -223,10 +223,11 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<usize, StoreError>;
 
     /// Signs everyone out: ends, with `reason` at `now`, every live session
-    /// created at or before `now`, one account at a time (each account one
-    /// atomic step with its `Revoked` event and audit entries, exactly as
-    /// `revoke_account`), so the store is never held for more than one
-    /// account's step. Sessions created after `now` survive, even on an
+    /// created at or before `now`, one account or a small batch of
+    /// accounts at a time (each account's part with its `Revoked` event and
+    /// audit entries, exactly as `revoke_account`; Redis outside Cluster
+    /// runs 16 accounts per atomic step), so the store is never held for
+    /// more than a short step. Sessions created after `now` survive, even on an
     /// account not reached yet. Returns how many sessions ended. An error
     /// part-way leaves the accounts already done signed out; calling again
     /// finishes the job (those already ended are not counted twice). The

@@ -4,16 +4,20 @@
 //! created up to its `now` on every account (past one slice of the accounts
 //! index too), count them once, reject their tokens, tell every socket
 //! through the usual `Revoked` events and audit entries, and leave the
-//! sessions created after its `now` alone.
+//! sessions created after its `now` alone, also when one script call signs
+//! out a batch of accounts (standalone Redis, checked here to be one call
+//! per batch) and when the same request runs again.
 
 use std::collections::BTreeSet;
 
 use futures_util::{stream, StreamExt};
-use loginguard::domain::{AuditKind, Lookup, Millis, OnLimit, Reason, Token};
+use loginguard::domain::{AuditId, AuditKind, Lookup, Millis, OnLimit, Reason, Token};
 use loginguard::events::StoreEvent;
+use loginguard::store::AuditQuery;
 
 use crate::helpers::eventually;
-use crate::store::{admit, audit_of, new_session, now, policy, Subject};
+use crate::redis_server::RedisServer;
+use crate::store::{admit, audit_of, new_session, now, policy, redis_on, Subject};
 
 /// Signs `name` in on `device` at `at` under "up to 3, oldest kicked".
 async fn signed_in(s: &Subject, name: &str, device: &str, at: Millis) -> Token {
@@ -177,8 +181,136 @@ pub async fn revoke_all_reaches_every_account_of_a_large_store(s: Subject) {
     wait_for_revoked_events(&s, &tokens).await;
 }
 
+/// More accounts than one `revoke_all.lua` call takes outside Cluster (16),
+/// and not a multiple of it: each batch leaves the sessions created after
+/// `now` alone, and a re-run of the same request answers the same count and
+/// changes nothing (no tombstone, audit entry or event more).
+pub async fn revoke_all_in_batches_spares_later_sessions_and_reruns_alike(s: Subject) {
+    const ACCOUNTS: u64 = 75;
+    let t = now();
+    let at = Millis(t.0 + 10);
+    let later = Millis(at.0 + 1);
+    let mut early = Vec::new();
+    let mut kept = Vec::new();
+    for i in 0..ACCOUNTS {
+        early.push(signed_in(&s, &format!("batch{i}"), "PC", t).await);
+        if i % 10 == 3 {
+            kept.push(signed_in(&s, &format!("batch{i}"), "Phone", later).await);
+        }
+    }
+    kept.push(signed_in(&s, "batchlate", "PC", later).await);
+    let revoke = || s.store.revoke_all(Reason::RevokedByAdmin, at);
+    assert_eq!(revoke().await.unwrap(), ACCOUNTS as usize);
+    let check = Millis(later.0 + 1);
+    for token in &early {
+        assert_eq!(
+            reason_of(&s, token, check).await,
+            Some(Reason::RevokedByAdmin)
+        );
+    }
+    for token in &kept {
+        assert_eq!(
+            reason_of(&s, token, check).await,
+            None,
+            "created after `now`"
+        );
+    }
+    wait_for_revoked_events(&s, &early).await;
+    let revoked_events = || {
+        s.events
+            .events()
+            .into_iter()
+            .filter(|e| matches!(e, StoreEvent::Revoked { .. }))
+            .count()
+    };
+    let (events_before, newest_before) = (revoked_events(), newest_audit_entry(&s).await);
+
+    assert_eq!(
+        revoke().await.unwrap(),
+        ACCOUNTS as usize,
+        "a re-run of the same request answers as its first run"
+    );
+    for token in &kept {
+        assert_eq!(reason_of(&s, token, check).await, None, "still live");
+    }
+    assert_eq!(
+        newest_audit_entry(&s).await,
+        newest_before,
+        "no audit entry more"
+    );
+    // Events of one store arrive in order: once this sign-in's is heard, a
+    // revocation by the re-run would have been too.
+    signed_in(&s, "batchbarrier", "PC", check).await;
+    s.events
+        .wait_for("the barrier's signed_in", |e| {
+            matches!(e, StoreEvent::SignedIn { username, .. } if username.as_str() == "batchbarrier")
+        })
+        .await;
+    assert_eq!(revoked_events(), events_before, "no event more");
+}
+
+/// The id of the audit trail's newest entry.
+async fn newest_audit_entry(s: &Subject) -> Option<AuditId> {
+    let page = s
+        .store
+        .audit(&AuditQuery {
+            before: None,
+            limit: 1,
+            username: None,
+        })
+        .await
+        .unwrap();
+    page.entries.first().map(|e| e.id)
+}
+
+/// Outside Cluster one `revoke_all.lua` call signs out a batch of accounts,
+/// not one account each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_standalone_redis_one_call_signs_out_many_accounts() {
+    let server = RedisServer::start();
+    let mut info = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let s = redis_on(server).await;
+    let t = now();
+    for i in 0..64 {
+        signed_in(&s, &format!("one{i}"), "PC", t).await;
+    }
+    let before = script_calls(&mut info).await;
+    let ended = s
+        .store
+        .revoke_all(Reason::RevokedByAdmin, Millis(t.0 + 1))
+        .await
+        .unwrap();
+    assert_eq!(ended, 64);
+    let calls = script_calls(&mut info).await - before;
+    // Four batches of 16; those sent before the script was loaded are sent
+    // again after Redis answers NOSCRIPT (at most one per call in flight).
+    assert!(
+        (4..=8).contains(&calls),
+        "{calls} script calls for 64 accounts"
+    );
+}
+
+/// How many `EVALSHA` calls Redis has run.
+async fn script_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
 conformance!(
     revoke_all_ends_every_session_tells_and_audits,
     revoke_all_leaves_sessions_created_after_it,
     revoke_all_reaches_every_account_of_a_large_store,
+    revoke_all_in_batches_spares_later_sessions_and_reruns_alike,
 );

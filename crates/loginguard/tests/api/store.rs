@@ -104,7 +104,11 @@ pub async fn memory() -> Subject {
 }
 
 pub async fn redis() -> Subject {
-    let server = RedisServer::start();
+    redis_on(RedisServer::start()).await
+}
+
+/// A subject on `server` (a test may read the server's own counters too).
+pub async fn redis_on(server: RedisServer) -> Subject {
     let conn =
         RedisConn::single(&server.url(), &RedisTls::system_roots(), TIMEOUT).expect("redis conn");
     let store = RedisStore::new(conn, "lg", LIFE).with_audit(audit_settings());

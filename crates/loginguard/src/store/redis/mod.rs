@@ -3,7 +3,9 @@
 //! Choose it to run several instances, or to keep sessions across restarts.
 //! Each trait method is one Lua script on one account's keys (see `keys.rs`
 //! for the layout), so the policy is atomic across instances and the same
-//! scripts run unchanged on Redis Cluster. Scripts `PUBLISH` their events in
+//! scripts run unchanged on Redis Cluster (outside Cluster, signing
+//! everyone out runs its script over a batch of accounts per call).
+//! Scripts `PUBLISH` their events in
 //! the same step; `events::RedisBus` hears them. Connection failures become
 //! `StoreError::Unavailable` and nothing is half-written (a script whose reply
 //! was lost answers its re-run alike); reachability changes are logged once.
@@ -49,6 +51,19 @@ use requirements::Requirements;
 
 /// How many script calls one batch keeps in flight on the multiplexed connection.
 const BATCH_IN_FLIGHT: usize = 64;
+
+/// Accounts one `revoke_all.lua` call signs out outside Cluster: at one
+/// session each about 0.6 ms of Redis time (some 40 µs an account, more on
+/// a busy host; docs/redis.md, "Signing everyone out"), so nothing else
+/// waits long behind one call, while the per-call cost (dispatch, script
+/// set-up, reply, round trip) is shared by many accounts.
+const ACCOUNTS_PER_REVOKE_ALL: usize = 16;
+
+/// `revoke_all.lua` calls in flight outside Cluster: enough that Redis does
+/// not idle while the instance answers one reply and sends the next, few
+/// enough that a command from anyone else waits behind at most three
+/// calls (about 2 ms).
+const REVOKE_ALL_IN_FLIGHT: usize = 3;
 
 /// Sessions in Redis; cheap to clone (the connection is multiplexed).
 #[derive(Clone)]
@@ -105,19 +120,24 @@ impl RedisStore {
         self.requirements.verify(&mut self.conn.clone()).await
     }
 
-    /// A call of `script` on `account`'s keys: every script takes the same
-    /// three (sessions, tombstones, tombstone index), in that order.
+    /// A call of `script` on `account`'s keys (`with_account`).
     fn on_account<'a>(
         &self,
         script: &'a redis::Script,
         account: &AccountKey,
     ) -> redis::ScriptInvocation<'a> {
-        let k = self.keys.account(account);
         let mut call = script.prepare_invoke();
+        self.with_account(&mut call, account);
+        call
+    }
+
+    /// Adds `account`'s keys to `call`: every script takes the same three
+    /// (sessions, tombstones, tombstone index), in that order.
+    fn with_account(&self, call: &mut redis::ScriptInvocation<'_>, account: &AccountKey) {
+        let k = self.keys.account(account);
         call.key(&k.sessions)
             .key(&k.tombstones)
             .key(&k.tombstone_index);
-        call
     }
 
     /// `on_account` for a script that changes something: it also gets the
@@ -271,37 +291,48 @@ impl RedisStore {
         self.observe(upkeep::slice(&mut self.conn.clone(), index, cursor).await)
     }
 
-    /// `revoke_all.lua` on each of `accounts`, `BATCH_IN_FLIGHT` at a time;
-    /// how many sessions they ended.
+    /// `revoke_all.lua` on `accounts`: on Cluster one call per account (each
+    /// in its own slot), `BATCH_IN_FLIGHT` at a time; elsewhere one call per
+    /// `ACCOUNTS_PER_REVOKE_ALL` accounts, `REVOKE_ALL_IN_FLIGHT` at a time.
+    /// How many sessions they ended.
     async fn sign_out_accounts(
         &self,
         accounts: Vec<AccountKey>,
         reason: Reason,
         now: Millis,
     ) -> Result<usize, StoreError> {
-        let ended: Vec<usize> = stream::iter(accounts)
-            .map(|a| {
+        let (per_call, in_flight) = match self.conn {
+            RedisConn::Cluster(_) => (1, BATCH_IN_FLIGHT),
+            _ => (ACCOUNTS_PER_REVOKE_ALL, REVOKE_ALL_IN_FLIGHT),
+        };
+        let ended: Vec<usize> = stream::iter(accounts.chunks(per_call).map(<[_]>::to_vec))
+            .map(|batch| {
                 let this = self.clone();
-                async move { this.sign_out_account(&a, reason, now).await }
+                async move { this.sign_out_batch(&batch, reason, now).await }
             })
-            .buffer_unordered(BATCH_IN_FLIGHT)
+            .buffer_unordered(in_flight)
             .try_collect()
             .await?;
         Ok(ended.into_iter().sum())
     }
 
-    /// One account's part of `revoke_all`: how many of its sessions ended.
-    async fn sign_out_account(
+    /// One `revoke_all.lua` call on `accounts` (all in one slot on Cluster):
+    /// how many of their sessions ended.
+    async fn sign_out_batch(
         &self,
-        account: &AccountKey,
+        accounts: &[AccountKey],
         reason: Reason,
         now: Millis,
     ) -> Result<usize, StoreError> {
         let request = RequestId::revoke_all(reason, now);
+        let mut call = scripts::REVOKE_ALL.prepare_invoke();
+        for account in accounts {
+            self.with_account(&mut call, account);
+            call.key(self.keys.reply(account, &request));
+        }
         let reply = self
             .run(
-                self.on_request(&scripts::REVOKE_ALL, account, &request)
-                    .arg(now.0)
+                call.arg(now.0)
                     .arg(self.idle_ms())
                     .arg(self.keys.events_channel())
                     .arg(reason.as_str())
@@ -538,10 +569,10 @@ impl SessionStore for RedisStore {
     }
 
     /// Walks the accounts index a slice at a time (`upkeep::slice`) and runs
-    /// `revoke_all.lua` on each account, `BATCH_IN_FLIGHT` calls pipelined on
-    /// the multiplexed connection: Redis runs many one-account scripts back to
-    /// back, never one long one, so any other call waits at most for one
-    /// account's step. On Cluster each account's script goes to its own slot.
+    /// `revoke_all.lua` on its accounts (`sign_out_accounts`): outside
+    /// Cluster one short call per batch of accounts, three in flight, so any
+    /// other call waits at most for three batches' steps; on Cluster one
+    /// call per account in its own slot.
     async fn revoke_all(&self, reason: Reason, now: Millis) -> Result<usize, StoreError> {
         let index = self.keys.accounts_index();
         let (mut next, mut names) = self.accounts_slice(&index, 0).await?;

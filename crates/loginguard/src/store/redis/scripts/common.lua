@@ -11,13 +11,20 @@
 --   KEYS[3] tombstone index: sorted set, session id scored by keep-until (ms)
 -- Scripts that change something also get, in KEYS[4], their request's reply
 -- key (keys.rs, store/replies.rs): a re-run of the same request answers what
--- the first run did and changes nothing.
+-- the first run did and changes nothing. The helpers take the account they
+-- work on as a table of those keys (`account_at`): ACCOUNT is KEYS[1..4],
+-- and revoke_all.lua walks several accounts' groups of four in one call.
 -- The audit trail (redis/audit.rs, docs/redis.md): the last two ARGV of every
 -- script are this instance's name and the stream's cap. With a cap, the last
 -- KEY is the stream and each entry is XADDed to it in this same step; with ''
 -- (Redis Cluster: one stream cannot share every account's slot) the entries
 -- go back beside the reply (`finish`) and the instance appends them.
-local SKEY, XKEY, EKEY, RKEY = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- The account whose four keys start at KEYS[i]: s sessions, x tombstones,
+-- e tombstone index, r reply key (absent from scripts that change nothing).
+local function account_at(i)
+  return {s = KEYS[i], x = KEYS[i + 1], e = KEYS[i + 2], r = KEYS[i + 3]}
+end
+local ACCOUNT = account_at(1)
 local AUDIT_INSTANCE, AUDIT_CAP = ARGV[#ARGV - 1], ARGV[#ARGV]
 local AUDIT_KEY = nil
 if AUDIT_CAP ~= '' then AUDIT_KEY = KEYS[#KEYS] end
@@ -131,40 +138,43 @@ local function is_expired(s, now, idle)
   return now >= s.e or now >= s.l + idle
 end
 
--- Keeps a key alive at least until `at` (ms), never shortening it.
+-- Keeps a key alive at least until `at` (ms), never shortening it: NX sets
+-- the expiry of a key without one (so a fresh key costs one call), GT only
+-- ever lengthens an existing one. True when the key had no expiry: every
+-- key the scripts write gets one, so it was made in this call.
 local function extend(key, at)
-  if redis.call('PTTL', key) == -1 then
-    redis.call('PEXPIREAT', key, at)
-  else
-    redis.call('PEXPIREAT', key, at, 'GT')
-  end
+  if redis.call('PEXPIREAT', key, at, 'NX') == 1 then return true end
+  redis.call('PEXPIREAT', key, at, 'GT')
+  return false
 end
 
-local function forget(ids)
+local function forget(a, ids)
   if #ids > 0 then
-    redis.call('HDEL', XKEY, unpack(ids))
-    redis.call('ZREM', EKEY, unpack(ids))
+    redis.call('HDEL', a.x, unpack(ids))
+    redis.call('ZREM', a.e, unpack(ids))
   end
 end
 
 -- Forgets up to PRUNE_BATCH tombstones whose tokens would have expired.
-local function prune_tombstones(now)
-  forget(redis.call('ZRANGEBYSCORE', EKEY, '-inf', now, 'LIMIT', 0, PRUNE_BATCH))
+local function prune_tombstones(a, now)
+  forget(a, redis.call('ZRANGEBYSCORE', a.e, '-inf', now, 'LIMIT', 0, PRUNE_BATCH))
 end
 
--- Replaces a session by its tombstone, kept until the session's absolute end
--- and at least one idle timeout after now (domain::Account::bury), and
--- records the ending in the audit trail.
-local function bury(s, reason, by, now, idle)
+-- Replaces a session of account `a` by its tombstone, kept until the
+-- session's absolute end and at least one idle timeout after now
+-- (domain::Account::bury), and records the ending in the audit trail.
+local function bury(a, s, reason, by, now, idle)
   local keep_until = math.max(s.e, now + idle)
-  redis.call('HDEL', SKEY, s.id)
-  redis.call('HSET', XKEY, s.id, encode_tombstone({h = s.h, r = reason, t = now, by = by, e = keep_until}))
-  redis.call('ZADD', EKEY, keep_until, s.id)
-  extend(XKEY, keep_until)
-  extend(EKEY, keep_until)
-  local excess = redis.call('ZCARD', EKEY) - MAX_TOMBSTONES
-  if excess > 0 then
-    forget(redis.call('ZRANGE', EKEY, 0, excess - 1))
+  redis.call('HDEL', a.s, s.id)
+  redis.call('HSET', a.x, s.id, encode_tombstone({h = s.h, r = reason, t = now, by = by, e = keep_until}))
+  redis.call('ZADD', a.e, keep_until, s.id)
+  extend(a.x, keep_until)
+  -- A tombstone index made by this ZADD holds one entry: under the cap.
+  if not extend(a.e, keep_until) then
+    local excess = redis.call('ZCARD', a.e) - MAX_TOMBSTONES
+    if excess > 0 then
+      forget(a, redis.call('ZRANGE', a.e, 0, excess - 1))
+    end
   end
   audit(ended_kind(reason), s, reason, by, now, true)
 end
@@ -181,15 +191,15 @@ local function publish_revoked(channel, ended, reason, by, now)
   redis.call('PUBLISH', channel, cjson.encode({k = 'revoked', u = ended[1].u, ids = ids, r = reason, by = by or cjson.null, at = now}))
 end
 
--- Live sessions oldest first, after ending (and announcing) expired ones;
--- the ended ones come back second (`prune.lua` counts them).
-local function load_live(now, idle, channel)
-  local flat = redis.call('HGETALL', SKEY)
+-- Account `a`'s live sessions oldest first, after ending (and announcing)
+-- expired ones; the ended ones come back second (`prune.lua` counts them).
+local function load_live(a, now, idle, channel)
+  local flat = redis.call('HGETALL', a.s)
   local live, expired = {}, {}
   for i = 1, #flat, 2 do
     local s = decode_session(flat[i + 1], flat[i])
     if is_expired(s, now, idle) then
-      bury(s, 'expired', nil, now, idle)
+      bury(a, s, 'expired', nil, now, idle)
       table.insert(expired, s)
     else
       table.insert(live, s)
@@ -207,28 +217,30 @@ local function encode_all(list)
   return out
 end
 
--- The first run's reply to this request, if it ran within the replay window
--- (a MessagePack array; a JSON one, from before, starts with '[').
-local function replay()
-  local raw = redis.call('GET', RKEY)
+-- The first run's reply to this request on account `a`, if it ran within
+-- the replay window (a MessagePack array; a JSON one, from before, starts
+-- with '[').
+local function replay(a)
+  local raw = redis.call('GET', a.r)
   if not raw then return nil end
   if string.byte(raw, 1) == 91 then return cjson.decode(raw) end
   return cmsgpack.unpack(raw)
 end
 
--- Keeps `reply` for re-runs of this request for `window` ms, and returns it.
-local function remember(reply, window)
-  redis.call('SET', RKEY, cmsgpack.pack(reply), 'PX', window)
+-- Keeps `reply` for re-runs of this request on account `a` for `window` ms,
+-- and returns it.
+local function remember(a, reply, window)
+  redis.call('SET', a.r, cmsgpack.pack(reply), 'PX', window)
   return reply
 end
 
--- Ends the live sessions with id `id` ('' for all) and announces them;
--- returns them, oldest first.
-local function end_sessions(live, id, reason, by, now, idle, channel)
+-- Ends account `a`'s live sessions with id `id` ('' for all) and announces
+-- them; returns them, oldest first.
+local function end_sessions(a, live, id, reason, by, now, idle, channel)
   local ended = {}
   for _, s in ipairs(live) do
     if id == '' or s.id == id then
-      bury(s, reason, by, now, idle)
+      bury(a, s, reason, by, now, idle)
       table.insert(ended, s)
     end
   end

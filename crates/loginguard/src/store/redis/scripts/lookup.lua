@@ -8,19 +8,19 @@
 local id, hash = ARGV[1], ARGV[2]
 local now, idle, channel = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
 
-local live = load_live(now, idle, channel)
+local live = load_live(ACCOUNT, now, idle, channel)
 for _, s in ipairs(live) do
   if s.id == id then
     if hash ~= '' and s.h ~= hash then return finish({'unknown'}) end
     if ARGV[5] ~= '' and now - s.l >= tonumber(ARGV[5]) then
       s.l = now
-      redis.call('HSET', SKEY, id, encode_session(s))
+      redis.call('HSET', ACCOUNT.s, id, encode_session(s))
     end
     return finish({'live', encode_session(s, true)})
   end
 end
 
-local raw = redis.call('HGET', XKEY, id)
+local raw = redis.call('HGET', ACCOUNT.x, id)
 if raw then
   local t = decode_tombstone(raw)
   if (hash == '' or t.h == hash) and t.e > now then return finish({'ended', raw}) end

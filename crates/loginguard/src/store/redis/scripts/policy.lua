@@ -92,23 +92,23 @@ local function decide(live, new, p, now, chosen)
   return 'admit', evict
 end
 
--- Carries out a 'replace' or 'admit' verdict for `new`: buries the losers,
--- stores the new session, publishes `signed_in` and audits it. Returns the
--- evicted sessions and the replaced one (or nil).
-local function admit(verdict, which, new, by, now, idle, channel)
+-- Carries out, on account `a`, a 'replace' or 'admit' verdict for `new`:
+-- buries the losers, stores the new session, publishes `signed_in` and
+-- audits it. Returns the evicted sessions and the replaced one (or nil).
+local function admit(a, verdict, which, new, by, now, idle, channel)
   local evicted, replaced = {}, nil
   if verdict == 'replace' then
     replaced = which
-    bury(replaced, 'replaced', by, now, idle)
+    bury(a, replaced, 'replaced', by, now, idle)
   else
     evicted = which
-    for _, s in ipairs(evicted) do bury(s, 'duplicate_login', by, now, idle) end
+    for _, s in ipairs(evicted) do bury(a, s, 'duplicate_login', by, now, idle) end
   end
-  redis.call('HSET', SKEY, new.id, encode_session(new))
+  redis.call('HSET', a.s, new.id, encode_session(new))
   -- One idle timeout past the absolute end: a key Redis drops by itself tells
   -- nobody, so the step that finds the session expired must still see it, to
   -- leave its tombstone and push `expired` to its sockets.
-  extend(SKEY, new.e + idle)
+  extend(a.s, new.e + idle)
 
   local ids = {}
   for i, s in ipairs(evicted) do ids[i] = s.id end

@@ -3,5 +3,5 @@
 -- ARGV[1] now (ms)   ARGV[2] idle timeout (ms)   ARGV[3] event channel
 -- ARGV[4], ARGV[5] and the last KEY: the audit trail (see common.lua)
 -- Reply: {how many sessions it ended}
-local _, ended = load_live(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])
+local _, ended = load_live(ACCOUNT, tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])
 return finish({tostring(#ended)})

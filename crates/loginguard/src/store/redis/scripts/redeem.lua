@@ -18,42 +18,42 @@
 -- {'denied', <record of each session whose removal would make room>...}
 -- (records with their ids); the last two
 -- leave the ticket as it was.
-local earlier = replay()
+local earlier = replay(ACCOUNT)
 if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[6]), ARGV[7]
 local window = tonumber(ARGV[8])
 local raw = redis.call('GET', KEYS[5])
-if not raw then return finish(remember({'invalid'}, window)) end
+if not raw then return finish(remember(ACCOUNT, {'invalid'}, window)) end
 local ticket = decode_ticket(raw)
-if ticket.e <= now then return finish(remember({'expired'}, window)) end
+if ticket.e <= now then return finish(remember(ACCOUNT, {'expired'}, window)) end
 local offered = false
 for _, id in ipairs(ticket.o) do
   if id == ARGV[2] then offered = true end
 end
-if not offered then return finish(remember({'not_offered'}, window)) end
+if not offered then return finish(remember(ACCOUNT, {'not_offered'}, window)) end
 
 local new = ticket.p
 new.id, new.h, new.c, new.l, new.e = ARGV[3], ARGV[4], now, now, tonumber(ARGV[5])
 local policy = overridden({max = math.max(1, ticket.m), on_limit = 'ask',
   class_limits = ticket.cl, stale_after = 0}, KEYS[6])
 
-prune_tombstones(now)
-local live = load_live(now, idle, channel)
+prune_tombstones(ACCOUNT, now)
+local live = load_live(ACCOUNT, now, idle, channel)
 local by = {d = new.d, ip = new.ip, at = now}
 
 local verdict, which = decide(live, new, policy, now, ARGV[2])
 if verdict == 'deny' then
   local reply = encode_all(which)
   table.insert(reply, 1, 'denied')
-  return finish(remember(reply, window))
+  return finish(remember(ACCOUNT, reply, window))
 end
 
 redis.call('DEL', KEYS[5])
-local evicted, replaced = admit(verdict, which, new, by, now, idle, channel)
+local evicted, replaced = admit(ACCOUNT, verdict, which, new, by, now, idle, channel)
 
 local reply = encode_all(evicted)
 if replaced then table.insert(reply, encode_session(replaced, true)) end
 table.insert(reply, 1, encode_session(new, true))
 table.insert(reply, 1, 'created')
-return finish(remember(reply, window))
+return finish(remember(ACCOUNT, reply, window))

@@ -7,12 +7,12 @@
 -- ARGV[8], ARGV[9] and the last KEY: the audit trail (see common.lua)
 -- Reply: the ended sessions' records (with ids), oldest first (empty when none was live);
 -- a re-run of the same request (same id, reason and now) gets the same reply.
-local earlier = replay()
+local earlier = replay(ACCOUNT)
 if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local by = nil
 if ARGV[5] ~= '' then by = cjson.decode(ARGV[5]) end
 
-local ended = end_sessions(load_live(now, idle, channel), ARGV[6], ARGV[4], by, now, idle, channel)
-return finish(remember(encode_all(ended), tonumber(ARGV[7])))
+local ended = end_sessions(ACCOUNT, load_live(ACCOUNT, now, idle, channel), ARGV[6], ARGV[4], by, now, idle, channel)
+return finish(remember(ACCOUNT, encode_all(ended), tonumber(ARGV[7])))

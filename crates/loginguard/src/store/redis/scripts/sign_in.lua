@@ -14,7 +14,7 @@
 -- each session whose removal would make room>...} (records with their ids);
 -- a re-run of the same request (same new session id) gets the first run's
 -- reply, or {'undone', ...} once undo_sign_in gave the request up.
-local earlier = replay()
+local earlier = replay(ACCOUNT)
 if earlier then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[5]), ARGV[6]
@@ -22,8 +22,8 @@ local new = decode_session(ARGV[2])
 local policy = overridden({max = math.max(1, tonumber(ARGV[3])), on_limit = ARGV[4],
   class_limits = cjson.decode(ARGV[8]), stale_after = tonumber(ARGV[9])}, KEYS[6])
 
-prune_tombstones(now)
-local live = load_live(now, idle, channel)
+prune_tombstones(ACCOUNT, now)
+local live = load_live(ACCOUNT, now, idle, channel)
 local by = {d = new.d, ip = new.ip, at = now}
 
 local verdict, which = decide(live, new, policy, now, nil)
@@ -41,13 +41,13 @@ if verdict == 'deny' then
   local reply = encode_all(which)
   table.insert(reply, 1, policy.on_limit)
   table.insert(reply, 1, 'denied')
-  return finish(remember(reply, tonumber(ARGV[7])))
+  return finish(remember(ACCOUNT, reply, tonumber(ARGV[7])))
 end
 
-local evicted, replaced = admit(verdict, which, new, by, now, idle, channel)
+local evicted, replaced = admit(ACCOUNT, verdict, which, new, by, now, idle, channel)
 
 local reply = encode_all(evicted)
 table.insert(reply, 1, replaced and encode_session(replaced, true) or '')
 table.insert(reply, 1, policy.on_limit)
 table.insert(reply, 1, 'created')
-return finish(remember(reply, tonumber(ARGV[7])))
+return finish(remember(ACCOUNT, reply, tonumber(ARGV[7])))

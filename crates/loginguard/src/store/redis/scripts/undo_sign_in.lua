@@ -7,11 +7,11 @@
 -- ARGV[6], ARGV[7] and the last KEY: the audit trail (see common.lua)
 -- Reply: {'undone', '1'} when it ended the session, {'undone', '0'} when none
 -- was live; a re-run gets the first run's reply.
-local earlier = replay()
+local earlier = replay(ACCOUNT)
 if earlier and earlier[1] == 'undone' then return finish(earlier) end
 
 local now, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local ended = end_sessions(load_live(now, idle, channel), ARGV[4], 'logout', nil, now, idle, channel)
+local ended = end_sessions(ACCOUNT, load_live(ACCOUNT, now, idle, channel), ARGV[4], 'logout', nil, now, idle, channel)
 local flag = '0'
 if #ended > 0 then flag = '1' end
-return finish(remember({'undone', flag}, tonumber(ARGV[5])))
+return finish(remember(ACCOUNT, {'undone', flag}, tonumber(ARGV[5])))
