@@ -72,13 +72,23 @@ impl KeySpace {
         format!("{}:{{a:{}}}", self.prefix, key.as_str())
     }
 
+    /// One of the account's own keys, `<p>:{a:<account key>}:<suffix>`, built
+    /// in one step (a token check builds one on every request).
+    fn in_account(&self, key: &AccountKey, suffix: &str) -> String {
+        format!("{}:{{a:{}}}:{suffix}", self.prefix, key.as_str())
+    }
+
     pub fn account(&self, key: &AccountKey) -> AccountKeys {
-        let base = self.account_base(key);
         AccountKeys {
-            sessions: format!("{base}:s"),
-            tombstones: format!("{base}:x"),
-            tombstone_index: format!("{base}:xe"),
+            sessions: self.sessions(key),
+            tombstones: self.in_account(key, "x"),
+            tombstone_index: self.in_account(key, "xe"),
         }
+    }
+
+    /// The account's live sessions hash alone: what a token check reads.
+    pub fn sessions(&self, key: &AccountKey) -> String {
+        self.in_account(key, "s")
     }
 
     /// The counter of one failed-sign-in window.
@@ -167,6 +177,8 @@ mod tests {
         assert_eq!(tag(&k.sessions), tag(&over));
         assert!(!k.sessions.contains("we}ird"));
         assert!(k.sessions.starts_with("lg:{a:") && k.sessions.ends_with("}:s"));
+        assert_eq!(ks.sessions(&AccountKey::of(&user)), k.sessions);
+        assert_eq!(over, format!("{}:o", &k.sessions[..k.sessions.len() - 2]));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use serde_json::{Map, Number, Value};
 
 use super::StoreError;
-use crate::domain::{Session, TokenHash, Tombstone};
+use crate::domain::{Millis, Session, TokenHash, Tombstone};
 
 const SESSION: &[&str] = &[
     "id", "u", "d", "ip", "ua", "c", "l", "e", "h", "o", "pw", "dc", "di",
@@ -37,13 +37,85 @@ pub fn session(raw: &[u8], id: Option<&str>) -> Result<Session, StoreError> {
     if raw.first() == Some(&JSON_START) {
         return serde_json::from_slice(raw).map_err(StoreError::corrupt);
     }
-    let mut fields = decode(raw, SESSION)?;
-    if let Some(id) = id {
-        fields
-            .entry("id")
-            .or_insert_with(|| Value::String(id.to_owned()));
+    let mut r = Fields(raw);
+    let id = r.text()?.or(id);
+    Ok(Session {
+        session_id: typed(id.ok_or_else(|| missing("id"))?)?,
+        username: typed(r.required("u")?)?,
+        device: typed(r.required("d")?)?,
+        ip: r.required("ip")?.to_owned(),
+        user_agent: r.required("ua")?.to_owned(),
+        created_at: Millis(r.int("c")?),
+        last_seen_at: Millis(r.int("l")?),
+        expires_at: Millis(r.int("e")?),
+        token_hash: typed(&hex::encode(r.bytes()?.ok_or_else(|| missing(HASH))?))?,
+        origin: r.text()?.map(typed).transpose()?.unwrap_or_default(),
+        password: r.text()?.map(typed).transpose()?,
+        device_class: r.text()?.map(typed).transpose()?,
+        device_id: r.text()?.map(typed).transpose()?,
+    })
+}
+
+/// A session record's values read in `SESSION`'s order, straight into the
+/// session's fields: every token check on Redis decodes each record of its
+/// account, so this builds no tree of values on the way (`decode` does,
+/// for the records read less often). Values past the layout are ignored.
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    /// The next value's bytes (a MessagePack str); `None` for `nil` or the
+    /// record's end.
+    fn bytes(&mut self) -> Result<Option<&'a [u8]>, StoreError> {
+        match self.0.first() {
+            None => Ok(None),
+            Some(&NIL) => {
+                self.0 = &self.0[1..];
+                Ok(None)
+            }
+            Some(_) => {
+                let len = rmp::decode::read_str_len(&mut self.0).map_err(StoreError::corrupt)?;
+                let len = usize::try_from(len).map_err(StoreError::corrupt)?;
+                if len > self.0.len() {
+                    return Err(StoreError::corrupt("a record cut short"));
+                }
+                let (value, rest) = self.0.split_at(len);
+                self.0 = rest;
+                Ok(Some(value))
+            }
+        }
     }
-    serde_json::from_value(Value::Object(fields)).map_err(StoreError::corrupt)
+
+    fn text(&mut self) -> Result<Option<&'a str>, StoreError> {
+        self.bytes()?
+            .map(|b| std::str::from_utf8(b).map_err(StoreError::corrupt))
+            .transpose()
+    }
+
+    fn required(&mut self, name: &str) -> Result<&'a str, StoreError> {
+        self.text()?.ok_or_else(|| missing(name))
+    }
+
+    fn int(&mut self, name: &str) -> Result<u64, StoreError> {
+        if matches!(self.0.first(), None | Some(&NIL)) {
+            return Err(missing(name));
+        }
+        rmp::decode::read_int(&mut self.0).map_err(StoreError::corrupt)
+    }
+}
+
+/// MessagePack's `nil`.
+const NIL: u8 = 0xc0;
+
+fn missing(name: &str) -> StoreError {
+    StoreError::corrupt(format!("a session record without `{name}`"))
+}
+
+/// A value through its type's serde form, which stays the judge of what is
+/// valid (a device class's alphabet, an origin's names).
+fn typed<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    use serde::de::IntoDeserializer;
+    T::deserialize(text.into_deserializer())
+        .map_err(|e: serde::de::value::Error| StoreError::corrupt(e))
 }
 
 /// A session with its id, as `sign_in.lua` takes it.
