@@ -90,9 +90,10 @@ fn records(reply: &Value) -> Result<Vec<Session>, StoreError> {
 
 fn stored(id: &Value, value: &Value) -> Result<Session, StoreError> {
     match (id, value) {
-        (Value::BulkString(id), Value::BulkString(raw)) => {
-            record::session(raw, Some(std::str::from_utf8(id).map_err(StoreError::corrupt)?))
-        }
+        (Value::BulkString(id), Value::BulkString(raw)) => record::session(
+            raw,
+            Some(std::str::from_utf8(id).map_err(StoreError::corrupt)?),
+        ),
         other => Err(StoreError::corrupt(format!(
             "unexpected session record {other:?}"
         ))),
