@@ -14,7 +14,7 @@ use super::AppError;
 use crate::auth::Accounts;
 use crate::domain::{Clock, Millis, Reason, Session, Username};
 use crate::presence::Presence;
-use crate::store::{AuditPage, AuditQuery, SessionStore, SnapshotCache};
+use crate::store::{AuditPage, AuditQuery, SessionStore, SnapshotCache, StoreError};
 
 /// One page of the admin list.
 pub struct AdminPage {
@@ -81,15 +81,104 @@ impl AdminService {
     /// included: every session created up to now ends, one account at a
     /// time (`SessionStore::revoke_all`), and every socket is told through
     /// the usual revocation events. Returns how many sessions ended.
+    ///
+    /// The walk runs in a task of its own and the caller only waits for it:
+    /// an incident's sign-out must not stop partway because its request did
+    /// (the request timeout, a client that hangs up). A second request would
+    /// have its own start and also end sessions signed in since.
     pub async fn revoke_all(&self, admin: &Session) -> Result<usize, AppError> {
-        let started = std::time::Instant::now();
-        let outcome = self
-            .store
-            .revoke_all(Reason::RevokedByAdmin, self.clock.now())
-            .await;
-        self.snapshot.invalidate().await;
-        let revoked = outcome?;
-        tracing::warn!(target: "audit", admin = %admin.username, revoked, took_ms = started.elapsed().as_millis() as u64, "admin signed everyone out");
-        Ok(revoked)
+        let (store, snapshot) = (self.store.clone(), self.snapshot.clone());
+        let (now, admin) = (self.clock.now(), admin.username.clone());
+        let walk = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let outcome = store.revoke_all(Reason::RevokedByAdmin, now).await;
+            snapshot.invalidate().await;
+            if let Ok(revoked) = outcome {
+                tracing::warn!(target: "audit", admin = %admin, revoked, took_ms = started.elapsed().as_millis() as u64, "admin signed everyone out");
+            }
+            outcome
+        });
+        Ok(walk.await.map_err(StoreError::unavailable)??)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::{Lifetimes, ManualClock, SessionId, Token};
+    use crate::events::LocalBus;
+    use crate::presence::{LocalPresence, LocalSockets};
+    use crate::store::{MemoryStore, SignInRequest};
+
+    struct NoSockets;
+
+    impl LocalSockets for NoSockets {
+        fn connections_of(&self, sessions: &[(Username, SessionId)]) -> Vec<usize> {
+            vec![0; sessions.len()]
+        }
+        fn session_counts(&self) -> HashMap<SessionId, usize> {
+            HashMap::new()
+        }
+        fn socket_count(&self) -> usize {
+            0
+        }
+    }
+
+    /// Session `i` of an account of its own, created at `at`.
+    fn session_of_account(i: u16, at: Millis) -> Session {
+        let (mut s, _) = Session::sample(1, at, Duration::from_secs(600));
+        s.username = Username::parse(&format!("user{i}")).unwrap();
+        let [lo, hi] = i.to_le_bytes();
+        let token = Token::issue(
+            &s.username,
+            [lo, hi, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7],
+            [lo; 32],
+        );
+        (s.session_id, s.token_hash) = (token.session_id().clone(), token.hash());
+        s
+    }
+
+    #[tokio::test]
+    async fn signing_everyone_out_finishes_when_its_request_gives_up() {
+        let clock = Arc::new(ManualClock::new());
+        let now = clock.now();
+        let store: Arc<dyn SessionStore> =
+            Arc::new(MemoryStore::new(Lifetimes::SAMPLE, LocalBus::new()));
+        // More accounts than the memory store signs out between two yields,
+        // so the walk is still going when its caller stops waiting.
+        for i in 0..1_000 {
+            let session = session_of_account(i, now);
+            store
+                .sign_in(SignInRequest::one_per_account(session))
+                .await
+                .unwrap();
+        }
+        let admin = AdminService {
+            store: store.clone(),
+            snapshot: Arc::new(SnapshotCache::new(
+                store.clone(),
+                clock.clone(),
+                Duration::ZERO,
+            )),
+            accounts: Arc::new(Accounts::load(None).unwrap()),
+            presence: Arc::new(LocalPresence::new(Arc::new(NoSockets))),
+            clock: clock.clone(),
+        };
+        let caller = session_of_account(0, now);
+
+        let gave_up = tokio::time::timeout(Duration::ZERO, admin.revoke_all(&caller)).await;
+        assert!(gave_up.is_err(), "the request stopped waiting at once");
+        let mut left = usize::MAX;
+        for _ in 0..500 {
+            left = store.list_all(now).await.unwrap().len();
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(left, 0, "every session ended all the same");
     }
 }
