@@ -32,7 +32,8 @@ fn scripts_run(redis: &RedisServer) -> u64 {
     field("calls") - field("failed_calls")
 }
 
-fn store_on(redis: &RedisServer) -> RedisStore {
+/// A store on `redis` with the suite's lifetimes, reached directly (no proxy).
+pub(crate) fn store_on(redis: &RedisServer) -> RedisStore {
     let conn = RedisConn::single(
         &redis.url(),
         &RedisTls::system_roots(),

@@ -3,16 +3,14 @@
 //! a script writes from then on is in the compact encoding
 //! (`store/redis/record.rs`, docs/redis.md "Records").
 
-use std::time::Duration;
-
 use loginguard::domain::{
     AccountKey, Actor, DeviceName, EvictionTicket, Lookup, Millis, OnLimit, PendingSignIn, Reason,
     Tombstone,
 };
-use loginguard::store::redis::{RedisConn, RedisTls};
-use loginguard::store::{RedeemOutcome, RedisStore, SessionStore};
+use loginguard::store::{RedeemOutcome, SessionStore};
 
 use crate::policies_store::redeem;
+use crate::redis_reads::store_on;
 use crate::redis_server::RedisServer;
 use crate::store::{new_session, now, policy, user, LIFE};
 
@@ -40,16 +38,6 @@ fn is_json(raw: &[u8]) -> bool {
 /// A record as the earlier version stored it: the serde JSON.
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap()
-}
-
-fn store_on(redis: &RedisServer) -> RedisStore {
-    let conn = RedisConn::single(
-        &redis.url(),
-        &RedisTls::system_roots(),
-        Duration::from_secs(2),
-    )
-    .expect("redis conn");
-    RedisStore::new(conn, "lg", LIFE)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
